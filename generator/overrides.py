@@ -1,0 +1,35 @@
+"""Corrections to what Orthanc's own OpenAPI output says, kept here instead of in hand-edited output.
+
+Each entry names the route and the reason. Keys are ``(METHOD, path)``; a ``"*"`` method matches every verb.
+"""
+
+from __future__ import annotations
+
+# Routes whose answer is binary although the spec documents ``text/plain`` or nothing. Binary answers are
+# requested with ``Accept-Encoding: identity`` (Orthanc would deflate them on the fly, 20-45x slower) and can
+# be streamed.
+BINARY_RESPONSES: frozenset[tuple[str, str]] = frozenset(
+    {
+        # documented as text/plain, but the answer is a .npy/.npz file
+        ("GET", "/instances/{id}/numpy"),
+        ("GET", "/instances/{id}/frames/{frame}/numpy"),
+        ("GET", "/series/{id}/numpy"),
+        # 1.12.x documents no answer at all; it is a ZIP archive
+        ("GET", "/tools/create-archive"),
+        ("GET", "/tools/create-media"),
+        ("GET", "/tools/create-media-extended"),
+    }
+)
+
+# Path parameters whose value may itself contain ``/`` (e.g. ``0010-0010/0/0008-1150`` for a tag path).
+SLASH_PATH_PARAMETERS: frozenset[str] = frozenset({"path"})
+
+# Read-only POST routes: safe to retry after a dropped connection, unlike other POSTs.
+SAFE_POSTS: frozenset[str] = frozenset({"/tools/find", "/tools/lookup", "/tools/count-resources"})
+
+# Query arguments the spec calls "number" that Orthanc parses as integers ("1.0" would be refused).
+INTEGER_QUERY_PARAMETERS: frozenset[str] = frozenset({"limit", "since", "quality", "lossy-quality", "width", "height"})
+
+# Query arguments documented as strings that Orthanc only checks for presence ("If present, ..."): the methods
+# take ``True`` for them, and ``False`` leaves them out.
+PRESENCE_FLAGS: frozenset[str] = frozenset({"expand", "extended"})

@@ -1,0 +1,60 @@
+"""orthanc-client: a fast, typed Python client for the Orthanc DICOM server.
+
+Example::
+
+    from orthanc_client import Orthanc
+
+    with Orthanc("http://localhost:8042", "orthanc", "orthanc") as client:
+        print(client.get_system()["Version"])
+
+``Orthanc`` is synchronous, ``AsyncOrthanc`` the same with ``await``. Request body models live in
+``orthanc_client.models``; the asynchronous high-level API in ``orthanc_client.aio``.
+"""
+
+from __future__ import annotations
+
+from ._async.client import AsyncOrthanc
+from ._exceptions import (
+    BadRequestError,
+    ConflictError,
+    ConnectError,
+    ForbiddenError,
+    HTTPError,
+    InvalidInputError,
+    NotFoundError,
+    OrthancError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+    UnauthorizedError,
+    UnsupportedByServerError,
+)
+from ._retry import RetryPolicy
+from ._sync.client import Orthanc
+from ._sync.streaming import StreamedResponse
+from ._async.streaming import AsyncStreamedResponse
+from ._types import NOT_GIVEN
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "NOT_GIVEN",
+    "AsyncOrthanc",
+    "AsyncStreamedResponse",
+    "BadRequestError",
+    "ConflictError",
+    "ConnectError",
+    "ForbiddenError",
+    "HTTPError",
+    "InvalidInputError",
+    "NotFoundError",
+    "Orthanc",
+    "OrthancError",
+    "RequestTimeoutError",
+    "RetryPolicy",
+    "ServerError",
+    "StreamedResponse",
+    "TransportError",
+    "UnauthorizedError",
+    "UnsupportedByServerError",
+]

@@ -1,0 +1,229 @@
+"""``AsyncOrthanc``: the asynchronous client (``Orthanc``, the synchronous one, is generated from this file)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any
+
+import httpx
+
+from .._base import (
+    DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_TIMEOUT,
+    PreparedRequest,
+    custom_operation,
+    decode_response,
+    prepare_request,
+    resolve_settings,
+    timeout_for,
+)
+from .._exceptions import UnsupportedByServerError, error_for_response, error_for_transport
+from .._generated.async_api import AsyncOrthancAPI
+from .._generated.operations import OLDEST_SPEC_VERSION
+from .._operation import Operation, parse_version
+from .._retry import RetryPolicy
+from .._types import NOT_GIVEN, NotGiven, QueryParams, RawContent, TimeoutTypes
+from .streaming import AsyncStreamContext
+
+logger = logging.getLogger("orthanc_client")
+_OLDEST = parse_version(OLDEST_SPEC_VERSION)
+
+
+class AsyncOrthanc(AsyncOrthancAPI):
+    """A connection to one Orthanc server, with every REST route as an ``async`` method.
+
+    With no arguments it reads ``ORTHANC_URL``, ``ORTHANC_USERNAME`` and ``ORTHANC_PASSWORD`` (or
+    ``ORTHANC_TOKEN``), falling back to ``http://localhost:8042``. It owns one connection pool: use it as a
+    context manager, or call ``aclose()``.
+
+    Example::
+
+        async with AsyncOrthanc("http://localhost:8042", "orthanc", "orthanc") as client:
+            system = await client.get_system()
+            studies = await client.post_tools_find({"Level": "Study", "Query": {}, "Expand": True})
+
+    Args:
+        url: the server, e.g. ``https://pacs.example.org/orthanc`` (a path prefix is kept).
+        username, password: HTTP basic credentials. token: a bearer token instead.
+        headers: headers sent with every request.
+        timeout: seconds, or an ``httpx.Timeout``; the default waits up to 10 s to connect and 10 minutes
+            for an answer (archives and anonymizations are slow). ``None`` waits forever.
+        verify: TLS verification (``False``, a CA bundle path or an ``ssl.SSLContext``).
+        retries: how many times to retry what is safe to retry, or a ``RetryPolicy``.
+        max_connections: size of the connection pool.
+        http_client: an ``httpx.AsyncClient`` to use instead of making one (for custom transports).
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        username: str | None = None,
+        password: str | None = None,
+        *,
+        token: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes = DEFAULT_TIMEOUT,
+        verify: Any = True,
+        retries: int | RetryPolicy = 3,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+        http_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self._settings = resolve_settings(url, username, password, token, headers, timeout, retries)
+        self._retry = self._settings.retry
+        if http_client is None:
+            http_client = httpx.AsyncClient(
+                base_url=self._settings.base_url,
+                auth=self._settings.auth,
+                headers=self._settings.headers,
+                timeout=self._settings.timeout,
+                verify=verify,
+                limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+            )
+        else:
+            http_client.base_url = self._settings.base_url
+            if self._settings.auth is not None:
+                http_client.auth = self._settings.auth
+            http_client.headers.update(self._settings.headers)
+        self._http = http_client
+        self._server_version: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The server's base URL, without credentials."""
+        return self._settings.url
+
+    @property
+    def http_client(self) -> httpx.AsyncClient:
+        """The underlying ``httpx.AsyncClient`` (shares this client's pool, auth and headers)."""
+        return self._http
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self.url!r})"
+
+    async def __aenter__(self) -> AsyncOrthanc:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Closes the connection pool."""
+        await self._http.aclose()
+
+    async def server_version(self) -> str:
+        """The connected Orthanc's version (``GET /system``), read once and remembered."""
+        if self._server_version is None:
+            system = await self.get_system()
+            self._server_version = str(system.get("Version", "0"))
+        return self._server_version
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        json: Any = None,
+        content: RawContent | None = None,
+        headers: Mapping[str, str] | None = None,
+        binary: bool = False,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+    ) -> Any:
+        """Calls a route that has no generated method (e.g. a plugin's), with the same errors and retries.
+
+        Example::
+
+            now = await client.request("GET", "/tools/now")
+        """
+        operation = custom_operation(method, path, binary=binary)
+        return await self._request(
+            operation, (), params=params, json=json, content=content, extra_headers=headers, timeout=timeout
+        )
+
+    def stream(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: QueryParams | None = None,
+        json: Any = None,
+        headers: Mapping[str, str] | None = None,
+        timeout: TimeoutTypes | NotGiven = NOT_GIVEN,
+    ) -> AsyncStreamContext:
+        """Streams the answer of any route (identity encoding): ``async with client.stream("GET", p) as a:``."""
+        operation = custom_operation(method, path, binary=True)
+        return self._stream(operation, (), params=params, json=json, extra_headers=headers, timeout=timeout)
+
+    async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
+        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
+        await self._check_supported(operation)
+        prepared = prepare_request(operation, path_args, is_async=True, **kwargs)
+        response = await self._send(prepared, timeout, stream=False)
+        return decode_response(operation, response)
+
+    def _stream(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> AsyncStreamContext:
+        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
+        prepared = prepare_request(operation, path_args, is_async=True, **kwargs)
+        return AsyncStreamContext(self, prepared, timeout)
+
+    async def _check_supported(self, operation: Operation) -> None:
+        if operation.since_tuple <= _OLDEST:
+            return
+        version = await self.server_version()
+        if parse_version(version) < operation.since_tuple:
+            raise UnsupportedByServerError(f"{operation.method} {operation.path}", operation.since, version)
+
+    async def _send(self, prepared: PreparedRequest, timeout: Any, *, stream: bool) -> httpx.Response:
+        """Sends with retries; returns a successful answer or raises the typed error."""
+        if prepared.operation is not None and stream:
+            await self._check_supported(prepared.operation)
+        attempt = 0
+        while True:
+            attempt += 1
+            request = self._http.build_request(
+                prepared.method,
+                prepared.url,
+                params=prepared.params,
+                headers=prepared.headers,
+                content=prepared.body(),
+                timeout=timeout,
+            )
+            started = time.perf_counter()
+            try:
+                response = await self._http.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                if self._retry.should_retry(
+                    attempt=attempt, idempotent=prepared.idempotent, replayable=prepared.replayable, exception=exc
+                ):
+                    await self._wait_before_retry(prepared, attempt, type(exc).__name__)
+                    continue
+                raise error_for_transport(exc, request) from None
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            logger.debug("%s -> %d (%.1f ms)", prepared.describe(), response.status_code, elapsed_ms)
+            if not response.is_error:
+                return response
+            await response.aread()
+            await response.aclose()
+            if self._retry.should_retry(
+                attempt=attempt,
+                idempotent=prepared.idempotent,
+                replayable=prepared.replayable,
+                status_code=response.status_code,
+            ):
+                await self._wait_before_retry(prepared, attempt, str(response.status_code))
+                continue
+            raise error_for_response(response)
+
+    async def _wait_before_retry(self, prepared: PreparedRequest, attempt: int, reason: str) -> None:
+        delay = self._retry.delay(attempt)
+        logger.info("%s failed (%s); retry %d in %.2f s", prepared.describe(), reason, attempt, delay)
+        await asyncio.sleep(delay)

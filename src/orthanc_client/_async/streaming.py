@@ -1,0 +1,101 @@
+"""Streamed answers: binary routes handed out chunk by chunk, never held whole in memory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from .._base import CHUNK_SIZE, PreparedRequest
+from .._types import StreamTarget
+
+if TYPE_CHECKING:
+    from .client import AsyncOrthanc
+
+
+class AsyncStreamedResponse:
+    """An answer whose status was checked and whose body has not been read yet.
+
+    Example::
+
+        async with client.stream_get_studies_id_archive(study_id) as answer:
+            await answer.write_to("study.zip")
+    """
+
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+
+    @property
+    def status_code(self) -> int:
+        return self.response.status_code
+
+    @property
+    def headers(self) -> httpx.Headers:
+        return self.response.headers
+
+    @property
+    def content_length(self) -> int | None:
+        value = self.response.headers.get("content-length")
+        return int(value) if value and value.isdigit() else None
+
+    async def aiter_bytes(self, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
+        """The body in chunks of about ``chunk_size`` bytes."""
+        async for chunk in self.response.aiter_bytes(chunk_size):
+            yield chunk
+
+    async def aread(self) -> bytes:
+        """The whole body (defeats streaming: for small answers only)."""
+        return await self.response.aread()
+
+    async def write_to(self, target: StreamTarget, chunk_size: int = CHUNK_SIZE) -> int:
+        """Writes the body to a path or a binary file object; returns the number of bytes written.
+
+        A path is written to ``<path>.part`` and renamed when complete, so an interrupted download never leaves
+        a truncated file under the final name.
+        """
+        if hasattr(target, "write"):
+            written = 0
+            async for chunk in self.aiter_bytes(chunk_size):
+                target.write(chunk)
+                written += len(chunk)
+            return written
+        path = Path(os.fspath(target))
+        partial = path.with_name(path.name + ".part")
+        try:
+            with open(partial, "wb") as file:
+                written = 0
+                async for chunk in self.aiter_bytes(chunk_size):
+                    file.write(chunk)
+                    written += len(chunk)
+            os.replace(partial, path)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        return written
+
+
+class AsyncStreamContext:
+    """``async with`` gives an ``AsyncStreamedResponse``; errors are raised on entry, before any byte is used."""
+
+    def __init__(self, client: AsyncOrthanc, prepared: PreparedRequest, timeout: Any) -> None:
+        self._client = client
+        self._prepared = prepared
+        self._timeout = timeout
+        self._response: httpx.Response | None = None
+
+    async def __aenter__(self) -> AsyncStreamedResponse:
+        self._response = await self._client._send(self._prepared, self._timeout, stream=True)
+        return AsyncStreamedResponse(self._response)
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._response is not None:
+            await self._response.aclose()
