@@ -47,7 +47,7 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\bis_async=True\b", "is_async=False"),
     (r"\basyncio\.sleep\b", "time.sleep"),
     (r"^import asyncio\n", ""),
-    (r"\basync_backend\b", "sync_backend"),
+    (r"\b_async_backend\b", "_sync_backend"),
     (r"\basynchronous\b", "synchronous"),
     (r"\bAsynchronous\b", "Synchronous"),
     (r"``async with``", "``with``"),

@@ -1,0 +1,47 @@
+"""Concurrency primitives for the sync layer (threads): the same API as ``_async_backend``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from typing import TypeVar, Union
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def sleep(seconds: float) -> None:
+    time.sleep(seconds)
+
+
+def map_unordered(
+    fn: Callable[[T], R], items: Iterable[T], limit: int
+) -> Iterator[tuple[T, Union[R, BaseException]]]:
+    """Runs ``fn`` over ``items`` in at most ``limit`` threads; yields ``(item, result or error)`` as each call
+    finishes. Items are pulled lazily; an exception from ``fn`` is yielded, not raised."""
+    limit = max(1, limit)
+    iterator = iter(items)
+    with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="orthanc-client") as pool:
+        pending: dict[Future[R], T] = {}
+
+        def refill() -> None:
+            while len(pending) < limit:
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    return
+                pending[pool.submit(fn, item)] = item
+
+        refill()
+        try:
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    item = pending.pop(future)
+                    error = future.exception()
+                    yield item, (error if error is not None else future.result())
+                refill()
+        finally:
+            for future in pending:
+                future.cancel()
