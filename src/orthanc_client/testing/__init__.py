@@ -1,0 +1,14 @@
+"""Test helpers for code that talks to Orthanc: real throw-away servers and synthetic DICOM.
+
+``orthanc_client.testing.dicom`` needs the optional ``dicom`` extra (pydicom, numpy); this package itself
+only needs the client's own dependencies.
+"""
+
+from orthanc_client.testing.server import (
+    OrthancBinary,
+    OrthancServer,
+    find_orthanc_binaries,
+    version_tuple,
+)
+
+__all__ = ["OrthancBinary", "OrthancServer", "find_orthanc_binaries", "version_tuple"]
