@@ -21,6 +21,8 @@ from ._exceptions import (
     ForbiddenError,
     HTTPError,
     InvalidInputError,
+    JobFailedError,
+    JobTimeoutError,
     NotFoundError,
     OrthancError,
     RequestTimeoutError,
@@ -31,6 +33,8 @@ from ._exceptions import (
 )
 from ._retry import RetryPolicy
 from ._sync.client import Orthanc
+from ._job_state import JobState
+from ._sync.jobs import Job, list_jobs
 from ._sync.streaming import StreamedResponse
 from ._async.streaming import AsyncStreamedResponse
 from ._types import NOT_GIVEN
@@ -47,6 +51,10 @@ __all__ = [
     "ForbiddenError",
     "HTTPError",
     "InvalidInputError",
+    "Job",
+    "JobFailedError",
+    "JobState",
+    "JobTimeoutError",
     "NotFoundError",
     "Orthanc",
     "OrthancError",
@@ -57,4 +65,5 @@ __all__ = [
     "TransportError",
     "UnauthorizedError",
     "UnsupportedByServerError",
+    "list_jobs",
 ]

@@ -14,6 +14,8 @@
     │   ├── ConnectError          could not connect, or the connection dropped
     │   └── RequestTimeoutError   connect/read/write/pool timeout
     ├── UnsupportedByServerError  the route is newer than the connected Orthanc
+    ├── JobFailedError            an Orthanc job ended in Failure (carries ErrorCode/ErrorDescription/ErrorDetails)
+    ├── JobTimeoutError           waiting for an Orthanc job took longer than asked (also a TimeoutError)
     └── InvalidInputError         refused before sending: the argument is wrong (also a ValueError)
 
 ``HTTPError`` carries Orthanc's own error description (``OrthancStatus``, ``OrthancError``, ``Message``,
@@ -45,6 +47,51 @@ class UnsupportedByServerError(OrthancError):
         self.server_version = server_version
         super().__init__(
             f"{route} needs Orthanc {required_version} or newer; the server runs Orthanc {server_version}"
+        )
+
+
+class JobFailedError(OrthancError):
+    """An Orthanc job ended in ``Failure``.
+
+    Attributes:
+        job_id: the job's identifier; job_type: e.g. ``"ResourceModification"``.
+        error_code: Orthanc's numeric ``ErrorCode``; error_description: its ``ErrorDescription``;
+        error_details: its ``ErrorDetails`` (Orthanc >= 1.11; often the most useful part), else ``None``.
+        info: the whole last ``GET /jobs/{id}`` answer.
+    """
+
+    def __init__(self, job_id: str, info: dict[str, Any]) -> None:
+        self.job_id = job_id
+        self.info = info
+        self.job_type: str | None = info.get("Type")
+        self.error_code: int | None = info.get("ErrorCode")
+        self.error_description: str | None = info.get("ErrorDescription")
+        self.error_details: str | None = info.get("ErrorDetails") or None
+        text = f"Orthanc job {job_id} ({self.job_type or 'unknown type'}) failed"
+        if self.error_description:
+            text += f": {self.error_description}"
+        if self.error_code is not None:
+            text += f" (ErrorCode {self.error_code})"
+        if self.error_details:
+            text += f"; details: {self.error_details}"
+        super().__init__(text)
+
+
+class JobTimeoutError(OrthancError, TimeoutError):
+    """Waiting for an Orthanc job took longer than the caller's ``timeout``; the job itself goes on.
+
+    Attributes: job_id, timeout (seconds), state (the job's last known state, e.g. ``"Running"``),
+    progress (percent).
+    """
+
+    def __init__(self, job_id: str, timeout: float, state: str | None, progress: int | None) -> None:
+        self.job_id = job_id
+        self.timeout = timeout
+        self.state = state
+        self.progress = progress
+        super().__init__(
+            f"Orthanc job {job_id} still {state or 'unfinished'} ({progress if progress is not None else '?'}%)"
+            f" after {timeout:g} s; it keeps running on the server (cancel() stops it)"
         )
 
 

@@ -11,6 +11,17 @@ Example::
 from __future__ import annotations
 
 from ._async.client import AsyncOrthanc
+from ._async.jobs import Job, list_jobs
 from ._async.streaming import AsyncStreamedResponse
+from ._exceptions import JobFailedError, JobTimeoutError
+from ._job_state import JobState
 
-__all__ = ["AsyncOrthanc", "AsyncStreamedResponse"]
+__all__ = [
+    "AsyncOrthanc",
+    "AsyncStreamedResponse",
+    "Job",
+    "JobFailedError",
+    "JobState",
+    "JobTimeoutError",
+    "list_jobs",
+]

@@ -1,0 +1,146 @@
+"""Jobs against real Orthanc servers (sync and async), plus the polling policy against a scripted client."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Any
+
+import pytest
+
+import orthanc_client
+import orthanc_client.aio
+from orthanc_client import Job, JobFailedError, JobState, JobTimeoutError
+from orthanc_client._job_state import FIRST_POLL_INTERVAL, MAX_POLL_INTERVAL, next_poll_interval
+from orthanc_client.testing import OrthancServer
+from orthanc_client.testing.dicom import make_study
+
+from .test_resources_support import async_client, sync_client, upload
+
+
+@pytest.fixture
+def study_id(clean_orthanc: OrthancServer) -> str:
+    answers = upload(clean_orthanc, make_study(1, 3, patient_id="JOBS"))
+    return answers[0]["ParentStudy"]
+
+
+def _dead_modality(server: OrthancServer) -> None:
+    """A modality on a closed port: a store job to it fails quickly, on every Orthanc version."""
+    with sync_client(server) as client:
+        client.put_modalities_id("dead", {"AET": "DEAD", "Host": "127.0.0.1", "Port": 1})
+
+
+def test_wait_returns_the_finished_job_with_typed_fields(clean_orthanc: OrthancServer, study_id: str) -> None:
+    with sync_client(clean_orthanc) as client:
+        answer = client.post_studies_id_anonymize(study_id, {"Asynchronous": True})
+        job = Job(answer["ID"], client)
+        assert job.state is None and repr(job) == f"Job(id={answer['ID']!r})"
+        started = time.monotonic()
+        assert job.wait(timeout=60) is job
+        assert time.monotonic() - started < 5
+        assert job.state is JobState.SUCCESS and job.state.is_finished
+        assert job.progress == 100
+        assert job.type == "ResourceModification"
+        assert isinstance(job.creation_time, dt.datetime) and job.creation_time.tzinfo is dt.timezone.utc
+        assert job.completion_time is not None and job.completion_time >= job.creation_time
+        assert isinstance(job.effective_runtime, float)
+        new_study = job.content["ID"]
+        assert new_study != study_id and client.get_studies_id(new_study)["ID"] == new_study
+        assert job.error_description in (None, "Success")
+        assert clean_orthanc.password not in repr(job)
+
+
+async def test_async_wait_and_list(clean_orthanc: OrthancServer, study_id: str) -> None:
+    async with async_client(clean_orthanc) as client:
+        answer = await client.post_studies_id_anonymize(study_id, {"Asynchronous": True})
+        job = await orthanc_client.aio.Job(answer["ID"], client).wait(timeout=60)
+        assert job.state is JobState.SUCCESS
+        listed = await orthanc_client.aio.Job.list(client)
+        assert job in listed and len(set(listed)) == len(listed)
+        same = next(j for j in listed if j == job)
+        assert same.state is JobState.SUCCESS and hash(same) == hash(job)
+        assert (await orthanc_client.aio.list_jobs(client)) == listed
+        fetched = await orthanc_client.aio.Job.get(client, job.id)
+        assert fetched.type == "ResourceModification"
+
+
+def test_failed_job_raises_with_orthancs_reason(clean_orthanc: OrthancServer, study_id: str) -> None:
+    _dead_modality(clean_orthanc)
+    with sync_client(clean_orthanc) as client:
+        answer = client.post_modalities_id_store("dead", {"Resources": [study_id], "Asynchronous": True})
+        job = Job(answer["ID"], client)
+        with pytest.raises(JobFailedError) as caught:
+            job.wait(timeout=60)
+        error = caught.value
+        assert error.job_id == job.id and job.state is JobState.FAILURE
+        assert isinstance(error.error_code, int) and error.error_code != 0
+        assert error.error_description and error.error_description in str(error)
+        assert job.error_code == error.error_code
+        job.resubmit()  # runs again (and fails again): the job must leave Failure first
+        with pytest.raises(JobFailedError):
+            job.wait(timeout=60)
+
+
+async def test_async_failed_job_raises(clean_orthanc: OrthancServer, study_id: str) -> None:
+    _dead_modality(clean_orthanc)
+    async with async_client(clean_orthanc) as client:
+        answer = await client.post_modalities_id_store("dead", {"Resources": [study_id], "Asynchronous": True})
+        with pytest.raises(orthanc_client.aio.JobFailedError, match="failed"):
+            await orthanc_client.aio.Job(answer["ID"], client).wait(timeout=60)
+
+
+# --- polling policy, against a scripted client ------------------------------------------------------------
+
+
+class ScriptedClient:
+    """Answers ``GET /jobs/{id}`` from a list of states and records every call."""
+
+    def __init__(self, states: list[str]) -> None:
+        self.states = states
+        self.calls: list[tuple[str, str]] = []
+
+    def get_jobs_id(self, id_: str) -> dict[str, Any]:
+        self.calls.append(("get", id_))
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return {"ID": id_, "State": state, "Progress": 50, "Type": "Test"}
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("post_jobs_id_"):
+            return lambda id_: self.calls.append((name.removeprefix("post_jobs_id_"), id_))
+        raise AttributeError(name)
+
+
+def test_timeout_raises_and_says_the_job_goes_on() -> None:
+    client = ScriptedClient(["Running"])
+    job = Job("j1", client)  # type: ignore[arg-type]
+    started = time.monotonic()
+    with pytest.raises(JobTimeoutError) as caught:
+        job.wait(timeout=0.3)
+    waited = time.monotonic() - started
+    assert 0.3 <= waited < 0.6
+    assert caught.value.state == "Running" and caught.value.progress == 50
+    assert isinstance(caught.value, TimeoutError) and "j1" in str(caught.value)
+
+
+def test_short_jobs_are_seen_fast_and_polls_stay_few() -> None:
+    client = ScriptedClient(["Pending", "Running", "Success"])
+    started = time.monotonic()
+    Job("j2", client).wait()  # type: ignore[arg-type]
+    assert time.monotonic() - started < 3 * FIRST_POLL_INTERVAL + 0.1
+    assert len(client.calls) == 3
+    # The interval is ~10% of the time already waited: overshoot stays near 5% of a job's duration.
+    assert next_poll_interval(0.0, None) == FIRST_POLL_INTERVAL
+    assert next_poll_interval(5.0, None) == pytest.approx(0.5)
+    assert next_poll_interval(3600.0, None) == MAX_POLL_INTERVAL
+    assert next_poll_interval(3600.0, 0.2) == 0.2
+
+
+def test_control_calls_hit_their_routes() -> None:
+    client = ScriptedClient(["Running"])
+    job = Job("j3", client)  # type: ignore[arg-type]
+    job.pause()
+    job.resume()
+    job.cancel()
+    job.resubmit()
+    assert client.calls == [("pause", "j3"), ("resume", "j3"), ("cancel", "j3"), ("resubmit", "j3")]
+    assert orthanc_client.JobState("Retry") is JobState.RETRY and not JobState.RUNNING.is_finished
