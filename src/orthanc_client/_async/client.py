@@ -55,7 +55,8 @@ class AsyncOrthanc(AsyncOrthancAPI):
         verify: TLS verification (``False``, a CA bundle path or an ``ssl.SSLContext``).
         retries: how many times to retry what is safe to retry, or a ``RetryPolicy``.
         max_connections: size of the connection pool.
-        http_client: an ``httpx.AsyncClient`` to use instead of making one (for custom transports).
+        http_client: an ``httpx.AsyncClient`` to use instead of making one (for custom transports); the URL,
+            credentials, headers and timeout above are applied to it.
     """
 
     def __init__(
@@ -84,7 +85,9 @@ class AsyncOrthanc(AsyncOrthancAPI):
                 limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
             )
         else:
+            # The given client keeps its transport and pool; everything else is ours to set.
             http_client.base_url = self._settings.base_url
+            http_client.timeout = self._settings.timeout
             if self._settings.auth is not None:
                 http_client.auth = self._settings.auth
             http_client.headers.update(self._settings.headers)
