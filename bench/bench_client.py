@@ -1,0 +1,77 @@
+"""Low-level client: calls per second for GET /system and POST /tools/find (expand, 300 studies), and import time.
+
+Ours vs pyorthanc 1.23.0 vs plain httpx, same server, same run.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import httpx
+
+from bench.common import Row, best_of, row
+from orthanc_client import Orthanc
+from orthanc_client.testing.dicom import make_instance, make_uid, to_bytes
+
+CALLS = 300
+FIND = {"Level": "Study", "Query": {}, "Expand": True}
+
+
+def load_studies(client: Orthanc, count: int = 300) -> None:
+    for index in range(count):
+        ds = make_instance(
+            patient_id=f"BENCH{index // 3:04d}",
+            patient_name="BENCH^CLIENT",
+            study_uid=make_uid("bench-client", index),
+            series_uid=make_uid("bench-client-series", index),
+            rows=8,
+            columns=8,
+        )
+        client.post_instances(to_bytes(ds))
+
+
+def import_time(module: str) -> float:
+    code = f"import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+    runs = [float(subprocess.check_output([sys.executable, "-c", code]))
+            for _ in range(5)]
+    return min(runs)
+
+
+def run(server_url: str, username: str, password: str) -> list[Row]:
+    import pyorthanc
+
+    rows: list[Row] = []
+    with Orthanc(server_url, username, password) as ours, \
+            pyorthanc.Orthanc(server_url, username, password) as peer, \
+            httpx.Client(base_url=server_url, auth=(username, password)) as plain:
+        load_studies(ours)
+
+        def many(fn: object) -> None:
+            for _ in range(CALLS):
+                fn()  # type: ignore[operator]
+
+        ours_s = best_of(3, lambda: many(ours.get_system))
+        peer_s = best_of(3, lambda: many(peer.get_system))
+        plain_s = best_of(3, lambda: many(lambda: plain.get("/system").json()))
+        rows.append(row(f"GET /system x{CALLS} (calls/s: ours {CALLS / ours_s:.0f})", ours_s, peer_s,
+                        note=f"plain httpx {plain_s:.3f} s ({CALLS / plain_s:.0f}/s), ours/plain {ours_s / plain_s:.2f}"))
+
+        assert len(ours.post_tools_find(FIND)) == 300
+        ours_s = best_of(5, lambda: ours.post_tools_find(FIND))
+        peer_s = best_of(5, lambda: peer.post_tools_find(FIND))
+        plain_s = best_of(5, lambda: plain.post("/tools/find", json=FIND).json())
+        rows.append(row("POST /tools/find expand, 300 studies", ours_s, peer_s, ours_requests=1, peer_requests=1,
+                        note=f"plain httpx {plain_s:.3f} s, ours/plain {ours_s / plain_s:.2f}"))
+
+    ours_import = import_time("orthanc_client")
+    peer_import = import_time("pyorthanc")
+    rows.append(row("import (cold process, best of 5)", ours_import, peer_import,
+                    note="import orthanc_client vs import pyorthanc"))
+    return rows
+
+
+if __name__ == "__main__":
+    from bench.__main__ import main
+
+    sys.exit(main(["client"]))

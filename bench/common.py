@@ -1,0 +1,66 @@
+"""Shared bits of the benchmarks: timing, request counting, the row format."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+Row = dict[str, Any]
+
+
+def row(name: str, ours_s: float, peer_s: float | None, *, ours_requests: int | None = None,
+        peer_requests: int | None = None, note: str = "") -> Row:
+    return {
+        "name": name,
+        "ours_s": ours_s,
+        "peer_s": peer_s,
+        "ratio": (ours_s / peer_s) if peer_s else None,
+        "ours_requests": ours_requests,
+        "peer_requests": peer_requests,
+        "note": note,
+    }
+
+
+def best_of(repeat: int, fn: Callable[[], Any]) -> float:
+    """The fastest of ``repeat`` runs, in seconds (the least disturbed by the rest of the machine)."""
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return min(times)
+
+
+def median_of(repeat: int, fn: Callable[[], Any]) -> float:
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+class RequestCounter:
+    """Counts the requests an httpx client sends (install with ``counter.install(http_client)``)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def hook(self, request: httpx.Request) -> None:
+        self.count += 1
+
+    async def async_hook(self, request: httpx.Request) -> None:
+        self.count += 1
+
+    def install(self, client: httpx.Client | httpx.AsyncClient) -> None:
+        hooks = client.event_hooks
+        hooks.setdefault("request", [])
+        hooks["request"].append(self.async_hook if isinstance(client, httpx.AsyncClient) else self.hook)
+        client.event_hooks = hooks
+
+    def reset(self) -> None:
+        self.count = 0
