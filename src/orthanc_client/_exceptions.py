@@ -15,6 +15,7 @@
     │   └── RequestTimeoutError   connect/read/write/pool timeout
     ├── UnsupportedByServerError  the route is newer than the connected Orthanc
     ├── JobFailedError            an Orthanc job ended in Failure (carries ErrorCode/ErrorDescription/ErrorDetails)
+    ├── DicomNetworkError         a C-ECHO/C-FIND/C-MOVE/C-GET/C-STORE or peer call failed at the remote end
     ├── JobTimeoutError           waiting for an Orthanc job took longer than asked (also a TimeoutError)
     └── InvalidInputError         refused before sending: the argument is wrong (also a ValueError)
 
@@ -158,6 +159,30 @@ class ConflictError(HTTPError):
 
 class ServerError(HTTPError):
     """5xx: Orthanc failed (or a proxy in front of it did)."""
+
+
+class DicomNetworkError(OrthancError):
+    """Orthanc could not complete a DICOM network operation (C-ECHO, C-FIND, C-MOVE, C-GET, C-STORE) or reach
+    a peer: the remote refused the association, is down, or answered with an error.
+
+    Attributes:
+        remote: the modality or peer name; operation: e.g. ``"C-ECHO"``.
+        details: Orthanc's ``Details`` (e.g. ``DicomAssociation - connecting to AET "PACS": ... refused``).
+        orthanc_status: Orthanc's error code, when it sent one.
+    """
+
+    def __init__(
+        self, remote: str, operation: str, details: str | None, orthanc_status: int | None = None
+    ) -> None:
+        self.remote = remote
+        self.operation = operation
+        self.details = details
+        self.orthanc_status = orthanc_status
+        super().__init__(f"{operation} with {remote!r} failed: {details or 'no details from Orthanc'}")
+
+    @classmethod
+    def from_http_error(cls, remote: str, operation: str, error: HTTPError) -> DicomNetworkError:
+        return cls(remote, operation, error.details or error.message or str(error), error.orthanc_status)
 
 
 class TransportError(OrthancError, httpx.TransportError):
