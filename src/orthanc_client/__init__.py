@@ -18,6 +18,7 @@ from ._exceptions import (
     BadRequestError,
     ConflictError,
     ConnectError,
+    DicomNetworkError,
     ForbiddenError,
     HTTPError,
     InvalidInputError,
@@ -31,8 +32,11 @@ from ._exceptions import (
     UnauthorizedError,
     UnsupportedByServerError,
 )
+from ._networking import FindAnswer
 from ._retry import RetryPolicy
 from ._sync.client import Orthanc
+from ._sync.modality import Modality
+from ._sync.peer import Peer
 from ._job_state import JobState
 from ._sync.jobs import Job, list_jobs
 from ._sync.streaming import StreamedResponse
@@ -48,6 +52,8 @@ __all__ = [
     "BadRequestError",
     "ConflictError",
     "ConnectError",
+    "DicomNetworkError",
+    "FindAnswer",
     "ForbiddenError",
     "HTTPError",
     "InvalidInputError",
@@ -55,9 +61,11 @@ __all__ = [
     "JobFailedError",
     "JobState",
     "JobTimeoutError",
+    "Modality",
     "NotFoundError",
     "Orthanc",
     "OrthancError",
+    "Peer",
     "RequestTimeoutError",
     "RetryPolicy",
     "ServerError",
