@@ -43,7 +43,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     ]
     widths = [max(len(str(line[i])) for line in [headers, *table]) for i in range(len(headers) - 1)]
     def render(line: list[str]) -> str:
-        return "  ".join(str(c).ljust(w) for c, w in zip(line[:-1], widths)) + "  " + str(line[-1])
+        return "  ".join(str(c).ljust(w) for c, w in zip(line[:-1], widths, strict=True)) + "  " + str(line[-1])
     print(render(headers))
     print(render(["-" * w for w in widths] + ["-" * 4]))
     for line in table:

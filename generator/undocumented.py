@@ -82,11 +82,10 @@ RULES: list[tuple[str, str, str, list[dict[str, Any]], str, str | None]] = [
 
 def describe(method: str, path: str) -> dict[str, Any]:
     """An OpenAPI operation object for an undocumented route (a bare one where no rule matches)."""
-    for rule_method, pattern, summary, query, answer, body in RULES:
-        if rule_method == method and re.fullmatch(pattern, path):
-            break
-    else:
-        summary, query, answer, body = f"{method} {path}", [], "application/json", None
+    matching = [rule for rule in RULES if rule[0] == method and re.fullmatch(rule[1], path)]
+    _, _, summary, query, answer, body = (
+        matching[0] if matching else (method, path, f"{method} {path}", [], "application/json", None)
+    )
     path_params = [
         {"in": "path", "name": name, "required": True, "description": "", "schema": {"type": "string"}}
         for name in re.findall(r"{([^}]+)}", path)

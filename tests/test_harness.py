@@ -80,7 +80,7 @@ def test_synthetic_series_uploads_with_its_tags(clean_orthanc: OrthancServer) ->
         assert {a["ParentSeries"] for a in answers} == {series_id}
         assert len(http.get(f"/series/{series_id}").json()["Instances"]) == 5
         assert http.get(f"/series/{series_id}/statistics").json()["CountInstances"] == 5
-        for ds, answer in zip(series.datasets, answers):
+        for ds, answer in zip(series.datasets, answers, strict=True):
             tags = http.get(f"/instances/{answer['ID']}/simplified-tags").json()
             assert tags["PatientID"] == "SERIES01"
             assert tags["StudyInstanceUID"] == series.datasets[0].StudyInstanceUID

@@ -126,7 +126,7 @@ def format_path(operation: Operation, path_args: tuple[object, ...]) -> str:
     if len(parts) - 1 != len(path_args):
         raise InvalidInputError(f"{operation.name} takes {len(parts) - 1} path arguments, got {len(path_args)}")
     out = [parts[0]]
-    for part, value in zip(parts[1:], path_args):
+    for part, value in zip(parts[1:], path_args, strict=True):
         name, _, rest = part.partition("}")
         if value is None or value == "":
             raise InvalidInputError(f"{operation.name}: the path argument {name!r} is empty")
