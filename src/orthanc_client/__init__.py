@@ -32,8 +32,12 @@ from ._exceptions import (
     UnauthorizedError,
     UnsupportedByServerError,
 )
+from ._dicomfiles import orthanc_instance_id
+from ._results import TransferError, TransferItem, TransferResult
 from ._networking import FindAnswer
 from ._retry import RetryPolicy
+from ._sync.download import InstanceInfo, download, download_zip
+from ._sync.upload import upload
 from ._sync.client import Orthanc
 from ._sync.modality import Modality
 from ._sync.peer import Peer
@@ -56,6 +60,7 @@ __all__ = [
     "FindAnswer",
     "ForbiddenError",
     "HTTPError",
+    "InstanceInfo",
     "InvalidInputError",
     "Job",
     "JobFailedError",
@@ -70,8 +75,15 @@ __all__ = [
     "RetryPolicy",
     "ServerError",
     "StreamedResponse",
+    "TransferError",
+    "TransferItem",
+    "TransferResult",
     "TransportError",
     "UnauthorizedError",
     "UnsupportedByServerError",
+    "download",
+    "download_zip",
     "list_jobs",
+    "orthanc_instance_id",
+    "upload",
 ]
