@@ -24,6 +24,7 @@ from ._exceptions import (
     InvalidInputError,
     JobFailedError,
     JobTimeoutError,
+    NotLoadedError,
     NotFoundError,
     OrthancError,
     RequestTimeoutError,
@@ -43,6 +44,7 @@ from ._sync.modality import Modality
 from ._sync.peer import Peer
 from ._job_state import JobState
 from ._sync.jobs import Job, list_jobs
+from ._sync.resources import Instance, Patient, Resource, Series, Study
 from ._sync.streaming import StreamedResponse
 from ._async.streaming import AsyncStreamedResponse
 from ._types import NOT_GIVEN
@@ -50,6 +52,10 @@ from ._types import NOT_GIVEN
 __version__ = "0.1.0"
 
 __all__ = [
+    "Patient",
+    "Resource",
+    "Series",
+    "Study",
     "NOT_GIVEN",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
@@ -62,7 +68,9 @@ __all__ = [
     "HTTPError",
     "InstanceInfo",
     "InvalidInputError",
+    "Instance",
     "Job",
+    "NotLoadedError",
     "JobFailedError",
     "JobState",
     "JobTimeoutError",

@@ -16,6 +16,7 @@
     ├── UnsupportedByServerError  the route is newer than the connected Orthanc
     ├── JobFailedError            an Orthanc job ended in Failure (carries ErrorCode/ErrorDescription/ErrorDetails)
     ├── DicomNetworkError         a C-ECHO/C-FIND/C-MOVE/C-GET/C-STORE or peer call failed at the remote end
+    ├── NotLoadedError            async only: a property needs data not loaded yet (await .load() / get_...())
     ├── JobTimeoutError           waiting for an Orthanc job took longer than asked (also a TimeoutError)
     └── InvalidInputError         refused before sending: the argument is wrong (also a ValueError)
 
@@ -76,6 +77,14 @@ class JobFailedError(OrthancError):
         if self.error_details:
             text += f"; details: {self.error_details}"
         super().__init__(text)
+
+
+class NotLoadedError(OrthancError, RuntimeError):
+    """Async API only: a property was read before the data it shows was loaded.
+
+    The sync API loads on first access; async code cannot do I/O in a property, so the message names the
+    ``await`` call to make first (``await study.load()``, ``await study.get_series()``...).
+    """
 
 
 class JobTimeoutError(OrthancError, TimeoutError):

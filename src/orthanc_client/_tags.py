@@ -262,3 +262,100 @@ def simplify_tags(tags: Mapping[str, Any]) -> dict[str, Any]:
             value = [simplify_tags(item) if isinstance(item, Mapping) else item for item in value]
         out[name or hex_tag] = value
     return out
+
+
+# --- values by VR ------------------------------------------------------------------------------------------
+
+_INT_VRS = frozenset({"IS", "US", "UL", "SS", "SL", "UV", "SV", "AT"})
+_FLOAT_VRS = frozenset({"DS", "FL", "FD"})
+
+
+def dictionary_vr_vm(key: TagKey) -> tuple[str | None, str | None]:
+    """The VR and VM of a tag from pydicom's dictionary; ``(None, None)`` without pydicom or if unknown."""
+    try:
+        from pydicom.datadict import dictionary_VM, dictionary_VR, tag_for_keyword
+    except ImportError:
+        return None, None
+    hex_tag = tag_hex(key)
+    tag = int(hex_tag.replace(",", ""), 16) if hex_tag else tag_for_keyword(str(key))
+    if tag is None:
+        return None, None
+    try:
+        return str(dictionary_VR(tag)), str(dictionary_VM(tag))
+    except KeyError:
+        return None, None
+
+
+def parse_value(value: Any, vr: str | None, vm: str | None = None) -> Any:
+    """A tag's value as a Python value given its VR: DA -> date, TM -> time, DT -> datetime, IS/US... -> int,
+    DS/FL/FD -> float, several values -> list; strings stay strings; empty -> ``None``. Unparseable values
+    are returned as they came (never an exception for a malformed archive)."""
+    if value is None or isinstance(value, (list, dict)) and not value:
+        return None
+    if isinstance(value, list):  # a sequence: items already simplified
+        return value
+    items = split_values(value)
+    if not items:
+        return None
+    several = len(items) > 1 or (vm is not None and vm != "1")
+    parser: Any = {"DA": parse_date, "TM": parse_time, "DT": parse_datetime}.get(vr or "")
+    if vr in _INT_VRS:
+        parser = parse_int
+    elif vr in _FLOAT_VRS:
+        parser = parse_float
+    if parser is None:
+        return items if several else parse_string(value)
+    parsed = [parser(item) for item in items]
+    if any(p is None for p in parsed):
+        return value
+    return parsed if several else parsed[0]
+
+
+def parse_tag(key: TagKey, value: Any) -> Any:
+    """``parse_value`` with the VR/VM looked up from the tag."""
+    vr, vm = dictionary_vr_vm(key)
+    return parse_value(value, vr, vm)
+
+
+# --- Orthanc metadata and statistics -------------------------------------------------------------------------
+
+_METADATA_PARSERS: dict[str, Any] = {
+    "LastUpdate": parse_orthanc_timestamp,
+    "ReceptionDate": parse_orthanc_timestamp,
+    "IndexInSeries": parse_int,
+    "PixelDataOffset": parse_int,
+}
+
+
+def parse_metadata(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """``GET /{level}/{id}/metadata?expand`` with Orthanc's own entries typed (``LastUpdate`` and
+    ``ReceptionDate`` as aware UTC datetimes, ``IndexInSeries`` as int); user metadata stays as strings."""
+    out: dict[str, Any] = {}
+    for name, value in metadata.items():
+        parser = _METADATA_PARSERS.get(name)
+        parsed = parser(value) if parser is not None else value
+        out[name] = value if parsed is None and value not in (None, "") else parsed
+    return out
+
+
+class ResourceStatistics:
+    """``GET /{level}/{id}/statistics``: sizes in bytes (Orthanc sends them as strings) and counts.
+
+    ``disk_size`` is what the resource takes in Orthanc's storage (after compression),
+    ``uncompressed_size`` what its attachments hold; counts are ``None`` where they do not apply.
+    """
+
+    def __init__(self, answer: Mapping[str, Any]) -> None:
+        self.raw = dict(answer)
+        self.disk_size = parse_int(answer.get("DiskSize")) or 0
+        self.uncompressed_size = parse_int(answer.get("UncompressedSize")) or 0
+        self.dicom_disk_size = parse_int(answer.get("DicomDiskSize"))
+        self.count_studies = parse_int(answer.get("CountStudies"))
+        self.count_series = parse_int(answer.get("CountSeries"))
+        self.count_instances = parse_int(answer.get("CountInstances"))
+
+    def __repr__(self) -> str:
+        return (
+            f"ResourceStatistics(disk_size={self.disk_size}, count_studies={self.count_studies}, "
+            f"count_series={self.count_series}, count_instances={self.count_instances})"
+        )
