@@ -14,6 +14,8 @@ Example::
 from __future__ import annotations
 
 from ._async.client import AsyncOrthanc
+from ._async.streaming import AsyncStreamedResponse
+from ._dicomfiles import orthanc_instance_id
 from ._exceptions import (
     BadRequestError,
     ConflictError,
@@ -24,8 +26,8 @@ from ._exceptions import (
     InvalidInputError,
     JobFailedError,
     JobTimeoutError,
-    NotLoadedError,
     NotFoundError,
+    NotLoadedError,
     OrthancError,
     RequestTimeoutError,
     ServerError,
@@ -33,30 +35,34 @@ from ._exceptions import (
     UnauthorizedError,
     UnsupportedByServerError,
 )
-from ._dicomfiles import orthanc_instance_id
-from ._results import TransferError, TransferItem, TransferResult
+from ._job_state import JobState
 from ._networking import FindAnswer
+from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
-from ._sync.download import InstanceInfo, download, download_zip
-from ._sync.upload import upload
 from ._sync.client import Orthanc
+from ._sync.download import InstanceInfo, download, download_zip
+from ._sync.find import (
+    FindOptions,
+    find_instances,
+    find_patients,
+    find_series,
+    find_studies,
+    iter_instances,
+    iter_patients,
+    iter_series,
+    iter_studies,
+)
+from ._sync.jobs import Job, list_jobs
 from ._sync.modality import Modality
 from ._sync.peer import Peer
-from ._job_state import JobState
-from ._sync.jobs import Job, list_jobs
 from ._sync.resources import Instance, Patient, Resource, Series, Study
 from ._sync.streaming import StreamedResponse
-from ._async.streaming import AsyncStreamedResponse
+from ._sync.upload import upload
 from ._types import NOT_GIVEN
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Patient",
-    "Resource",
-    "Series",
-    "Study",
-    "NOT_GIVEN",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
     "BadRequestError",
@@ -64,25 +70,31 @@ __all__ = [
     "ConnectError",
     "DicomNetworkError",
     "FindAnswer",
+    "FindOptions",
     "ForbiddenError",
     "HTTPError",
+    "Instance",
     "InstanceInfo",
     "InvalidInputError",
-    "Instance",
     "Job",
-    "NotLoadedError",
     "JobFailedError",
     "JobState",
     "JobTimeoutError",
     "Modality",
+    "NOT_GIVEN",
     "NotFoundError",
+    "NotLoadedError",
     "Orthanc",
     "OrthancError",
+    "Patient",
     "Peer",
     "RequestTimeoutError",
+    "Resource",
     "RetryPolicy",
+    "Series",
     "ServerError",
     "StreamedResponse",
+    "Study",
     "TransferError",
     "TransferItem",
     "TransferResult",
@@ -91,6 +103,14 @@ __all__ = [
     "UnsupportedByServerError",
     "download",
     "download_zip",
+    "find_instances",
+    "find_patients",
+    "find_series",
+    "find_studies",
+    "iter_instances",
+    "iter_patients",
+    "iter_series",
+    "iter_studies",
     "list_jobs",
     "orthanc_instance_id",
     "upload",

@@ -12,39 +12,59 @@ from __future__ import annotations
 
 from ._async.client import AsyncOrthanc
 from ._async.download import InstanceInfo, download, download_zip
+from ._async.find import (
+    FindOptions,
+    find_instances,
+    find_patients,
+    find_series,
+    find_studies,
+    iter_instances,
+    iter_patients,
+    iter_series,
+    iter_studies,
+)
 from ._async.jobs import Job, list_jobs
-from ._async.resources import Instance, Patient, Resource, Series, Study
 from ._async.modality import Modality
 from ._async.peer import Peer
+from ._async.resources import Instance, Patient, Resource, Series, Study
 from ._async.streaming import AsyncStreamedResponse
 from ._async.upload import upload
 from ._exceptions import JobFailedError, JobTimeoutError, NotLoadedError
-from ._networking import FindAnswer
 from ._job_state import JobState
+from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
 
 __all__ = [
-    "Patient",
-    "Resource",
-    "Series",
-    "Study",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
     "FindAnswer",
-    "InstanceInfo",
+    "FindOptions",
     "Instance",
+    "InstanceInfo",
     "Job",
-    "NotLoadedError",
     "JobFailedError",
     "JobState",
     "JobTimeoutError",
     "Modality",
+    "NotLoadedError",
+    "Patient",
     "Peer",
+    "Resource",
+    "Series",
+    "Study",
     "TransferError",
     "TransferItem",
     "TransferResult",
     "download",
     "download_zip",
+    "find_instances",
+    "find_patients",
+    "find_series",
+    "find_studies",
+    "iter_instances",
+    "iter_patients",
+    "iter_series",
+    "iter_studies",
     "list_jobs",
     "upload",
 ]
