@@ -1,0 +1,232 @@
+"""upload(): every file accounted for, skip-existing, retries across a server restart; sync and async."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import threading
+import zipfile
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from orthanc_client import Orthanc, orthanc_instance_id
+from orthanc_client import aio as orthanc_aio
+from orthanc_client._dicomfiles import looks_like_preambleless_dicom, read_identifiers
+from orthanc_client.testing import OrthancServer
+from orthanc_client.testing.dicom import make_study, to_bytes, write
+
+
+class Transfer:
+    """One test body for both APIs: ``await t.upload(...)`` runs the sync or the async function, and
+    ``t.requests`` lists every ``(method, path)`` sent."""
+
+    def __init__(self, kind: str, server: OrthancServer, **options: Any) -> None:
+        self.kind = kind
+        self.requests: list[tuple[str, str]] = []
+        if kind == "sync":
+            self.client: Any = Orthanc(server.url, *server.auth, **options)
+            self.client.http_client.event_hooks = {"request": [self._record]}
+        else:
+            self.client = orthanc_aio.AsyncOrthanc(server.url, *server.auth, **options)
+
+            async def record(request: httpx.Request) -> None:
+                self._record(request)
+
+            self.client.http_client.event_hooks = {"request": [record]}
+
+    def _record(self, request: httpx.Request) -> None:
+        self.requests.append((request.method, request.url.path))
+
+    def count(self, method: str, path: str) -> int:
+        return sum(1 for m, p in self.requests if m == method and p == path)
+
+    async def call(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        import orthanc_client
+
+        if self.kind == "sync":
+            return getattr(orthanc_client, name)(self.client, *args, **kwargs)
+        return await getattr(orthanc_aio, name)(self.client, *args, **kwargs)
+
+    async def upload(self, *args: Any, **kwargs: Any) -> Any:
+        return await self.call("upload", *args, **kwargs)
+
+    async def close(self) -> None:
+        if self.kind == "sync":
+            self.client.close()
+        else:
+            await self.client.aclose()
+
+
+@pytest.fixture(params=["sync", "async"])
+async def transfer(request: pytest.FixtureRequest, clean_orthanc: OrthancServer) -> AsyncIterator[Transfer]:
+    helper = Transfer(request.param, clean_orthanc)
+    yield helper
+    await helper.close()
+
+
+def make_mixed_folder(root: Path) -> dict[str, set[str]]:
+    """A folder tree of DICOM in every disguise plus things that are not DICOM; returns the expected
+    outcome of each file name (relative to ``root``)."""
+    datasets = make_study(2, 4, patient_id="MIXED")
+    (root / "a" / "b").mkdir(parents=True)
+    expected: dict[str, set[str]] = {"stored": set(), "skipped": set(), "failed": set()}
+    names = ["a/IM0001", "a/b/IM0002.DCM", "a/b/c.dcm", "x.dicom", "a/noext", "IM6", "a/b/img7.dcm"]
+    for name, ds in zip(names, datasets[:7], strict=True):
+        write(ds, root / name)
+        expected["stored"].add(name)
+    gz_data = to_bytes(datasets[7])
+    (root / "a" / "gzipped.dcm.gz").write_bytes(gzip.compress(gz_data))
+    expected["stored"].add("a/gzipped.dcm.gz")
+    raw = to_bytes(make_study(1, 1, patient_id="RAWDATASET")[0])
+    (root / "preambleless").write_bytes(raw[132:])  # no preamble, no DICM
+    expected["stored"].add("preambleless")
+    (root / "notes.txt").write_text("not DICOM\n")
+    (root / "a" / "image.dcm").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 300)  # a .dcm that is not DICOM
+    (root / "empty").write_bytes(b"")
+    expected["skipped"] |= {"notes.txt", "a/image.dcm", "empty"}
+    truncated = to_bytes(make_study(1, 1, patient_id="TRUNCATED")[0])[:200]
+    (root / "a" / "b" / "truncated.dcm").write_bytes(truncated)
+    expected["failed"].add("a/b/truncated.dcm")
+    return expected
+
+
+def relative_names(items: list[Any], root: Path) -> set[str]:
+    return {Path(item.name).relative_to(root).as_posix() for item in items}
+
+
+async def test_mixed_folder_every_file_accounted_for(transfer: Transfer, tmp_path: Path) -> None:
+    expected = make_mixed_folder(tmp_path)
+    result = await transfer.upload(tmp_path, progress=False)
+
+    assert relative_names(result.stored, tmp_path) == expected["stored"]
+    assert relative_names(result.skipped, tmp_path) == expected["skipped"]
+    assert relative_names(result.failed, tmp_path) == expected["failed"]
+    assert result.already_stored == []
+    assert result.total == sum(len(names) for names in expected.values())
+    # Non-DICOM files are never sent; the truncated one is, and Orthanc's reason comes back.
+    assert transfer.count("POST", "/instances") == len(expected["stored"]) + len(expected["failed"])
+    (failure,) = result.failed
+    assert failure.details and "invalid DICOM" in failure.details
+    assert result.bytes == sum(item.size for item in result.stored) > 0
+    assert result.instances_per_second > 0 and not result.ok
+    # The ID computed offline from the header is the one Orthanc gave.
+    for item in result.stored:
+        if not item.name.endswith(".gz"):
+            with open(item.name, "rb") as file:
+                assert read_identifiers(file).instance_id == item.instance_id
+
+
+async def test_upload_again_reports_already_stored_or_sends_nothing_with_skip_existing(
+    transfer: Transfer, tmp_path: Path
+) -> None:
+    for i, ds in enumerate(make_study(1, 6, patient_id="AGAIN")):
+        write(ds, tmp_path / f"{i}.dcm")
+    (tmp_path / "readme.md").write_text("hi")
+    first = await transfer.upload(tmp_path, progress=False)
+    assert len(first.stored) == 6 and len(first.skipped) == 1
+
+    again = await transfer.upload(tmp_path, progress=False)
+    assert (len(again.stored), len(again.already_stored), len(again.skipped)) == (0, 6, 1)
+
+    transfer.requests.clear()
+    skipped = await transfer.upload(tmp_path, skip_existing=True, progress=False)
+    assert (len(skipped.stored), len(skipped.already_stored), len(skipped.skipped)) == (0, 6, 1)
+    assert transfer.count("POST", "/instances") == 0
+    assert transfer.requests == [("POST", "/tools/find")]  # one bulk existence check
+    assert sorted(skipped.instance_ids) == sorted(first.instance_ids)
+
+
+async def test_skip_existing_sends_only_what_is_missing(transfer: Transfer, tmp_path: Path) -> None:
+    datasets = make_study(1, 5, patient_id="PARTIAL")
+    for i, ds in enumerate(datasets):
+        write(ds, tmp_path / f"{i}.dcm")
+    await transfer.upload(tmp_path / "0.dcm", progress=False)
+    transfer.requests.clear()
+    result = await transfer.upload(tmp_path, skip_existing=True, progress=False)
+    assert (len(result.stored), len(result.already_stored)) == (4, 1)
+    assert transfer.count("POST", "/instances") == 4
+
+
+async def test_datasets_bytes_zip_and_iterators(transfer: Transfer, tmp_path: Path) -> None:
+    datasets = make_study(1, 6, patient_id="SOURCES")
+    archive = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("one/IM1", to_bytes(datasets[2]))
+        zf.writestr("two/IM2.dcm", to_bytes(datasets[3]))
+        zf.writestr("README", "not dicom")
+    sources = iter([datasets[0], to_bytes(datasets[1]), archive, io.BytesIO(to_bytes(datasets[4]))])
+    result = await transfer.upload(sources, progress=False)
+    assert len(result.stored) == 5, result
+    assert [item.name for item in result.skipped] == [f"{archive}/README"]
+    single = await transfer.upload(datasets[5], progress=False)
+    assert len(single.stored) == 1
+
+
+async def test_stop_on_error_stops_sending(transfer: Transfer, tmp_path: Path) -> None:
+    bad = to_bytes(make_study(1, 1, patient_id="BAD")[0])[:200]
+    good = [to_bytes(ds) for ds in make_study(1, 20, patient_id="GOOD")]
+    result = await transfer.upload([bad, *good], stop_on_error=True, concurrency=1, progress=False)
+    assert len(result.failed) == 1 and result.stopped_early
+    assert len(result.stored) < 20
+
+
+async def test_missing_path_is_refused(transfer: Transfer, tmp_path: Path) -> None:
+    from orthanc_client import InvalidInputError
+
+    with pytest.raises(InvalidInputError, match="no such file"):
+        await transfer.upload(tmp_path / "nope", progress=False)
+
+
+def test_instance_id_scheme_and_preamble_detection() -> None:
+    assert orthanc_instance_id("P ", "1.2", "1.2.3", "1.2.3.4\x00") == orthanc_instance_id(
+        "P", "1.2", "1.2.3", "1.2.3.4"
+    )
+    identifier = orthanc_instance_id("P", "1.2", "1.2.3", "1.2.3.4")
+    assert [len(group) for group in identifier.split("-")] == [8] * 5
+    raw = to_bytes(make_study(1, 1)[0])
+    assert looks_like_preambleless_dicom(raw[132:])
+    assert not looks_like_preambleless_dicom(b"hello world, not dicom")
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_server_restart_mid_upload_loses_nothing(kind: str, orthanc_version: str, tmp_path: Path) -> None:
+    for i, ds in enumerate(make_study(4, 50, patient_id="RESTART")):
+        write(ds, tmp_path / f"{i:03d}.dcm")
+    with OrthancServer(orthanc_version, name="restart-upload") as server:
+        helper = Transfer(kind, server, retries=0)  # the upload's own retry, not the client's, must do it
+        stopped = threading.Event()
+
+        def restart() -> None:
+            server.stop()
+            stopped.set()
+            server.start()
+
+        def on_request(request: httpx.Request) -> None:
+            helper._record(request)
+            if helper.count("POST", "/instances") == 50:
+                threading.Thread(target=restart).start()
+                stopped.wait(30)  # this request goes out once the server is down: it must be retried
+
+        if kind == "sync":
+            helper.client.http_client.event_hooks = {"request": [on_request]}
+        else:
+
+            async def on_request_async(request: httpx.Request) -> None:
+                on_request(request)
+
+            helper.client.http_client.event_hooks = {"request": [on_request_async]}
+        try:
+            result = await helper.upload(tmp_path, concurrency=4, retry_for=60, progress=False)
+        finally:
+            await helper.close()
+        assert stopped.is_set()
+        assert result.failed == [], [(item.name, item.reason) for item in result.failed]
+        assert len(result.stored) + len(result.already_stored) == 200
+        assert any(item.attempts > 1 for item in result.stored + result.already_stored)
+        with httpx.Client(base_url=server.url, auth=server.auth) as http:
+            assert http.get("/statistics").json()["CountInstances"] == 200
+            assert sorted(http.get("/instances").json()) == sorted(set(result.instance_ids))
