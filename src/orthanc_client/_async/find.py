@@ -120,13 +120,13 @@ async def iter_resources(
         raise InvalidInputError(f"page_size must be at least 1, not {page_size}")
     if limit is not None and limit < 0 or since < 0:
         raise InvalidInputError("limit and since must not be negative")
-    options = {"labels": labels, "requested_tags": requested_tags, "order_by": order_by,
-               "metadata_query": metadata_query}
-    await _check_options(client, options)
     body = find_body(
         cls.level, query, labels=labels, labels_constraint=labels_constraint, case_sensitive=case_sensitive,
         requested_tags=requested_tags, order_by=order_by, metadata_query=metadata_query,
     )
+    options = {"labels": labels, "requested_tags": requested_tags, "order_by": order_by,
+               "metadata_query": metadata_query}
+    await _check_options(client, options)
     seen: set[str] = set()  # resources added while paging can shift pages: never yield one twice
     offset, returned = since, 0
     while limit is None or returned < limit:
