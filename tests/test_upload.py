@@ -26,6 +26,7 @@ class Transfer:
 
     def __init__(self, kind: str, server: OrthancServer, **options: Any) -> None:
         self.kind = kind
+        self.server = server
         self.requests: list[tuple[str, str]] = []
         if kind == "sync":
             self.client: Any = Orthanc(server.url, *server.auth, **options)
