@@ -39,6 +39,7 @@ from ._job_state import JobState
 from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
+from ._transfer_report import TransferFailure, TransferReport
 from ._sync.client import Orthanc
 from ._sync.download import InstanceInfo, download, download_zip
 from ._sync.find import (
@@ -55,6 +56,7 @@ from ._sync.find import (
 from ._sync.jobs import Job, list_jobs
 from ._sync.modality import Modality
 from ._sync.peer import Peer
+from ._sync.transfer import transfer
 from ._sync.resources import Instance, Patient, Resource, Series, Study
 from ._sync.streaming import StreamedResponse
 from ._sync.upload import upload
@@ -94,6 +96,8 @@ __all__ = [
     "Series",
     "ServerError",
     "StreamedResponse",
+    "TransferFailure",
+    "TransferReport",
     "Study",
     "TransferError",
     "TransferItem",
@@ -112,6 +116,7 @@ __all__ = [
     "iter_series",
     "iter_studies",
     "list_jobs",
+    "transfer",
     "orthanc_instance_id",
     "upload",
 ]

@@ -26,12 +26,14 @@ from ._async.find import (
 from ._async.jobs import Job, list_jobs
 from ._async.modality import Modality
 from ._async.peer import Peer
+from ._async.transfer import transfer
 from ._async.resources import Instance, Patient, Resource, Series, Study
 from ._async.streaming import AsyncStreamedResponse
 from ._async.upload import upload
 from ._exceptions import JobFailedError, JobTimeoutError, NotLoadedError
 from ._job_state import JobState
 from ._networking import FindAnswer
+from ._transfer_report import TransferFailure, TransferReport
 from ._results import TransferError, TransferItem, TransferResult
 
 __all__ = [
@@ -49,6 +51,8 @@ __all__ = [
     "NotLoadedError",
     "Patient",
     "Peer",
+    "TransferFailure",
+    "TransferReport",
     "Resource",
     "Series",
     "Study",
@@ -66,5 +70,6 @@ __all__ = [
     "iter_series",
     "iter_studies",
     "list_jobs",
+    "transfer",
     "upload",
 ]

@@ -264,7 +264,7 @@ class Modality:
         try:
             created = await self.client.post_modalities_id_query(self.name, query)
         except HTTPError as error:
-            self._raise_network_error("C-FIND", error)
+            self._raise_network_error("C-MOVE (finding the UIDs to move)", error)
         query_id = str(created["ID"])
         body: dict[str, Any] = {**RUN_AS_JOB}
         if target_aet:

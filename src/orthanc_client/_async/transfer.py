@@ -1,0 +1,344 @@
+"""``transfer()``: pull many studies from a DICOM modality (C-FIND, then C-MOVE in batches), resumable.
+
+The manifest (``_manifest.py``, SQLite) records each step, so re-running the same call after an interruption
+continues where it stopped and never moves again a study already verified at the destination. Arrival is
+verified by counting the instances the destination holds against the source's C-FIND counts.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .. import _async_backend as backend
+from .._dicomfiles import orthanc_hash
+from .._exceptions import InvalidInputError, NotFoundError, OrthancError, UnsupportedByServerError
+from .._manifest import FAILED, MOVING, PENDING, VERIFIED, Manifest, StudyRecord
+from .._networking import FindAnswer
+from .._operation import parse_version
+from .._progress import TransferProgress
+from .._query import dicom_query
+from .._transfer_report import TransferFailure, TransferReport
+from .modality import Modality
+
+if TYPE_CHECKING:
+    from .client import AsyncOrthanc
+
+_LABELS_SINCE = (1, 12, 0)
+_MAX_BACKOFF = 60.0
+
+
+def transfer_requests(
+    accession_numbers: Iterable[str] = (),
+    patient_ids: Iterable[str] = (),
+    queries: Iterable[Mapping[str, Any]] = (),
+) -> dict[str, dict[str, str]]:
+    """Stable manifest keys for each request -> its study-level DICOM query (``"AccessionNumber=A1"``...)."""
+    requests: dict[str, dict[str, str]] = {}
+    for accession in accession_numbers:
+        requests[f"AccessionNumber={accession}"] = {"AccessionNumber": str(accession)}
+    for patient_id in patient_ids:
+        requests[f"PatientID={patient_id}"] = {"PatientID": str(patient_id)}
+    for query in queries:
+        dicom = dicom_query(query)
+        requests["Query=" + json.dumps(dicom, sort_keys=True)] = dicom
+    if not requests:
+        raise InvalidInputError("nothing to transfer: give accession_numbers, patient_ids or queries")
+    return requests
+
+
+async def transfer(
+    source: Modality,
+    *,
+    accession_numbers: Iterable[str] = (),
+    patient_ids: Iterable[str] = (),
+    queries: Iterable[Mapping[str, Any]] = (),
+    manifest: str | Path = "orthanc-transfer.sqlite",
+    destination: AsyncOrthanc | None = None,
+    target_aet: str | None = None,
+    batch_size: int = 10,
+    concurrency: int = 2,
+    max_attempts: int = 3,
+    backoff: float = 2.0,
+    move_timeout: float | None = None,
+    dicom_timeout: float | None = None,
+    label: str | None = None,
+    progress: bool | None = None,
+) -> TransferReport:
+    """Finds the studies of each request at ``source`` (C-FIND) and C-MOVEs them to the destination in
+    batches, verifying that every instance arrived; resumable through the ``manifest`` file.
+
+    Args:
+        source: the modality to pull from (its ``client`` is the Orthanc that sends the C-FIND/C-MOVE).
+        accession_numbers, patient_ids, queries: what to transfer; ``queries`` are study-level queries with
+            the same Python values as ``Modality.find`` (dates, ranges, wildcards).
+        manifest: the SQLite file recording progress; run again with the same file to resume.
+        destination: the Orthanc that receives and is checked (default ``source.client``).
+        target_aet: the C-MOVE destination (default: ``destination``'s own ``DicomAet``).
+        batch_size: studies per C-MOVE job; concurrency: C-MOVE jobs (and C-FINDs) in flight at once.
+        max_attempts, backoff: each C-FIND and each batch is tried up to ``max_attempts`` times, waiting
+            ``backoff``, then twice as long... between attempts; what still fails is reported (and retried
+            by the next run).
+        move_timeout: seconds to wait for one C-MOVE job; dicom_timeout: Orthanc's DICOM timeout.
+        label: a label put on each verified study at the destination (Orthanc 1.12+).
+        progress: a progress bar on stderr (``None``: only when stderr is a terminal).
+
+    Returns a ``TransferReport``; it does not raise for a failed study (see ``report.failed``).
+
+    Example::
+
+        pacs = Modality(client, "pacs")
+        report = await transfer(pacs, accession_numbers=["A1", "A2"], manifest="pull.sqlite", concurrency=4)
+        print(report)
+    """
+    if batch_size < 1 or concurrency < 1 or max_attempts < 1:
+        raise InvalidInputError("batch_size, concurrency and max_attempts must be at least 1")
+    requests = transfer_requests(accession_numbers, patient_ids, queries)
+    destination = destination if destination is not None else source.client
+    if label is not None:
+        version = await destination.server_version()
+        if parse_version(version) < _LABELS_SINCE:
+            raise UnsupportedByServerError("labels on arrival", "1.12.0", version)
+    if target_aet is None:
+        target_aet = str((await destination.get_system())["DicomAet"])
+    run = _TransferRun(
+        source,
+        destination,
+        target_aet,
+        Manifest(manifest),
+        batch_size,
+        concurrency,
+        max_attempts,
+        backoff,
+        move_timeout,
+        dicom_timeout,
+        label,
+    )
+    try:
+        return await run.execute(requests, progress)
+    finally:
+        run.manifest.close()
+
+
+class _TransferRun:
+    """One execution of ``transfer()``: its settings, its manifest, its counters."""
+
+    def __init__(
+        self,
+        source: Modality,
+        destination: AsyncOrthanc,
+        target_aet: str,
+        manifest: Manifest,
+        batch_size: int,
+        concurrency: int,
+        max_attempts: int,
+        backoff: float,
+        move_timeout: float | None,
+        dicom_timeout: float | None,
+        label: str | None,
+    ) -> None:
+        self.source = source
+        self.destination = destination
+        self.target_aet = target_aet
+        self.manifest = manifest
+        self.batch_size = batch_size
+        self.concurrency = concurrency
+        self.max_attempts = max_attempts
+        self.backoff = backoff
+        self.move_timeout = move_timeout
+        self.dicom_timeout = dicom_timeout
+        self.label = label
+        # Counters for this run's report; the sync API runs batches in threads, hence the lock.
+        self._counter_lock = threading.Lock()
+        self.moves = 0
+        self.moved = 0
+        self.already_present = 0
+
+    def _count(self, name: str) -> None:
+        with self._counter_lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    async def execute(self, requests: dict[str, dict[str, str]], progress: bool | None) -> TransferReport:
+        started = time.monotonic()
+        self.manifest.add_requests(requests)
+        await self._resolve_requests(
+            [r.key for r in self.manifest.requests(PENDING, FAILED) if r.key in requests]
+        )
+        wanted = set(requests)
+        todo = [s for s in self.manifest.studies(PENDING, MOVING, FAILED) if s.request_key in wanted]
+        batches = [todo[i : i + self.batch_size] for i in range(0, len(todo), self.batch_size)]
+        with TransferProgress(progress, "transfer (studies)", total_files=len(todo)) as bar:
+            async for batch, result in backend.map_unordered(self._transfer_batch, batches, self.concurrency):
+                if isinstance(result, BaseException) and not isinstance(result, OrthancError):
+                    raise result  # a bug, not a network failure: do not hide it in the report
+                if isinstance(result, OrthancError):
+                    self.manifest.failed([s.study_uid for s in batch], str(result))
+                bar.advance(files=len(batch))
+        return self._report(wanted, time.monotonic() - started)
+
+    async def _retrying(self, attempt_fn: Any, *args: Any) -> Any:
+        """Runs ``attempt_fn`` until it succeeds or ``max_attempts`` failed; returns the result or the last
+        ``OrthancError``."""
+        for attempt in range(1, self.max_attempts + 1):
+            try:
+                return await attempt_fn(*args)
+            except OrthancError as error:
+                if attempt == self.max_attempts:
+                    return error
+                await backend.sleep(min(_MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)))
+        raise AssertionError("unreachable")
+
+    # --- C-FIND ------------------------------------------------------------------------------------------
+
+    async def _resolve_requests(self, keys: list[str]) -> None:
+        queries = {r.key: r.query for r in self.manifest.requests()}
+
+        async def resolve(key: str) -> None:
+            result = await self._retrying(self._find_studies, queries[key])
+            if isinstance(result, OrthancError):
+                self.manifest.request_failed(key, str(result))
+            else:
+                self.manifest.request_found(key, result)
+
+        async for _key, outcome in backend.map_unordered(resolve, keys, self.concurrency):
+            if isinstance(outcome, BaseException):
+                raise outcome
+
+    async def _find_studies(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        answers = await self.source.find("Study", query, dicom_timeout=self.dicom_timeout)
+        studies = []
+        for answer in answers:
+            if not answer.study_instance_uid:
+                continue
+            expected = answer.number_of_instances
+            if expected is None:
+                expected = await self._count_from_series(answer)
+            studies.append(
+                {
+                    "study_uid": answer.study_instance_uid,
+                    "patient_id": answer.patient_id,
+                    "accession_number": answer.accession_number,
+                    "expected_instances": expected,
+                }
+            )
+        return studies
+
+    async def _count_from_series(self, study: FindAnswer) -> int | None:
+        # Some PACS do not compute NumberOfStudyRelatedInstances; the series-level count is more common.
+        series = await self.source.find(
+            "Series", {"StudyInstanceUID": study.study_instance_uid}, dicom_timeout=self.dicom_timeout
+        )
+        counts = [s.number_of_instances for s in series]
+        if not series or any(count is None for count in counts):
+            return None  # unknown: verified by presence at the destination only
+        return sum(count for count in counts if count is not None)
+
+    # --- C-MOVE and verification -------------------------------------------------------------------------
+
+    async def _transfer_batch(self, batch: list[StudyRecord]) -> None:
+        remaining = batch
+        last_error: OrthancError | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            remaining = await self._verify(remaining, moved=attempt > 1)
+            if not remaining:
+                return
+            if attempt > 1:
+                await backend.sleep(min(_MAX_BACKOFF, self.backoff * 2 ** (attempt - 2)))
+            self.manifest.moving(s.study_uid for s in remaining)
+            try:
+                self._count("moves")
+                await self.source.move(
+                    [s.study_uid for s in remaining],
+                    level="Study",
+                    target_aet=self.target_aet,
+                    timeout=self.move_timeout,
+                    dicom_timeout=self.dicom_timeout,
+                )
+                last_error = None
+            except OrthancError as error:
+                last_error = error
+        remaining = await self._verify(remaining, moved=True)
+        if remaining:
+            reason = str(last_error) if last_error is not None else "instances missing at the destination"
+            self.manifest.failed([s.study_uid for s in remaining], reason)
+
+    async def _verify(self, studies: list[StudyRecord], *, moved: bool) -> list[StudyRecord]:
+        """Counts each study's instances at the destination; records the complete ones; returns the others."""
+        missing = []
+        for study in studies:
+            try:
+                count, orthanc_ids = await self._count_at_destination(study)
+            except OrthancError as error:
+                self.manifest.received(
+                    study.study_uid, 0, verified=False, error=f"verification failed: {error}"
+                )
+                missing.append(study)
+                continue
+            complete = count > 0 if study.expected_instances is None else count >= study.expected_instances
+            if not complete:
+                expected = "?" if study.expected_instances is None else study.expected_instances
+                self.manifest.received(
+                    study.study_uid, count, verified=False, error=f"{count} of {expected} instances arrived"
+                )
+                missing.append(study)
+                continue
+            if self.label is not None:
+                for orthanc_id in orthanc_ids:
+                    await self.destination.put_studies_id_labels_label(orthanc_id, self.label)
+            self.manifest.received(study.study_uid, count, verified=True)
+            self._count("moved" if moved else "already_present")
+        return missing
+
+    async def _count_at_destination(self, study: StudyRecord) -> tuple[int, list[str]]:
+        """``(instances, Orthanc study ids)`` for the study at the destination."""
+        if study.patient_id:
+            # Orthanc's study id is a hash of PatientID|StudyInstanceUID: one request in the common case.
+            guessed = orthanc_hash(f"{study.patient_id.strip()}|{study.study_uid.strip()}")
+            try:
+                statistics = await self.destination.get_studies_id_statistics(guessed)
+                return int(statistics["CountInstances"]), [guessed]
+            except NotFoundError:
+                pass
+        # Not there under that PatientID (absent, or the destination changes patient ids): search by UID.
+        ids = await self.destination.post_tools_find(
+            {"Level": "Study", "Query": {"StudyInstanceUID": study.study_uid}}
+        )
+        total = 0
+        for orthanc_id in ids:
+            statistics = await self.destination.get_studies_id_statistics(str(orthanc_id))
+            total += int(statistics["CountInstances"])
+        return total, [str(i) for i in ids]
+
+    def _report(self, wanted: set[str], elapsed: float) -> TransferReport:
+        requests = [r for r in self.manifest.requests() if r.key in wanted]
+        studies = [s for s in self.manifest.studies() if s.request_key in wanted]
+        failed = [
+            TransferFailure("request", r.key, r.error or "", r.attempts)
+            for r in requests
+            if r.status == FAILED
+        ]
+        failed += [
+            TransferFailure("study", s.study_uid, s.error or "not verified", s.attempts)
+            for s in studies
+            if s.status != VERIFIED
+        ]
+        counts = [s.expected_instances for s in studies]
+        return TransferReport(
+            manifest=self.manifest.path,
+            requests=len(requests),
+            studies=len(studies),
+            verified=sum(1 for s in studies if s.status == VERIFIED),
+            moved=self.moved,
+            already_present=self.already_present,
+            moves=self.moves,
+            instances_expected=None
+            if any(c is None for c in counts)
+            else sum(c for c in counts if c is not None),
+            instances_received=sum(s.received_instances or 0 for s in studies if s.status == VERIFIED),
+            elapsed=elapsed,
+            failed=failed,
+        )
