@@ -368,7 +368,14 @@ class Resource:
 
 
 class _JobModifiable(Resource):
-    """Patient, study and series: ``modify()``/``anonymize()`` run as an Orthanc job and return the new resource."""
+    """Patient, study and series: shared tags; ``modify()``/``anonymize()`` run as an Orthanc job and return the new resource."""
+
+    async def get_shared_tags(self) -> dict[str, Any]:
+        """The tags whose value is the same in every instance below (``{keyword: value}``; read once, cached).
+
+        Orthanc reads every instance's file to compute them: costly on a large resource.
+        """
+        return await self.get_tags(simplified=True)
 
     async def modify(self, *, timeout: float | None = None, **options: Any) -> Self:
         """Modifies as an Orthanc job, waits for it by polling (no request outlives a timeout) and returns
