@@ -1,0 +1,71 @@
+"""Series/Instance to numpy against real Orthanc servers: values and geometric slice order vs ground truth."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+import orthanc_client.aio as aio
+from orthanc_client import Instance, Series
+from orthanc_client._volume import SliceGeometry, geometric_order, parse_npy_header, permute_in_place
+from orthanc_client.testing import OrthancServer
+from orthanc_client.testing.dicom import make_series
+
+from .test_resources_support import async_client, sync_client, upload
+
+
+def test_series_uploaded_shuffled_comes_back_in_geometric_order(clean_orthanc: OrthancServer) -> None:
+    # Negative spacing: InstanceNumber order is the reverse of the geometric (ascending normal) order.
+    synthetic = make_series(9, rows=16, columns=12, slice_spacing=-1.5, rescale_slope=2.0, rescale_intercept=-7.0)
+    datasets = list(synthetic.datasets)
+    random.Random(5).shuffle(datasets)
+    series_id = upload(clean_orthanc, datasets)[0]["ParentSeries"]
+    expected = synthetic.volume[::-1]
+    with sync_client(clean_orthanc) as client:
+        volume = Series(series_id, client).to_numpy()
+        assert volume.shape == (9, 16, 12)
+        np.testing.assert_array_equal(volume, expected)
+        rescaled = Series(series_id, client).to_numpy(rescale=True)
+        np.testing.assert_allclose(rescaled, expected.astype(np.float64) * 2.0 - 7.0)
+        first = min(Series(series_id, client).instances, key=lambda i: i.instance_number or 0)
+        pixels = Instance(first.id, client).to_numpy()
+        np.testing.assert_array_equal(pixels.reshape(16, 12), synthetic.volume[0])
+
+
+async def test_async_series_to_numpy(clean_orthanc: OrthancServer) -> None:
+    synthetic = make_series(5, rows=8, columns=8, slice_spacing=2.0)
+    datasets = list(synthetic.datasets)
+    random.Random(1).shuffle(datasets)
+    series_id = upload(clean_orthanc, datasets)[0]["ParentSeries"]
+    async with async_client(clean_orthanc) as client:
+        volume = await aio.Series(series_id, client).to_numpy()
+    np.testing.assert_array_equal(volume, synthetic.volume)
+
+
+def test_geometric_order_falls_back_to_instance_number() -> None:
+    axial = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)
+    slices = [SliceGeometry((0, 0, z), axial, n) for z, n in [(5.0, 1), (-1.0, 2), (2.0, 3)]]
+    assert geometric_order(slices) == [1, 2, 0]
+    no_geometry = [SliceGeometry(None, None, n) for n in (3, 1, 2)]
+    assert geometric_order(no_geometry) == [1, 2, 0]
+    sagittal = (0.0, 1.0, 0.0, 0.0, 0.0, -1.0)  # normal along -x
+    assert geometric_order([SliceGeometry((x, 0, 0), sagittal, i) for i, x in enumerate([1.0, 3.0, 2.0])]) == [1, 2, 0]
+
+
+def test_in_place_permutation_and_npy_header() -> None:
+    volume = np.arange(5 * 4).reshape(5, 4)
+    source = [3, 0, 4, 1, 2]
+    expected = volume[source].copy()
+    permute_in_place(volume, source)
+    np.testing.assert_array_equal(volume, expected)
+    with pytest.raises(ValueError):
+        permute_in_place(volume, [0, 0, 1, 2, 3])
+    import io
+
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros((2, 3), dtype="<f4"))
+    header = parse_npy_header(buffer.getvalue())
+    assert header is not None and header.shape == (2, 3) and header.dtype == "<f4"
+    assert parse_npy_header(buffer.getvalue()[:9]) is None
