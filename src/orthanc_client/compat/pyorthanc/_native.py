@@ -1,0 +1,128 @@
+"""The private bridge from the facade to the native client.
+
+Each facade client (an ``httpx.Client`` / ``httpx.AsyncClient``, as pyorthanc's are) owns a native
+``orthanc_client.Orthanc`` / ``AsyncOrthanc`` that sends through the facade itself (``http_client=facade``), so
+the connection pool, auth, headers and event hooks are shared. The native subclasses here add one thing:
+pyorthanc's ``return_raw_response`` mode, where a route method hands back the ``httpx.Response`` unchecked.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import httpx
+
+from ..._async.client import AsyncOrthanc as _NativeAsync
+from ..._base import prepare_request, timeout_for
+from ..._operation import Operation
+from ..._sync.client import Orthanc as _NativeSync
+from ..._types import NOT_GIVEN
+from ._signatures import SIGNATURES
+
+# True while a facade call made in ``return_raw_response`` mode runs (a context variable, so that threads and
+# tasks sharing one client, and ``copy.copy`` of a client, each keep their own mode).
+_RAW: ContextVar[bool] = ContextVar("orthanc_client_pyorthanc_raw", default=False)
+
+# pyorthanc names that differ from the native method for the same route.
+RENAMED = {"post_tools_invalid_ate_tags": "post_tools_invalidate_tags"}
+BODY_AND_OPTIONS = frozenset({"params", "json", "data", "content", "headers", "files", "cookies"})
+
+
+@contextmanager
+def raw_mode(enabled: bool) -> Iterator[None]:
+    token = _RAW.set(enabled)
+    try:
+        yield
+    finally:
+        _RAW.reset(token)
+
+
+class NativeOrthanc(_NativeSync):
+    """The native sync client, plus pyorthanc's raw-response mode."""
+
+    def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
+        if not _RAW.get():
+            return super()._request(operation, path_args, **kwargs)
+        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
+        prepared = prepare_request(operation, path_args, is_async=False, **kwargs)
+        request = self._http.build_request(
+            prepared.method, prepared.url, params=prepared.params, headers=prepared.headers,
+            content=prepared.body(), timeout=timeout,
+        )
+        return self._http.send(request)  # pyorthanc's raw mode: no status check, no retry
+
+
+class NativeAsyncOrthanc(_NativeAsync):
+    """The native async client, plus pyorthanc's raw-response mode."""
+
+    async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
+        if not _RAW.get():
+            return await super()._request(operation, path_args, **kwargs)
+        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
+        prepared = prepare_request(operation, path_args, is_async=True, **kwargs)
+        request = self._http.build_request(
+            prepared.method, prepared.url, params=prepared.params, headers=prepared.headers,
+            content=prepared.body(), timeout=timeout,
+        )
+        return await self._http.send(request)
+
+
+def native_kwargs(timeout: Any, has_timeout: bool) -> dict[str, Any]:
+    return {"timeout": timeout} if has_timeout else {}
+
+
+def call_arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """pyorthanc's positional call turned into keywords for the native method (path params by name)."""
+    positional = SIGNATURES[name]
+    if len(args) > len(positional):
+        raise TypeError(f"{name}() takes {len(positional)} positional arguments but {len(args)} were given")
+    merged = dict(kwargs)
+    for param, value in zip(positional, args, strict=False):
+        if param in merged:
+            raise TypeError(f"{name}() got multiple values for argument {param!r}")
+        merged[param] = value
+    missing = [p for p in positional if p not in BODY_AND_OPTIONS and p not in merged]
+    if missing:
+        raise TypeError(f"{name}() missing required argument(s): {', '.join(map(repr, missing))}")
+    for option in ("files", "cookies"):
+        if merged.pop(option, None) is not None:
+            raise TypeError(f"{name}(): {option}= is not supported; pass the body as json=, data= or content=")
+    data = merged.get("data")
+    if isinstance(data, (dict, list)) and merged.get("json") is None:
+        # httpx would form-encode a dict; every Orthanc route that takes a structured body wants JSON.
+        merged["json"] = merged.pop("data")
+    return merged
+
+
+def signature_for(name: str) -> inspect.Signature:
+    """pyorthanc's signature of a route method (for ``inspect`` and IDEs)."""
+    params = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+    for param in SIGNATURES[name]:
+        default = None if param in BODY_AND_OPTIONS else inspect.Parameter.empty
+        params.append(inspect.Parameter(param, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default))
+    params.append(inspect.Parameter("extra", inspect.Parameter.VAR_KEYWORD))
+    return inspect.Signature(params)
+
+
+def native_name(name: str) -> str:
+    return RENAMED.get(name, name)
+
+
+def decode(response: httpx.Response) -> Any:
+    """pyorthanc's decoding of an answer: JSON, text, else bytes."""
+    content_type = response.headers.get("content-type", "")
+    if "application/json" in content_type:
+        return response.json() if response.content.strip() else None
+    if "text/plain" in content_type:
+        return response.text
+    return response.content
+
+
+def native_of(client: Any) -> Any:
+    """The native client behind a facade client; a native client (or anything else) is returned as is."""
+    native = getattr(client, "_native", None)
+    return native if native is not None else client

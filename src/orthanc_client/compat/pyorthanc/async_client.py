@@ -1,0 +1,104 @@
+"""``AsyncOrthanc``: pyorthanc's asynchronous client, backed by the native ``orthanc_client.AsyncOrthanc``.
+
+An ``httpx.AsyncClient`` with one ``async`` method per Orthanc route, called with pyorthanc's argument order
+and delegating to the native async client (typed errors, identity encoding for binaries, retries).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ..._exceptions import error_for_response
+from ._native import NativeAsyncOrthanc, call_arguments, decode, native_name, raw_mode, signature_for
+from ._signatures import SIGNATURES
+
+__all__ = ["AsyncOrthanc"]
+
+_API_VERSION = "1.12.11"
+
+
+class AsyncOrthanc(httpx.AsyncClient):
+    """Asynchronous Orthanc REST API client with pyorthanc's interface.
+
+    Args:
+        url: the server's URL. username, password: HTTP basic credentials (both needed).
+        return_raw_response: route methods return the ``httpx.Response`` instead of the decoded answer.
+        *args, **kwargs: passed to ``httpx.AsyncClient``; without ``timeout`` the native defaults apply.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        username: str | None = None,
+        password: str | None = None,
+        return_raw_response: bool = False,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        timeout_given = "timeout" in kwargs
+        super().__init__(*args, **kwargs)
+        self.url = url
+        self.version = _API_VERSION
+        self.return_raw_response = return_raw_response
+        native_options: dict[str, Any] = {"timeout": kwargs["timeout"]} if timeout_given else {}
+        self._native = NativeAsyncOrthanc(url, http_client=self, **native_options)
+        self.auth = kwargs.get("auth")  # type: ignore[assignment]
+        if username and password:
+            self.setup_credentials(username, password)
+
+    @property
+    def native(self) -> NativeAsyncOrthanc:
+        """The native ``orthanc_client.AsyncOrthanc`` sharing this client's connections."""
+        return self._native
+
+    def setup_credentials(self, username: str, password: str) -> None:
+        """Set the HTTP basic credentials used by every request."""
+        self.auth = httpx.BasicAuth(username, password)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self.url!r})"
+
+    def _checked(self, response: httpx.Response) -> Any:
+        if self.return_raw_response:
+            return response
+        if response.is_success:
+            return decode(response)
+        raise error_for_response(response)
+
+    async def _get(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
+        return self._checked(await self.get(route, params=params, headers=headers, cookies=cookies))
+
+    async def _delete(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
+        return self._checked(await self.delete(route, params=params, headers=headers, cookies=cookies))
+
+    async def _post(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
+                    params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
+        return self._checked(await self.post(route, content=content, data=data, files=files, json=json,
+                                             params=params, headers=headers, cookies=cookies))
+
+    async def _put(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
+                   params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
+        return self._checked(await self.put(route, content=content, data=data, files=files, json=json,
+                                            params=params, headers=headers, cookies=cookies))
+
+
+def _route_method(name: str) -> Any:
+    target = native_name(name)
+
+    async def method(self: AsyncOrthanc, *args: Any, **kwargs: Any) -> Any:
+        arguments = call_arguments(name, args, kwargs)
+        with raw_mode(self.return_raw_response):
+            return await getattr(self._native, target)(**arguments)
+
+    method.__name__ = name
+    method.__qualname__ = f"AsyncOrthanc.{name}"
+    method.__doc__ = getattr(NativeAsyncOrthanc, target).__doc__
+    method.__signature__ = signature_for(name)  # type: ignore[attr-defined]
+    return method
+
+
+for _name in SIGNATURES:
+    setattr(AsyncOrthanc, _name, _route_method(_name))
+del _name

@@ -1,0 +1,110 @@
+"""``Orthanc``: pyorthanc's synchronous client, backed by the native ``orthanc_client.Orthanc``.
+
+Like pyorthanc's, it *is* an ``httpx.Client`` (context manager, ``client.get(url)`` gives an ``httpx.Response``)
+with one method per Orthanc route, called with pyorthanc's argument order. Each route method delegates to
+the native client, so answers are decoded the native way, binaries come with identity encoding, safe calls
+are retried, and errors are typed (``orthanc_client.NotFoundError`` ... which are also ``httpx.HTTPError``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from ..._exceptions import error_for_response
+from ._native import NativeOrthanc, call_arguments, decode, native_name, raw_mode, signature_for
+from ._signatures import SIGNATURES
+
+__all__ = ["Orthanc"]
+
+_API_VERSION = "1.12.11"  # the Orthanc OpenAPI version pyorthanc 1.23.0 was generated from
+
+
+class Orthanc(httpx.Client):
+    """Orthanc REST API client with pyorthanc's interface.
+
+    Args:
+        url: the server's URL, e.g. ``http://localhost:8042``.
+        username, password: HTTP basic credentials (both needed, as in pyorthanc).
+        return_raw_response: route methods return the ``httpx.Response`` instead of the decoded answer.
+        *args, **kwargs: passed to ``httpx.Client`` (``headers``, ``timeout``, ``verify``...). Without a
+            ``timeout`` the native defaults apply (10 s to connect, 10 min to answer), not httpx's 5 s.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        username: str | None = None,
+        password: str | None = None,
+        return_raw_response: bool = False,
+        *args: Any,
+        **kwargs: Any,
+    ) -> None:
+        timeout_given = "timeout" in kwargs
+        super().__init__(*args, **kwargs)
+        self.url = url
+        self.version = _API_VERSION
+        self.return_raw_response = return_raw_response
+        native_options: dict[str, Any] = {"timeout": kwargs["timeout"]} if timeout_given else {}
+        self._native = NativeOrthanc(url, http_client=self, **native_options)
+        # pyorthanc authenticates only when both are given; environment variables play no part.
+        self.auth = kwargs.get("auth")  # type: ignore[assignment]
+        if username and password:
+            self.setup_credentials(username, password)
+
+    @property
+    def native(self) -> NativeOrthanc:
+        """The native ``orthanc_client.Orthanc`` sharing this client's connections (for migrating code)."""
+        return self._native
+
+    def setup_credentials(self, username: str, password: str) -> None:
+        """Set the HTTP basic credentials used by every request."""
+        self.auth = httpx.BasicAuth(username, password)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(url={self.url!r})"
+
+    # pyorthanc's private helpers, used by scripts for routes the generated methods miss.
+    def _checked(self, response: httpx.Response) -> Any:
+        if self.return_raw_response:
+            return response
+        if response.is_success:
+            return decode(response)
+        raise error_for_response(response)
+
+    def _get(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
+        return self._checked(self.get(route, params=params, headers=headers, cookies=cookies))
+
+    def _delete(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
+        return self._checked(self.delete(route, params=params, headers=headers, cookies=cookies))
+
+    def _post(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
+              params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
+        return self._checked(self.post(route, content=content, data=data, files=files, json=json,
+                                       params=params, headers=headers, cookies=cookies))
+
+    def _put(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
+             params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
+        return self._checked(self.put(route, content=content, data=data, files=files, json=json,
+                                      params=params, headers=headers, cookies=cookies))
+
+
+def _route_method(name: str) -> Any:
+    target = native_name(name)
+
+    def method(self: Orthanc, *args: Any, **kwargs: Any) -> Any:
+        arguments = call_arguments(name, args, kwargs)
+        with raw_mode(self.return_raw_response):
+            return getattr(self._native, target)(**arguments)
+
+    method.__name__ = name
+    method.__qualname__ = f"Orthanc.{name}"
+    method.__doc__ = getattr(NativeOrthanc, target).__doc__
+    method.__signature__ = signature_for(name)  # type: ignore[attr-defined]
+    return method
+
+
+for _name in SIGNATURES:
+    setattr(Orthanc, _name, _route_method(_name))
+del _name
