@@ -65,7 +65,9 @@ async def test_flat_and_custom_layouts(api: Transfer, tmp_path: Path) -> None:
     targets = [("study", study_id) for study_id in studies_for(api)]
     flat = await api.call("download", targets, tmp_path / "flat", layout="flat", progress=False)
     assert len(flat.stored) == 6
-    assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == sorted(Path(i.name).name for i in flat.stored)
+    assert sorted(p.name for p in (tmp_path / "flat").iterdir()) == sorted(
+        Path(i.name).name for i in flat.stored
+    )
 
     def by_series(info: InstanceInfo) -> str:
         return f"{info.tags['SeriesDescription']}/{info.tags['InstanceNumber']}.dcm"

@@ -194,7 +194,9 @@ def test_instance_id_scheme_and_preamble_detection() -> None:
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-async def test_server_restart_mid_upload_loses_nothing(kind: str, orthanc_version: str, tmp_path: Path) -> None:
+async def test_server_restart_mid_upload_loses_nothing(
+    kind: str, orthanc_version: str, tmp_path: Path
+) -> None:
     for i, ds in enumerate(make_study(4, 50, patient_id="RESTART")):
         write(ds, tmp_path / f"{i:03d}.dcm")
     with OrthancServer(orthanc_version, name="restart-upload") as server:

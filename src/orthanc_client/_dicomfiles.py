@@ -36,8 +36,7 @@ MAX_GZIP_DICOM_SIZE = 1 << 30
 
 # Value representations that may follow a tag in explicit-VR little endian (for the preamble-less check).
 _VRS = frozenset(
-    b"AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV"
-    .split()
+    b"AE AS AT CS DA DS DT FL FD IS LO LT OB OD OF OL OV OW PN SH SL SQ SS ST SV TM UC UI UL UN UR US UT UV".split()
 )
 
 SourceKind = Literal["dicom", "not-dicom"]
@@ -108,9 +107,7 @@ def _pydicom(feature: str) -> Any:
     try:
         import pydicom
     except ImportError:
-        raise InvalidInputError(
-            f"{feature} needs pydicom: pip install 'orthanc-client[dicom]'"
-        ) from None
+        raise InvalidInputError(f"{feature} needs pydicom: pip install 'orthanc-client[dicom]'") from None
     return pydicom
 
 

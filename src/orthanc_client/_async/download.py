@@ -377,9 +377,10 @@ async def download_zip(
 
     partial = target.with_name(target.name + ".part")
     try:
-        with TransferProgress(progress, "zip", len(planned)) as bar, zipfile.ZipFile(
-            partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True
-        ) as archive:
+        with (
+            TransferProgress(progress, "zip", len(planned)) as bar,
+            zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive,
+        ):
             results = backend.map_unordered(fetch, planned, concurrency)
             async with contextlib.aclosing(results):  # type: ignore[type-var]  # an async generator
                 async for (info, relative), outcome in results:

@@ -378,9 +378,10 @@ def download_zip(
 
     partial = target.with_name(target.name + ".part")
     try:
-        with TransferProgress(progress, "zip", len(planned)) as bar, zipfile.ZipFile(
-            partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True
-        ) as archive:
+        with (
+            TransferProgress(progress, "zip", len(planned)) as bar,
+            zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive,
+        ):
             results = backend.map_unordered(fetch, planned, concurrency)
             with contextlib.closing(results):  # type: ignore[type-var]  # an async generator
                 for (info, relative), outcome in results:

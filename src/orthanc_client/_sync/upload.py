@@ -138,7 +138,11 @@ class _Uploader:
                 instance_id = identifiers.instance_id if identifiers is not None else None
                 if instance_id is not None and instance_id in existing:
                     item = TransferItem(
-                        source.name, path=source.path, instance_id=instance_id, size=0, attempts=0,
+                        source.name,
+                        path=source.path,
+                        instance_id=instance_id,
+                        size=0,
+                        attempts=0,
                         reason="already on the server (not sent)",
                     )
                     self.record("already_stored", item)

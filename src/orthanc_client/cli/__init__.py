@@ -1,0 +1,34 @@
+"""The ``orthanc`` command line: ``orthanc --help``.
+
+Each command group lives in its own module of this package and registers itself on :data:`cli` when
+imported; to add a group, write a module with a ``register(cli)`` function and list it in
+:data:`COMMAND_MODULES`.
+
+Example::
+
+    export ORTHANC_URL=http://localhost:8042 ORTHANC_USERNAME=orthanc ORTHANC_PASSWORD=orthanc
+    orthanc upload scans/ --skip-existing
+    orthanc find --level study -q PatientID='P1*' --json
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+COMMAND_MODULES = ["transfer", "find", "modify", "labels", "jobs", "system"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the ``orthanc`` console script."""
+    try:
+        from ._common import cli
+    except ImportError as exc:  # click or rich missing
+        print(
+            f"orthanc: the command line needs the 'cli' extra: pip install 'orthanc-client[cli]' ({exc})",
+            file=sys.stderr,
+        )
+        sys.exit(2)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__name__}.{name}").register(cli)
+    cli.main(args=argv, prog_name="orthanc")

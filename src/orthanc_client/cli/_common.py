@@ -1,0 +1,109 @@
+"""What every command shares: the connection options, the client, error reporting and output helpers."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .._exceptions import OrthancError
+from .._sync.client import Orthanc
+
+stdout = Console(soft_wrap=True)
+stderr = Console(stderr=True)
+
+
+class OrthancGroup(click.Group):
+    """Turns every ``OrthancError`` (and file errors) into one readable line and exit code 1: no tracebacks.
+    Messages come from the errors, which never hold credentials."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except OrthancError as exc:
+            raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+
+
+@click.group(
+    cls=OrthancGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
+@click.option(
+    "--url", envvar="ORTHANC_URL", help="Orthanc's URL [env ORTHANC_URL; default http://localhost:8042]"
+)
+@click.option("--username", envvar="ORTHANC_USERNAME", help="HTTP user [env ORTHANC_USERNAME]")
+@click.option("--password", envvar="ORTHANC_PASSWORD", help="HTTP password [env ORTHANC_PASSWORD]")
+@click.option(
+    "--timeout", type=float, default=None, help="Seconds to wait for an answer (default: 10 minutes)."
+)
+@click.version_option(package_name="orthanc-client", prog_name="orthanc")
+@click.pass_context
+def cli(
+    ctx: click.Context, url: str | None, username: str | None, password: str | None, timeout: float | None
+) -> None:
+    """Work with an Orthanc DICOM server from the shell: upload, download, find, anonymize, jobs...
+
+    Exit code 0 when everything succeeded, 1 when anything failed, 2 for a usage error.
+    """
+    ctx.obj = ConnectionSettings(url, username, password, timeout)
+
+
+class ConnectionSettings:
+    """Where and how to connect; ``repr`` never shows the password."""
+
+    def __init__(self, url: str | None, username: str | None, password: str | None, timeout: float | None):
+        self.url = url
+        self.username = username
+        self._password = password
+        self.timeout = timeout
+
+    def client(self) -> Orthanc:
+        options: dict[str, Any] = {} if self.timeout is None else {"timeout": self.timeout}
+        return Orthanc(self.url, self.username, self._password, **options)
+
+    def __repr__(self) -> str:
+        return f"ConnectionSettings(url={self.url!r}, username={self.username!r})"
+
+
+pass_settings = click.make_pass_decorator(ConnectionSettings)
+
+
+def print_json(value: Any) -> None:
+    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+
+
+def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
+    table = Table(*columns, title=title, show_lines=False)
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    stdout.print(table)
+
+
+def fail(message: str) -> None:
+    """A one-line error and exit code 1."""
+    stderr.print(f"[red]Error:[/red] {message}", highlight=False)
+    sys.exit(1)
+
+
+def parse_assignments(values: Sequence[str], what: str) -> dict[str, str]:
+    """``["PatientID=P1*", "StudyDate=2024"]`` -> dict; a value without ``=`` is a usage error."""
+    out = {}
+    for value in values:
+        key, sep, rest = value.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{value!r} is not TAG=VALUE", param_hint=what)
+        out[key.strip()] = rest
+    return out
+
+
+LEVELS = ("patient", "study", "series", "instance")
+PLURAL = {"patient": "patients", "study": "studies", "series": "series", "instance": "instances"}
+level_option = click.option(
+    "--level", "-l", type=click.Choice(LEVELS), default="study", show_default=True, help="Resource level."
+)
