@@ -57,6 +57,7 @@ def wait_command(settings: ConnectionSettings, job_id: str, timeout: float | Non
     """Wait until a job ends, showing its progress; exit code 1 if it failed."""
     with settings.client() as client:
         wait_with_progress(client, job_id, timeout)
+    click.echo(f"job {job_id} succeeded")
 
 
 @jobs.command("cancel")
@@ -89,5 +90,4 @@ def wait_with_progress(client: Orthanc, job_id: str, timeout: float | None = Non
                 time.sleep(0.5)
     remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
     job.wait(timeout=remaining)
-    click.echo(f"job {job_id} succeeded")
     return job

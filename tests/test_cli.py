@@ -1,0 +1,137 @@
+"""The ``orthanc`` command line, end to end in a subprocess, configured by environment variables."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from orthanc_client.testing import OrthancServer
+from orthanc_client.testing.dicom import make_patient_tree, write
+
+
+def run(
+    server: OrthancServer, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    environment = {
+        **os.environ,
+        "ORTHANC_URL": server.url,
+        "ORTHANC_USERNAME": server.username,
+        "ORTHANC_PASSWORD": server.password,
+        **(env or {}),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "orthanc_client.cli", *args],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_upload_find_download_anonymize_jobs_system(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    for i, ds in enumerate(make_patient_tree(2, 1, 1, 3)):
+        write(ds, source / f"IM{i}")
+    (source / "notes.txt").write_text("hello")
+
+    uploaded = run(clean_orthanc, "upload", str(source), "--json")
+    assert uploaded.returncode == 0, uploaded.stderr
+    summary = json.loads(uploaded.stdout)["summary"]
+    assert (summary["stored"], summary["skipped"], summary["failed"]) == (6, 1, 0)
+
+    again = run(clean_orthanc, "upload", str(source), "--skip-existing")
+    assert again.returncode == 0 and "0 stored, 6 already stored" in again.stdout
+
+    found = run(clean_orthanc, "find", "--level", "study", "-q", "PatientID=PAT0001", "--json")
+    assert found.returncode == 0, found.stderr
+    (study,) = json.loads(found.stdout)
+    table = run(clean_orthanc, "find", "--level", "study", "-q", "PatientID=PAT*")
+    assert "PAT0001" in table.stdout and "PAT0002" in table.stdout
+
+    out = tmp_path / "out"
+    downloaded = run(clean_orthanc, "download", study["ID"], "-o", str(out))
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert len(list(out.rglob("*.dcm"))) == 3
+    zipped = run(
+        clean_orthanc, "download", "-q", "PatientID=PAT0002", "--zip", "-o", str(tmp_path / "p2.zip")
+    )
+    assert zipped.returncode == 0, zipped.stderr
+    assert len(zipfile.ZipFile(tmp_path / "p2.zip").namelist()) == 3
+
+    anonymized = run(clean_orthanc, "anonymize", study["ID"], "-r", "PatientName=Anon^Ymous", "--json")
+    assert anonymized.returncode == 0, anonymized.stderr
+    new_id = json.loads(anonymized.stdout)["ID"]
+    assert new_id != study["ID"]
+    jobs = run(clean_orthanc, "jobs", "list", "--json")
+    assert any(job["ID"] == json.loads(anonymized.stdout)["job"] for job in json.loads(jobs.stdout))
+
+    system = run(clean_orthanc, "system")
+    assert system.returncode == 0 and clean_orthanc.version in system.stdout
+    for result in (uploaded, again, found, table, downloaded, zipped, anonymized, jobs, system):
+        assert clean_orthanc.password not in result.stdout + result.stderr
+
+
+def test_failures_give_one_line_and_exit_code_1(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.dcm"
+    bad.write_bytes(b"\0" * 128 + b"DICM" + b"\x02\x00")  # DICOM magic, nothing after: Orthanc refuses it
+    uploaded = run(clean_orthanc, "upload", str(bad))
+    assert uploaded.returncode == 1
+    assert "FAILED" in uploaded.stdout and "1 failed" in uploaded.stdout
+
+    missing = run(
+        clean_orthanc, "download", "00000000-00000000-00000000-00000000-00000000", "-o", str(tmp_path / "o")
+    )
+    assert missing.returncode == 1
+    assert "Traceback" not in missing.stderr and "404" in missing.stderr
+    assert not (tmp_path / "o").exists()
+
+    wrong = run(clean_orthanc, "system", env={"ORTHANC_PASSWORD": "not-the-password"})
+    assert wrong.returncode == 1 and "401" in wrong.stderr and "Traceback" not in wrong.stderr
+    assert "not-the-password" not in wrong.stderr
+
+    flags = run(
+        clean_orthanc, "--url", clean_orthanc.url, "--username", "nobody", "--password", "secret-x", "system"
+    )
+    assert flags.returncode == 1 and "secret-x" not in flags.stderr + flags.stdout
+
+    usage = run(clean_orthanc, "find", "-q", "no-equals-sign")
+    assert usage.returncode == 2
+
+
+@pytest.mark.orthanc_min("1.12")
+def test_labels(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
+    write(make_patient_tree(1, 1, 1, 1)[0], tmp_path / "one.dcm")
+    assert run(clean_orthanc, "upload", str(tmp_path)).returncode == 0
+    study = json.loads(run(clean_orthanc, "find", "--json").stdout)[0]["ID"]
+    assert run(clean_orthanc, "labels", "add", study, "reviewed", "todo").returncode == 0
+    assert run(clean_orthanc, "labels").stdout.split() == ["reviewed", "todo"]
+    assert run(clean_orthanc, "labels", "remove", study, "todo").returncode == 0
+    assert run(clean_orthanc, "labels", "show", study).stdout.split() == ["reviewed"]
+    labelled = json.loads(run(clean_orthanc, "find", "--label", "reviewed", "--json").stdout)
+    assert [s["ID"] for s in labelled] == [study]
+
+
+def test_help_everywhere() -> None:
+    for command in (
+        [],
+        ["upload"],
+        ["download"],
+        ["find"],
+        ["anonymize"],
+        ["modify"],
+        ["labels"],
+        ["jobs"],
+        ["jobs", "wait"],
+        ["system"],
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "orthanc_client.cli", *command, "--help"], capture_output=True, text=True
+        )
+        assert result.returncode == 0 and "Usage:" in result.stdout, command
