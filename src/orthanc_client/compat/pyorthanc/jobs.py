@@ -10,9 +10,10 @@ from typing import Any
 from ..._job_state import next_poll_interval
 from ._native import native_of
 from ._sdk_enums import ErrorCode
+from .client import Orthanc
 from .util import ensure_non_raw_response, make_datetime_from_dicom_date
 
-__all__ = ["ErrorCode", "Job", "State"]
+__all__ = ["ErrorCode", "Job", "Orthanc", "State"]
 
 
 class State(Enum):

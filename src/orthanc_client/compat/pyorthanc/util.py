@@ -10,12 +10,11 @@ from io import BytesIO
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ._native import native_of
+from .async_client import AsyncOrthanc
+from .client import Orthanc
 
 if TYPE_CHECKING:
     import pydicom
-
-    from .async_client import AsyncOrthanc
-    from .client import Orthanc
 
 __all__ = [
     "async_delete_queries",
@@ -75,15 +74,11 @@ def _copy_settings(source: Any, target: Any) -> Any:
 
 def async_to_sync(orthanc: AsyncOrthanc) -> Orthanc:
     """A sync ``Orthanc`` on the same server with the same credentials."""
-    from .client import Orthanc
-
     return _copy_settings(orthanc, Orthanc(url=orthanc.url))  # type: ignore[no-any-return]
 
 
 def sync_to_async(orthanc: Orthanc) -> AsyncOrthanc:
     """An ``AsyncOrthanc`` on the same server with the same credentials."""
-    from .async_client import AsyncOrthanc
-
     return _copy_settings(orthanc, AsyncOrthanc(url=orthanc.url))  # type: ignore[no-any-return]
 
 
