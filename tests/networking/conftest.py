@@ -7,12 +7,15 @@ once per Orthanc version for the whole networking suite; tests empty both with `
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import inspect
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 import pytest
 
+from orthanc_client import AsyncOrthanc, Modality, Orthanc, Peer, aio, transfer
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_patient_tree, to_bytes
 
@@ -80,3 +83,37 @@ def network(network_pair: NetworkPair) -> NetworkPair:
     """``network_pair`` reset: local empty, remote with the reference data, both running."""
     network_pair.reset()
     return network_pair
+
+
+@dataclass
+class Api:
+    """One API flavour (sync or async) bound to ``local``: test bodies ``await call(...)`` either way."""
+
+    kind: str
+    client: Any
+    Modality: Any
+    Peer: Any
+    transfer: Any
+    network: NetworkPair
+
+
+async def call(value: Any) -> Any:
+    """The result of a sync call, or the awaited result of an async one."""
+    return await value if inspect.isawaitable(value) else value
+
+
+@pytest.fixture(params=["sync", "async"])
+async def api(request: pytest.FixtureRequest, network: NetworkPair) -> AsyncIterator[Api]:
+    if request.param == "sync":
+        client = Orthanc(network.local.url, *network.local.auth)
+        yield Api("sync", client, Modality, Peer, transfer, network)
+        client.close()
+    else:
+        async_client = AsyncOrthanc(network.local.url, *network.local.auth)
+        yield Api("async", async_client, aio.Modality, aio.Peer, aio.transfer, network)
+        await async_client.aclose()
+
+
+def http(server: OrthancServer) -> httpx.Client:
+    """A plain client for checking a server's state independently of the code under test."""
+    return httpx.Client(base_url=server.url, auth=server.auth, timeout=60)

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _sync_backend as backend
 from .._dicomfiles import orthanc_hash
 from .._exceptions import InvalidInputError, NotFoundError, OrthancError, UnsupportedByServerError
-from .._manifest import FAILED, MOVING, PENDING, VERIFIED, Manifest, StudyRecord
+from .._manifest import FAILED, FOUND, MOVING, PENDING, VERIFIED, Manifest, StudyRecord
 from .._networking import FindAnswer
 from .._operation import parse_version
 from .._progress import TransferProgress
@@ -321,6 +321,13 @@ class _TransferRun:
             TransferFailure("request", r.key, r.error or "", r.attempts)
             for r in requests
             if r.status == FAILED
+        ]
+        # A request that matches nothing is no error of the transfer, but what was asked for is not there:
+        # report it rather than call the run complete.
+        failed += [
+            TransferFailure("request", r.key, "no study matches at the source", r.attempts)
+            for r in requests
+            if r.status == FOUND and not r.studies
         ]
         failed += [
             TransferFailure("study", s.study_uid, s.error or "not verified", s.attempts)

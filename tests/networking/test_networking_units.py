@@ -1,0 +1,80 @@
+"""Sans-I/O parts of the networking API: answers, retrieve identifiers, the manifest. No server needed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from orthanc_client import FindAnswer, InvalidInputError
+from orthanc_client._manifest import FAILED, MOVING, PENDING, VERIFIED, Manifest
+from orthanc_client._networking import find_body, normalize_level, retrieve_identifiers, uid_list_query
+
+
+def test_find_answer_reads_typed_values() -> None:
+    answer = FindAnswer(
+        "Study",
+        {
+            "PatientID": "P1",
+            "StudyInstanceUID": "1.2",
+            "StudyDate": "20240102",
+            "NumberOfStudyRelatedInstances": "7",
+        },
+        "pacs",
+    )
+    assert answer["PatientID"] == "P1" and answer.uid == "1.2" and answer.number_of_instances == 7
+    assert answer.study_date is not None and answer.study_date.isoformat() == "2024-01-02"
+    assert answer.identifier() == {"PatientID": "P1", "StudyInstanceUID": "1.2"}
+    assert FindAnswer("Series", {"SeriesInstanceUID": "1"}).number_of_instances is None
+
+
+def test_retrieve_identifiers_and_levels() -> None:
+    assert normalize_level("IMAGE") == "Instance"
+    with pytest.raises(InvalidInputError):
+        normalize_level("Visit")
+    assert retrieve_identifiers(None, ["1.2", "1.3"]) == (
+        "Study",
+        [{"StudyInstanceUID": "1.2"}, {"StudyInstanceUID": "1.3"}],
+    )
+    level, ids = retrieve_identifiers("series", [{"StudyInstanceUID": "1", "SeriesInstanceUID": "1.1"}])
+    assert level == "Series" and uid_list_query(level, ids + ids) == {"SeriesInstanceUID": "1.1"}
+    with pytest.raises(InvalidInputError):
+        retrieve_identifiers("Study", [])
+
+
+def test_find_body_converts_python_values_and_asks_for_counts() -> None:
+    import datetime as dt
+
+    body = find_body(
+        "Study", {"StudyDate": (dt.date(2024, 1, 1), None), "Modality": ["CT", "MR"]}, ["BodyPartExamined"], 5
+    )
+    assert body["Query"]["StudyDate"] == "20240101-" and body["Query"]["Modality"] == "CT\\MR"
+    assert body["Query"]["NumberOfStudyRelatedInstances"] == "" and body["Query"]["BodyPartExamined"] == ""
+    assert body["Level"] == "Study" and body["Timeout"] == 5
+
+
+def test_manifest_keeps_verified_studies_across_runs(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite"
+    with Manifest(path) as manifest:
+        manifest.add_requests({"AccessionNumber=A": {"AccessionNumber": "A"}})
+        assert [r.status for r in manifest.requests()] == [PENDING]
+        added = manifest.request_found(
+            "AccessionNumber=A", [{"study_uid": "1", "expected_instances": 3}, {"study_uid": "2"}]
+        )
+        assert added == 2
+        manifest.moving(["1", "2"])
+        manifest.received("1", 3, verified=True)
+        manifest.received("2", 1, verified=False, error="1 of ? instances arrived")
+        manifest.failed(["1", "2"], "boom")  # never downgrades a verified study
+    with Manifest(path) as reopened:
+        reopened.add_requests({"AccessionNumber=A": {"AccessionNumber": "A"}})  # a re-run: state kept
+        assert reopened.request_found("AccessionNumber=A", [{"study_uid": "1"}]) == 0
+        assert reopened.count_studies() == {VERIFIED: 1, FAILED: 1}
+        (failed,) = reopened.studies(FAILED)
+        assert (failed.study_uid, failed.error, failed.attempts, failed.received_instances) == (
+            "2",
+            "boom",
+            1,
+            1,
+        )
+        assert not reopened.studies(MOVING)
