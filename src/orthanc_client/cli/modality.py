@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
+from typing import TextIO
 
 import click
 
@@ -148,7 +149,7 @@ def transfer_command(
     settings: ConnectionSettings,
     name: str,
     accession: tuple[str, ...],
-    accessions_file: click.utils.LazyFile | None,
+    accessions_file: TextIO | None,
     patient_id: tuple[str, ...],
     query: tuple[str, ...],
     manifest: Path,
