@@ -380,7 +380,8 @@ class Instance(Resource):
 
         Values come back as stripped text, sequences as the list Orthanc answers.
         """
-        result = self._api.get_instances_id_content_path(self.id_, tag)
+        # Through request(): the generated method is marked 1.12.7+, though older Orthanc serves the route.
+        result = self._api.request("GET", f"/instances/{self.id_}/content/{tag.strip('/')}", binary=True)
         if isinstance(result, bytes):
             try:
                 return result.decode("utf-8").strip().replace("\x00", "")
