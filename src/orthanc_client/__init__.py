@@ -13,8 +13,8 @@ Example::
 
 from __future__ import annotations
 
-from ._async.client import AsyncOrthanc
-from ._async.streaming import AsyncStreamedResponse
+from typing import TYPE_CHECKING, Any
+
 from ._dicomfiles import orthanc_instance_id
 from ._exceptions import (
     BadRequestError,
@@ -39,7 +39,6 @@ from ._job_state import JobState
 from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
-from ._transfer_report import TransferFailure, TransferReport
 from ._sync.client import Orthanc
 from ._sync.download import InstanceInfo, download, download_zip
 from ._sync.find import (
@@ -56,13 +55,32 @@ from ._sync.find import (
 from ._sync.jobs import Job, list_jobs
 from ._sync.modality import Modality
 from ._sync.peer import Peer
-from ._sync.transfer import transfer
 from ._sync.resources import Instance, Patient, Resource, Series, Study
 from ._sync.streaming import StreamedResponse
+from ._sync.transfer import transfer
 from ._sync.upload import upload
+from ._transfer_report import TransferFailure, TransferReport
 from ._types import NOT_GIVEN
 
+if TYPE_CHECKING:
+    from ._async.client import AsyncOrthanc
+    from ._async.streaming import AsyncStreamedResponse
+
 __version__ = "0.1.0"
+
+# The async client pulls in its own 300-method generated module: load it only for those who use it, so that
+# `import orthanc_client` stays fast for sync scripts.
+_LAZY = {"AsyncOrthanc": "._async.client", "AsyncStreamedResponse": "._async.streaming"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'orthanc_client' has no attribute {name!r}")
 
 __all__ = [
     "AsyncOrthanc",

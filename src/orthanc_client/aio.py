@@ -26,15 +26,15 @@ from ._async.find import (
 from ._async.jobs import Job, list_jobs
 from ._async.modality import Modality
 from ._async.peer import Peer
-from ._async.transfer import transfer
 from ._async.resources import Instance, Patient, Resource, Series, Study
 from ._async.streaming import AsyncStreamedResponse
+from ._async.transfer import transfer
 from ._async.upload import upload
 from ._exceptions import JobFailedError, JobTimeoutError, NotLoadedError
 from ._job_state import JobState
 from ._networking import FindAnswer
-from ._transfer_report import TransferFailure, TransferReport
 from ._results import TransferError, TransferItem, TransferResult
+from ._transfer_report import TransferFailure, TransferReport
 
 __all__ = [
     "AsyncOrthanc",
