@@ -42,7 +42,14 @@ def raw_mode(enabled: bool) -> Iterator[None]:
 
 
 class NativeOrthanc(_NativeSync):
-    """The native sync client, plus pyorthanc's raw-response mode."""
+    """The native sync client, plus pyorthanc's raw-response mode, without the server-version gate.
+
+    pyorthanc sends every call and lets Orthanc answer (a 404 for a route it lacks); the facade does the same,
+    so routes the native spec dates too late (e.g. ``/instances/{id}/content/{path}``) still work on 1.10.
+    """
+
+    def _check_supported(self, operation: Operation) -> None:
+        return None
 
     def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         if not _RAW.get():
@@ -57,7 +64,10 @@ class NativeOrthanc(_NativeSync):
 
 
 class NativeAsyncOrthanc(_NativeAsync):
-    """The native async client, plus pyorthanc's raw-response mode."""
+    """The native async client, plus pyorthanc's raw-response mode, without the server-version gate."""
+
+    async def _check_supported(self, operation: Operation) -> None:
+        return None
 
     async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         if not _RAW.get():
