@@ -33,3 +33,10 @@ INTEGER_QUERY_PARAMETERS: frozenset[str] = frozenset({"limit", "since", "quality
 # Query arguments documented as strings that Orthanc only checks for presence ("If present, ..."): the methods
 # take ``True`` for them, and ``False`` leaves them out.
 PRESENCE_FLAGS: frozenset[str] = frozenset({"expand", "extended"})
+
+# Routes that older releases serve although only a newer spec documents them: Orthanc's --openapi output
+# leaves out wildcard routes, and a probe of Orthanc 1.10.1 answered this one (the other 22 routes first
+# documented in 1.12.7 answer 404/405 there).
+SERVED_SINCE: dict[tuple[str, str], str] = {
+    ("GET", "/instances/{id}/content/{path}"): "1.10.1",
+}

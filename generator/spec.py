@@ -144,6 +144,9 @@ def merge_operations(specs: list[Spec]) -> list[Operation]:
             op.since = previous.since if previous else spec.version
             op.documented_in = [*(previous.documented_in if previous else []), spec.version]
             merged[key] = op
+    for key, version in overrides.SERVED_SINCE.items():
+        if key in merged and version_key(version) < version_key(merged[key].since):
+            merged[key].since = version
     operations = sorted(merged.values(), key=lambda op: (op.path, HTTP_METHODS.index(op.method.lower())))
     _check_unique_names(operations)
     return operations

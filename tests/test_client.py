@@ -228,3 +228,10 @@ async def test_numpy_answer_is_binary(api: Any) -> None:
     body = await api.get_series_id_numpy(answers[0]["ParentSeries"], rescale=False)
     volume = np.load(io.BytesIO(body))
     assert volume.shape[:3] == (3, 8, 6)
+
+
+async def test_a_route_first_documented_in_1_12_works_where_older_servers_serve_it(
+    api: Any, study_files: list[bytes]
+) -> None:
+    answer = (await upload(api, study_files[:1]))[0]
+    assert await api.get_instances_id_content_path(answer["ID"], "0010-0020") == "CLIENT01"

@@ -1231,8 +1231,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/content/{path}``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        Served by Orthanc 1.12.7.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1271,8 +1270,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/content/{path}``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        Served by Orthanc 1.12.7.
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_content_path(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An

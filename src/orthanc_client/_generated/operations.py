@@ -267,7 +267,7 @@ GET_INSTANCES_ID_CONTENT_PATH = Operation(
     "get_instances_id_content_path",
     "GET",
     "/instances/{id}/content/{path}",
-    since="1.12.7",
+    since="1.10.1",
     body=None,
     response="binary",
     body_is_object=False,

@@ -1230,8 +1230,7 @@ class OrthancAPI:
         ``GET /instances/{id}/content/{path}``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        Served by Orthanc 1.12.7.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1270,8 +1269,7 @@ class OrthancAPI:
         ``GET /instances/{id}/content/{path}``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        Served by Orthanc 1.12.7.
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_content_path(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status

@@ -82,7 +82,13 @@ class Orthanc(OrthancAPI):
                 headers=self._settings.headers,
                 timeout=self._settings.timeout,
                 verify=verify,
-                limits=httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections),
+                # Orthanc closes idle connections after 1 s ("Keep-Alive: timeout=1"): forget them sooner, so a
+                # POST (never retried) is not sent on a connection the server is closing.
+                limits=httpx.Limits(
+                    max_connections=max_connections,
+                    max_keepalive_connections=max_connections,
+                    keepalive_expiry=0.5,
+                ),
             )
         else:
             # The given client keeps its transport and pool; everything else is ours to set.
