@@ -69,3 +69,53 @@ def test_in_place_permutation_and_npy_header() -> None:
     header = parse_npy_header(buffer.getvalue())
     assert header is not None and header.shape == (2, 3) and header.dtype == "<f4"
     assert parse_npy_header(buffer.getvalue()[:9]) is None
+
+
+@pytest.mark.parametrize("strategy", ["files", "server"])
+def test_series_strategies_agree_on_values_order_and_dtype(clean_orthanc: OrthancServer, strategy: str) -> None:
+    from orthanc_client._sync import numpy_io
+
+    synthetic = make_series(7, rows=10, columns=6, slice_spacing=-2.0, dtype="int16", rescale_slope=0.5,
+                            rescale_intercept=3.0)
+    datasets = list(synthetic.datasets)
+    random.Random(3).shuffle(datasets)
+    series_id = upload(clean_orthanc, datasets)[0]["ParentSeries"]
+    expected = synthetic.volume[::-1]
+    with sync_client(clean_orthanc) as client:
+        volume = numpy_io.series_to_numpy(Series(series_id, client), rescale=False, concurrency=3, strategy=strategy)
+        assert volume.dtype == np.int16  # the stored type
+        np.testing.assert_array_equal(volume, expected)
+        rescaled = numpy_io.series_to_numpy(Series(series_id, client), rescale=True, concurrency=3, strategy=strategy)
+        assert rescaled.dtype == np.float32
+        # Orthanc 1.10's /numpy rounds rescaled values; the files strategy (the default) is exact everywhere
+        tolerance = 0.5 if strategy == "server" and clean_orthanc.version.startswith("1.10.") else 0.0
+        np.testing.assert_allclose(rescaled, expected.astype(np.float64) * 0.5 + 3.0, rtol=1e-6, atol=tolerance)
+
+
+def test_pixel_header_parser_implicit_vr_sequences_and_unused_bits() -> None:
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    from orthanc_client._volume import NotNativeError, fix_unused_bits, parse_pixel_header
+    from orthanc_client.testing.dicom import to_bytes
+
+    ds = make_series(1, rows=3, columns=4).datasets[0]
+    ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    item = Dataset()
+    item.CodeValue = "X"
+    ds.ProcedureCodeSequence = Sequence([item])
+    ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 12, 11, 1
+    stored = np.array([[0x0FFF, 0x0800, 5, 0]] * 3, dtype="<u2")
+    ds.PixelData = stored.tobytes()
+    data = to_bytes(ds)
+    header = parse_pixel_header(data)
+    assert header is not None and header.shape == (1, 3, 4) and header.dtype == "<i2" and header.bits_stored == 12
+    assert header.slope == 1.0 and header.intercept == 0.0
+    pixels = np.frombuffer(data, dtype=header.dtype, count=12, offset=header.offset).reshape(header.shape).copy()
+    fix_unused_bits(pixels, header.bits_stored)
+    assert pixels[0, 0].tolist() == [-1, -2048, 5, 0]
+    assert parse_pixel_header(data[: header.offset - 1]) is None  # needs more bytes
+    ds.PhotometricInterpretation = "YBR_FULL"
+    with pytest.raises(NotNativeError):
+        parse_pixel_header(to_bytes(ds))

@@ -585,11 +585,13 @@ class Series(_JobModifiable):
     def to_numpy(
         self, *, rescale: bool = False, concurrency: int = DEFAULT_CONCURRENCY
     ) -> npt.NDArray[Any]:
-        """The series as a ``(slices, rows, columns)`` volume (the stored integer type, float32 when rescaled or when Orthanc converts) (a 4th axis for color), slices sorted
-        along the slice normal (ImagePositionPatient on the ImageOrientationPatient normal; InstanceNumber when
-        the geometry is missing). ``rescale``: apply RescaleSlope/Intercept. Needs numpy (the ``dicom``
-        extra). Three requests on Orthanc >= 1.10 (geometry, Orthanc's slice order, the pixels, streamed into
-        the output array); older servers: the files, decoded with pydicom ``concurrency`` at a time.
+        """The series as a ``(slices, rows, columns)`` volume (a 4th axis for color), slices sorted along the
+        slice normal (ImagePositionPatient on the ImageOrientationPatient normal; InstanceNumber when the
+        geometry is missing). ``rescale``: apply RescaleSlope/Intercept. Dtype: the stored type (uint16,
+        int16, uint8...) without rescale, float32 with rescale. One request for the geometry, then the instance
+        files, ``concurrency`` at a time, streamed into the output (uncompressed pixels copied as they arrive;
+        compressed ones decoded by Orthanc, or by pydicom on servers older than 1.10). Peak memory: the volume
+        plus about one network chunk per file in flight. Needs numpy (the ``dicom`` extra).
         """
         from .numpy_io import series_to_numpy
 
