@@ -74,10 +74,10 @@ def run(server_url: str, username: str, password: str) -> list[dict[str, Any]]:
             del synthetic
             ours_count[0] = 0
             if strategy == numpy_io.DEFAULT_STRATEGY:
-                ours_s, volume = _timed(lambda: Series(series_id, client).to_numpy())
+                ours_s, volume = _timed(lambda sid=series_id: Series(sid, client).to_numpy())
             else:
-                ours_s, volume = _timed(lambda: numpy_io.series_to_numpy(
-                    Series(series_id, client), rescale=False, concurrency=8, strategy=strategy))
+                ours_s, volume = _timed(lambda sid=series_id, how=strategy: numpy_io.series_to_numpy(
+                    Series(sid, client), rescale=False, concurrency=8, strategy=how))
             requests = ours_count[0]
             del volume
             tracemalloc.start()  # a second run: tracemalloc slows allocation-heavy code, so time the first
