@@ -234,4 +234,4 @@ async def test_a_route_first_documented_in_1_12_works_where_older_servers_serve_
     api: Any, study_files: list[bytes]
 ) -> None:
     answer = (await upload(api, study_files[:1]))[0]
-    assert await api.get_instances_id_content_path(answer["ID"], "0010-0020") == "CLIENT01"
+    assert await api.get_instances_id_content_path(answer["ID"], "0010-0020") == b"CLIENT01"  # raw tag value
