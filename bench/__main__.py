@@ -1,6 +1,6 @@
 """``python -m bench [NAME ...]`` (``make bench``): runs every ``bench/bench_*.py`` and prints one table.
 
-Each module exposes ``run(...) -> list[row]``. A module whose ``run`` takes ``(server_url, username, password)``
+Each module exposes ``run(...) -> list[row]``. A module whose ``run`` takes ``server_url, username, password``
 gets a fresh Orthanc of its own; one whose ``run`` takes nothing starts what it needs itself.
 """
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         started = time.perf_counter()
         print(f"running {name} ...", file=sys.stderr, flush=True)
         try:
-            if inspect.signature(module.run).parameters:
+            if "server_url" in inspect.signature(module.run).parameters:
                 with OrthancServer(name=f"bench-{name.removeprefix('bench_')}"[:30]) as server:
                     print(f"  on Orthanc {server.version}", file=sys.stderr, flush=True)
                     rows += module.run(server.url, server.username, server.password)
