@@ -116,7 +116,7 @@ def _wrap(text: str, indent: int, hanging: int = 0) -> list[str]:
     ) or [" " * indent]
 
 
-def docstring(op: Operation, is_async: bool, stream: bool) -> str:
+def docstring(op: Operation, is_async: bool, stream: bool, oldest: str) -> str:
     pad = 8
     summary = op.summary or f"{op.method} {op.path}"
     if stream:
@@ -128,7 +128,7 @@ def docstring(op: Operation, is_async: bool, stream: bool) -> str:
     if op.deprecated:
         lines += _wrap("Deprecated by Orthanc.", pad)
         lines.append("")
-    if op.since != oldest_version(op):
+    if op.since != oldest:
         lines += _wrap(
             f"New in Orthanc {op.since}: on an older server this raises ``UnsupportedByServerError`` "
             f"before sending anything.",
@@ -183,13 +183,6 @@ def docstring(op: Operation, is_async: bool, stream: bool) -> str:
     return " " * pad + '"""' + "\n".join(lines).lstrip() + "\n" + " " * pad + '"""'
 
 
-_OLDEST: list[str] = []
-
-
-def oldest_version(op: Operation) -> str:
-    return _OLDEST[0] if _OLDEST else op.since
-
-
 def pyrepr(value: Any) -> str:
     return repr(value)
 
@@ -223,8 +216,7 @@ def render_all(specs: list[Spec], operations: list[Operation], command: str) -> 
     env = environment()
     ordered = sorted(specs, key=lambda s: tuple(int(x) for x in s.version.split(".")))
     versions = ", ".join(f"Orthanc {s.version}" for s in ordered)
-    _OLDEST[:] = [ordered[0].version]
-    common = {"header": header(command), "spec_versions": versions}
+    common = {"header": header(command), "spec_versions": versions, "oldest": ordered[0].version}
     models = []
     for op in operations:
         if op.body_model:
@@ -232,7 +224,7 @@ def render_all(specs: list[Spec], operations: list[Operation], command: str) -> 
     files = {
         "__init__.py": env.get_template("init.py.jinja").render(**common),
         "operations.py": env.get_template("operations.py.jinja").render(
-            **common, specs=ordered, operations=operations, oldest=ordered[0].version, newest=ordered[-1].version
+            **common, specs=ordered, operations=operations, newest=ordered[-1].version
         ),
         "models.py": env.get_template("models.py.jinja").render(**common, models=models),
     }

@@ -218,6 +218,9 @@ async def test_routes_newer_than_the_server_raise_unsupported(api: Any, orthanc_
     error = caught.value
     assert (error.required_version, error.server_version) == ("1.12.7", orthanc_server.version)
     assert "GET /tools/labels" in str(error)
+    # streamed routes go through the same gate
+    with pytest.raises(UnsupportedByServerError, match="GET /tools/create-archive"):
+        await read_stream(api, "stream_get_tools_create_archive", resources="x")
 
 
 async def test_numpy_answer_is_binary(api: Any) -> None:

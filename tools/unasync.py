@@ -36,8 +36,6 @@ SUBSTITUTIONS: list[tuple[str, str]] = [
     (r"\bAsync([A-Z]\w*)", r"\1"),  # AsyncOrthanc -> Orthanc, AsyncStreamContext -> StreamContext, ...
     (r"\basync_api\b", "sync_api"),
     (r"\bis_async=True\b", "is_async=False"),
-    (r"\basyncio\.sleep\b", "time.sleep"),
-    (r"^import asyncio\n", ""),
     (r"\b_async_backend\b", "_sync_backend"),
     (r"\basynchronous\b", "synchronous"),
     (r"\baclosing\b", "closing"),  # contextlib.aclosing(async generator) -> contextlib.closing(generator)

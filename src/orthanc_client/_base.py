@@ -89,11 +89,7 @@ def resolve_settings(
         all_headers.setdefault("Authorization", f"Bearer {token}")
     elif username is not None:
         auth = httpx.BasicAuth(username, password or "")
-    if timeout is None or isinstance(timeout, httpx.Timeout):
-        resolved_timeout = timeout if timeout is not None else httpx.Timeout(None)
-    else:
-        resolved_timeout = httpx.Timeout(float(timeout), connect=min(float(timeout), DEFAULT_TIMEOUT.connect or 10.0))
-    return ClientSettings(base_url, auth, all_headers, resolved_timeout, as_policy(retries))
+    return ClientSettings(base_url, auth, all_headers, as_timeout(timeout), as_policy(retries))
 
 
 def _redact_url(url: str) -> str:
@@ -114,7 +110,7 @@ class PreparedRequest:
     body: Callable[[], HttpBody]
     idempotent: bool
     replayable: bool
-    operation: Operation | None
+    operation: Operation
 
     def describe(self) -> str:
         return f"{self.method} /{self.url}"
@@ -297,7 +293,7 @@ def custom_operation(method: str, path: str, *, binary: bool = False) -> Operati
     )
 
 
-def decode_response(operation: Operation | None, response: httpx.Response) -> Any:
+def decode_response(operation: Operation, response: httpx.Response) -> Any:
     """JSON decoded, text as ``str``, anything else as ``bytes`` (by the answer's content type)."""
     content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
     body = response.content
@@ -306,14 +302,20 @@ def decode_response(operation: Operation | None, response: httpx.Response) -> An
     if content_type.startswith("text/"):
         return response.text
     if not body:
-        expected = operation.response if operation else "json"
-        return "" if expected == "text" else b"" if expected == "binary" else None
+        return "" if operation.response == "text" else b"" if operation.response == "binary" else None
     return body
 
 
+def as_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
+    """Seconds (a bare number still connects within 10 s at most), an ``httpx.Timeout``, or ``None`` (no limit)."""
+    if timeout is None:
+        return httpx.Timeout(None)
+    if isinstance(timeout, httpx.Timeout):
+        return timeout
+    seconds = float(timeout)
+    return httpx.Timeout(seconds, connect=min(seconds, DEFAULT_TIMEOUT.connect or 10.0))
+
+
 def timeout_for(timeout: TimeoutTypes | NotGiven) -> Any:
-    if isinstance(timeout, NotGiven):
-        return httpx.USE_CLIENT_DEFAULT
-    if timeout is None or isinstance(timeout, httpx.Timeout):
-        return timeout if timeout is not None else httpx.Timeout(None)
-    return httpx.Timeout(float(timeout))
+    """A per-call ``timeout=``: the client's own when not given."""
+    return httpx.USE_CLIENT_DEFAULT if isinstance(timeout, NotGiven) else as_timeout(timeout)

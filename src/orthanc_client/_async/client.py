@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Mapping
@@ -11,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from .. import _async_backend
 from .._base import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
@@ -174,7 +174,6 @@ class AsyncOrthanc(AsyncOrthancAPI):
 
     async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
-        await self._check_supported(operation)
         prepared = prepare_request(operation, path_args, is_async=True, **kwargs)
         response = await self._send(prepared, timeout, stream=False)
         return decode_response(operation, response)
@@ -193,8 +192,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
 
     async def _send(self, prepared: PreparedRequest, timeout: Any, *, stream: bool) -> httpx.Response:
         """Sends with retries; returns a successful answer or raises the typed error."""
-        if prepared.operation is not None and stream:
-            await self._check_supported(prepared.operation)
+        await self._check_supported(prepared.operation)
         attempt = 0
         while True:
             attempt += 1
@@ -235,4 +233,4 @@ class AsyncOrthanc(AsyncOrthancAPI):
     async def _wait_before_retry(self, prepared: PreparedRequest, attempt: int, reason: str) -> None:
         delay = self._retry.delay(attempt)
         logger.info("%s failed (%s); retry %d in %.2f s", prepared.describe(), reason, attempt, delay)
-        await asyncio.sleep(delay)
+        await _async_backend.sleep(delay)

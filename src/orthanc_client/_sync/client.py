@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from .. import _sync_backend
 from .._base import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
@@ -174,7 +175,6 @@ class Orthanc(OrthancAPI):
 
     def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
-        self._check_supported(operation)
         prepared = prepare_request(operation, path_args, is_async=False, **kwargs)
         response = self._send(prepared, timeout, stream=False)
         return decode_response(operation, response)
@@ -193,8 +193,7 @@ class Orthanc(OrthancAPI):
 
     def _send(self, prepared: PreparedRequest, timeout: Any, *, stream: bool) -> httpx.Response:
         """Sends with retries; returns a successful answer or raises the typed error."""
-        if prepared.operation is not None and stream:
-            self._check_supported(prepared.operation)
+        self._check_supported(prepared.operation)
         attempt = 0
         while True:
             attempt += 1
@@ -235,4 +234,4 @@ class Orthanc(OrthancAPI):
     def _wait_before_retry(self, prepared: PreparedRequest, attempt: int, reason: str) -> None:
         delay = self._retry.delay(attempt)
         logger.info("%s failed (%s); retry %d in %.2f s", prepared.describe(), reason, attempt, delay)
-        time.sleep(delay)
+        _sync_backend.sleep(delay)
