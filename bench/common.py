@@ -25,6 +25,13 @@ def row(name: str, ours_s: float, peer_s: float | None, *, ours_requests: int | 
     }
 
 
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    """``(seconds, result)`` of one call: for cases that change the server and can't be repeated."""
+    started = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - started, result
+
+
 def best_of(repeat: int, fn: Callable[[], Any]) -> float:
     """The fastest of ``repeat`` runs, in seconds (the least disturbed by the rest of the machine)."""
     times = []
