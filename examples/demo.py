@@ -1,4 +1,4 @@
-"""The five-minute tour: a real local Orthanc, a generated study uploaded, listed, found and downloaded.
+"""The five-minute tour: a real local Orthanc, a generated study uploaded, found, read and downloaded.
 
 Run with ``make demo`` (which installs Orthanc first), or ``python examples/demo.py`` once installed.
 """
@@ -10,46 +10,51 @@ import time
 import zipfile
 from pathlib import Path
 
-from orthanc_client import NotFoundError, Orthanc
+from orthanc_client import NotFoundError, Orthanc, Study, find_studies, upload
 from orthanc_client.testing import OrthancServer
-from orthanc_client.testing.dicom import make_study, to_bytes
+from orthanc_client.testing.dicom import make_series, make_study, write
 
 
 def main() -> None:
     started = time.perf_counter()
-    with OrthancServer(name="orthanc-demo") as server, Orthanc(server.url, server.username, server.password) as client:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        OrthancServer(name="orthanc-demo") as server,
+        Orthanc(server.url, server.username, server.password) as client,
+    ):
         print(f"Orthanc {client.server_version()} running at {client.url}")
+        incoming = Path(folder) / "incoming"
+        incoming.mkdir()
+        for index, ds in enumerate(make_study(3, 10, patient_id="DEMO001", patient_name="DEMO^PATIENT")):
+            write(ds, incoming / f"IM{index:04d}")  # no extension: DICOM is recognised by content
+        (incoming / "notes.txt").write_text("not DICOM: reported as skipped, never sent")
+        ct = make_series(40, rows=128, columns=128, patient_id="DEMO002", patient_name="DEMO^VOLUME")
+        for index, ds in enumerate(reversed(ct.datasets)):  # uploaded in reverse order on purpose
+            write(ds, incoming / f"CT{index:04d}.dcm")
 
-        files = [to_bytes(ds) for ds in make_study(3, 10, patient_id="DEMO001", patient_name="DEMO^PATIENT", rows=128, columns=128)]
-        answers = [client.post_instances(data) for data in files]
-        study_id = answers[0]["ParentStudy"]
-        print(f"uploaded {len(answers)} instances ({sum(map(len, files)) / 1e6:.1f} MB) into study {study_id}")
+        result = upload(client, incoming, progress=False)
+        print(result.summary())
 
-        for patient in client.get_patients(expand=True):
-            tags = patient["MainDicomTags"]
-            print(f"patient {tags['PatientID']} {tags['PatientName']}: {len(patient['Studies'])} study")
+        for study in find_studies(client, {"PatientID": "DEMO*"}):
+            series = study.get_series()
+            print(f"study {study.uid} of {study.patient_main_tags.get('PatientName')} on {study.date}: "
+                  f"{len(series)} series, {sum(len(s.get_instances()) for s in series)} instances")
 
-        found = client.post_tools_find({"Level": "Series", "Query": {"PatientID": "DEMO*"}, "Expand": True})
-        for series in found:
-            tags = series["MainDicomTags"]
-            print(f"  series {tags.get('SeriesNumber')} {tags.get('Modality')} {tags.get('SeriesDescription')}: "
-                  f"{len(series['Instances'])} instances")
+        volume_study = find_studies(client, {"PatientID": "DEMO002"})[0]
+        volume = volume_study.get_series()[0].to_numpy()
+        in_order = bool((volume == ct.volume).all())
+        print(f"one series as a numpy volume: shape {volume.shape}, {volume.dtype}, slices in geometric order: {in_order}")
 
-        with tempfile.TemporaryDirectory() as folder:
-            target = Path(folder) / "study.zip"
-            with client.stream_get_studies_id_archive(study_id) as answer:
-                size = answer.write_to(target)
-            with zipfile.ZipFile(target) as archive:
-                members = [name for name in archive.namelist() if not name.endswith("/")]
-            print(f"downloaded {target.name}: {size / 1e6:.1f} MB, {len(members)} DICOM files")
+        target = Path(folder) / "study.zip"
+        Study(volume_study.id, client).download(target)
+        with zipfile.ZipFile(target) as archive:
+            members = [name for name in archive.namelist() if not name.endswith("/")]
+        print(f"downloaded {target.name}: {target.stat().st_size / 1e6:.1f} MB, {len(members)} DICOM files")
 
         try:
-            client.get_studies_id("no-such-study")
+            Study("no-such-study", client).load()
         except NotFoundError as error:
             print(f"a typed error for a missing study: {error}")
-
-        stats = client.get_statistics()
-        print(f"server holds {stats['CountInstances']} instances, {stats['TotalDiskSizeMB']} MB on disk")
     print(f"demo finished in {time.perf_counter() - started:.1f} s; the server was stopped and its storage removed")
 
 
