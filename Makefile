@@ -35,7 +35,7 @@ check-generated: venv
 	$(PY) tools/unasync.py --check
 
 lint: venv
-	$(BIN)/ruff check src tests generator tools bench
+	$(BIN)/ruff check src tests generator tools bench examples
 
 typecheck: venv
 	$(BIN)/mypy src/orthanc_client
