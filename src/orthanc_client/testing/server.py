@@ -28,6 +28,8 @@ from typing import Any
 import httpx
 from typing_extensions import Self  # typing.Self is 3.11+; pydantic depends on typing_extensions
 
+from .._operation import parse_version
+
 __all__ = [
     "DEFAULT_CHROOT_BASE",
     "HOST_BINARY",
@@ -44,9 +46,8 @@ _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
 
 
-def version_tuple(version: str) -> tuple[int, ...]:
-    """``"1.12.7"`` -> ``(1, 12, 7)``; tuples compare correctly where strings do not ("1.9" > "1.10")."""
-    return tuple(int(part) for part in re.findall(r"\d+", version))
+# ``"1.12.7"`` -> ``(1, 12, 7)``: the client's own version parsing, named for test code.
+version_tuple = parse_version
 
 
 @dataclass(frozen=True)
