@@ -186,6 +186,21 @@ async def test_async_api_reads_the_same_and_says_what_to_await(clean_orthanc: Or
         assert isinstance(patient, aio.Patient) and len(await patient.get_studies()) == 2
 
 
+def test_async_navigation_properties_name_the_call_to_await() -> None:
+    relations = {
+        aio.Patient: ["studies"],
+        aio.Study: ["patient", "series", "instances"],
+        aio.Series: ["study", "patient", "instances"],
+        aio.Instance: ["series", "study", "patient"],
+    }
+    for cls, names in relations.items():
+        resource = cls("some-id", None)  # type: ignore[arg-type]  # no I/O: the client is never used
+        for name in names:
+            with pytest.raises(NotLoadedError, match=rf"{cls.__name__} some-id: .*`await resource\.get_{name}\(\)`"):
+                getattr(resource, name)
+            assert f"get_{name}()" in (getattr(cls, name).__doc__ or "")
+
+
 def test_bare_resources_validate_their_id(clean_orthanc: OrthancServer) -> None:
     with sync_client(clean_orthanc) as client:
         with pytest.raises(InvalidInputError):

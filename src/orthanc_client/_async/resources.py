@@ -8,9 +8,9 @@ Design (the same in the sync and async APIs, see ``docs/resources.md``):
 * Everything that needs I/O is a method: ``load()``, ``refresh()``, ``get_series()``, ``get_tag()``...
 * Navigation properties (``study.series``, ``instance.patient``...) return what the matching ``get_*()``
   method fetched. In the sync API they fetch on first use (pyorthanc style); in the async API a property
-  cannot await, so reading one before its ``await get_*()`` (or ``await load()`` for data attributes) raises
-  ``NotLoadedError`` naming the call to make. ``tools/unasync.py`` turns each ``_not_loaded(self, "m")``
-  below into ``self.m()`` in the sync twin: that single substitution is the whole difference.
+  cannot await, so reading one before its ``get_*()`` (or ``load()`` for data attributes) was awaited raises
+  ``NotLoadedError`` naming the call to make. That is the whole difference, and it lives in ``_loading``
+  (``tools/unasync.py`` swaps its raising function for its loading one in the sync twin).
 """
 
 from __future__ import annotations
@@ -18,12 +18,13 @@ from __future__ import annotations
 import datetime as dt
 import io
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, NoReturn, TypeVar, cast, overload
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, overload
 
 from typing_extensions import Self
 
 from .. import _async_backend as backend
-from .._exceptions import InvalidInputError, NotLoadedError
+from .._exceptions import InvalidInputError
+from .._loading import not_loaded
 from .._modify import anonymize_body, modify_body
 from .._tags import (
     ResourceStatistics,
@@ -56,15 +57,6 @@ DEFAULT_CONCURRENCY = 8
 """Parallel requests for per-instance work (files, pixels): enough to hide latency, few enough for Orthanc."""
 
 
-def _not_loaded(resource: Resource, method: str) -> NoReturn:
-    """Async API: raises the error telling which ``await`` call loads what was asked (the sync twin calls it)."""
-    call = "load" if method == "_fetch_data" else method
-    raise NotLoadedError(
-        f"{type(resource).__name__} {resource.id}: not loaded yet; call `await resource.{call}()` first "
-        "(async properties cannot do I/O)"
-    )
-
-
 class MainTag(Generic[T]):
     """A typed property over one main DICOM tag of the loaded JSON; ``None`` when the tag is absent or empty."""
 
@@ -81,6 +73,29 @@ class MainTag(Generic[T]):
         if resource is None:
             return self
         return self.parse(resource.main_tag(self.keyword))
+
+
+class Related(Generic[T]):
+    """A navigation property (``study.series``, ``instance.patient``...): what ``get_<name>()`` fetched and
+    cached. Sync API: fetched on first use; async API: ``NotLoadedError`` naming ``get_<name>()`` until it ran.
+    Lists come back as copies, so that editing one leaves the cache alone."""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.relation = name  # the key in Resource._related, filled by get_<name>()
+        self.loader = f"get_{name}"
+        self.__doc__ = f"As ``{self.loader}()`` (sync API: fetched on first use; async API: after it ran)."
+
+    @overload
+    def __get__(self, resource: None, owner: type[Any]) -> Related[T]: ...
+    @overload
+    def __get__(self, resource: Resource, owner: type[Any]) -> T: ...
+    def __get__(self, resource: Resource | None, owner: type[Any]) -> Related[T] | T:
+        if resource is None:
+            return self
+        cached = resource._related.get(self.relation)
+        if cached is None:
+            cached = not_loaded(resource, self.loader)
+        return cast(T, list(cached) if isinstance(cached, list) else cached)
 
 
 class Resource:
@@ -139,7 +154,7 @@ class Resource:
         """The resource's JSON as Orthanc returned it (sync: loaded on first use)."""
         data = self._data
         if data is None:
-            data = _not_loaded(self, "_fetch_data")
+            data = not_loaded(self, "_fetch_data")
         return data
 
     def __eq__(self, other: object) -> bool:
@@ -422,13 +437,7 @@ class Patient(_JobModifiable):
         """The patient's studies, with their data (one request, cached)."""
         return await self._children("studies", Study, "patient")
 
-    @property
-    def studies(self) -> list[Study]:
-        """As ``get_studies()`` (sync: fetched on first use; async: after ``await get_studies()``)."""
-        cached = self._related.get("studies")
-        if cached is None:
-            cached = _not_loaded(self, "get_studies")
-        return list(cached)
+    studies: Related[list[Study]] = Related()
 
     async def get_protected(self) -> bool:
         """Whether Orthanc protects the patient from automatic recycling."""
@@ -475,34 +484,19 @@ class Study(_JobModifiable):
     async def get_patient(self) -> Patient:
         return await self._parent("patient", Patient)
 
-    @property
-    def patient(self) -> Patient:
-        cached = self._related.get("patient")
-        if cached is None:
-            cached = _not_loaded(self, "get_patient")
-        return cast(Patient, cached)
+    patient: Related[Patient] = Related()
 
     async def get_series(self) -> list[Series]:
         """The study's series, with their data (one request, cached)."""
         return await self._children("series", Series, "study")
 
-    @property
-    def series(self) -> list[Series]:
-        cached = self._related.get("series")
-        if cached is None:
-            cached = _not_loaded(self, "get_series")
-        return list(cached)
+    series: Related[list[Series]] = Related()
 
     async def get_instances(self) -> list[Instance]:
         """All instances of the study, with their data (one request, cached)."""
         return await self._children("instances", Instance, None)
 
-    @property
-    def instances(self) -> list[Instance]:
-        cached = self._related.get("instances")
-        if cached is None:
-            cached = _not_loaded(self, "get_instances")
-        return list(cached)
+    instances: Related[list[Instance]] = Related()
 
 
 class Series(_JobModifiable):
@@ -544,33 +538,18 @@ class Series(_JobModifiable):
     async def get_study(self) -> Study:
         return await self._parent("study", Study)
 
-    @property
-    def study(self) -> Study:
-        cached = self._related.get("study")
-        if cached is None:
-            cached = _not_loaded(self, "get_study")
-        return cast(Study, cached)
+    study: Related[Study] = Related()
 
     async def get_patient(self) -> Patient:
         return await self._parent("patient", Patient)
 
-    @property
-    def patient(self) -> Patient:
-        cached = self._related.get("patient")
-        if cached is None:
-            cached = _not_loaded(self, "get_patient")
-        return cast(Patient, cached)
+    patient: Related[Patient] = Related()
 
     async def get_instances(self) -> list[Instance]:
         """The series' instances, with their data (one request, cached)."""
         return await self._children("instances", Instance, "series")
 
-    @property
-    def instances(self) -> list[Instance]:
-        cached = self._related.get("instances")
-        if cached is None:
-            cached = _not_loaded(self, "get_instances")
-        return list(cached)
+    instances: Related[list[Instance]] = Related()
 
     async def get_pydicom(self, concurrency: int = DEFAULT_CONCURRENCY) -> AsyncIterator[Dataset]:
         """Yields every instance as a ``pydicom.Dataset``, files fetched ``concurrency`` at a time, in the
@@ -632,32 +611,17 @@ class Instance(Resource):
     async def get_series(self) -> Series:
         return await self._parent("series", Series)
 
-    @property
-    def series(self) -> Series:
-        cached = self._related.get("series")
-        if cached is None:
-            cached = _not_loaded(self, "get_series")
-        return cast(Series, cached)
+    series: Related[Series] = Related()
 
     async def get_study(self) -> Study:
         return await self._parent("study", Study)
 
-    @property
-    def study(self) -> Study:
-        cached = self._related.get("study")
-        if cached is None:
-            cached = _not_loaded(self, "get_study")
-        return cast(Study, cached)
+    study: Related[Study] = Related()
 
     async def get_patient(self) -> Patient:
         return await self._parent("patient", Patient)
 
-    @property
-    def patient(self) -> Patient:
-        cached = self._related.get("patient")
-        if cached is None:
-            cached = _not_loaded(self, "get_patient")
-        return cast(Patient, cached)
+    patient: Related[Patient] = Related()
 
     async def get_file(self) -> bytes:
         """The DICOM file (Part 10), as stored."""
