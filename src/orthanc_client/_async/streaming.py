@@ -6,7 +6,7 @@ import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
@@ -57,24 +57,24 @@ class AsyncStreamedResponse:
         A path is written to ``<path>.part`` and renamed when complete, so an interrupted download never leaves
         a truncated file under the final name.
         """
-        if hasattr(target, "write"):
-            written = 0
-            async for chunk in self.aiter_bytes(chunk_size):
-                target.write(chunk)
-                written += len(chunk)
-            return written
+        if not isinstance(target, (str, os.PathLike)):
+            return await self._copy_to(target, chunk_size)
         path = Path(os.fspath(target))
         partial = path.with_name(path.name + ".part")
         try:
             with open(partial, "wb") as file:
-                written = 0
-                async for chunk in self.aiter_bytes(chunk_size):
-                    file.write(chunk)
-                    written += len(chunk)
+                written = await self._copy_to(file, chunk_size)
             os.replace(partial, path)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
+        return written
+
+    async def _copy_to(self, file: IO[bytes], chunk_size: int) -> int:
+        written = 0
+        async for chunk in self.aiter_bytes(chunk_size):
+            file.write(chunk)
+            written += len(chunk)
         return written
 
 
