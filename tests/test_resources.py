@@ -65,6 +65,29 @@ def test_typed_attributes_and_lazy_single_load(clean_orthanc: OrthancServer, stu
         assert study != Series(study_id, client) and repr(study) == f"Study({study_id!r})"
 
 
+def test_children_know_their_ancestors_without_requests(clean_orthanc: OrthancServer, study_id: str) -> None:
+    sent: list[str] = []
+    http = httpx.Client(event_hooks={"request": [lambda request: sent.append(request.url.path)]})
+    with Orthanc(clean_orthanc.url, clean_orthanc.username, clean_orthanc.password, http_client=http) as client:
+        study = Study.get(client, study_id)
+        patient = study.patient
+        instance = study.instances[0]
+        assert instance.study is study and instance.patient is patient
+        series = study.series[0]
+        assert series.study is study and series.patient is patient
+        child = series.instances[0]
+        assert child.series is series and child.study is study and child.patient is patient
+        patient_study = Patient(patient.id, client).studies[0]
+        assert patient_study.series[0].instances[0].patient is patient_study.patient
+        assert sent == [f"/studies/{study_id}", f"/studies/{study_id}/patient", f"/studies/{study_id}/instances",
+                        f"/studies/{study_id}/series", f"/series/{series.id}/instances",
+                        f"/patients/{patient.id}/studies", f"/studies/{study_id}/series",
+                        f"/series/{patient_study.series[0].id}/instances"]
+        listed = study.series
+        listed.clear()  # a copy: the cache is unchanged
+        assert len(study.series) == 2 and len(sent) == 8
+
+
 def test_tags_by_keyword_and_number_fetched_once(clean_orthanc: OrthancServer, study_id: str) -> None:
     with sync_client(clean_orthanc) as client:
         instance = Study(study_id, client).instances[0]

@@ -301,14 +301,18 @@ class Resource:
             self._related[relation] = cached
         return cast(R, cached)
 
-    async def _children(self, relation: str, cls: type[R], parent_relation: str | None) -> list[R]:
+    async def _children(self, relation: str, cls: type[R]) -> list[R]:
         cached = self._related.get(relation)
         if cached is None:
             answer = await self.client.request("GET", f"{self.path}/{relation}", params={"expand": True})
             cached = [cls(str(item["ID"]), self.client, item) for item in answer]
-            if parent_relation is not None:  # the children know their parent without another request
-                for child in cached:
-                    child._related[parent_relation] = self
+            # The children know this resource and the ancestors it knows (the single resources among its
+            # relations; lists are its descendants) without another request: instance.study after
+            # study.get_instances(), instance.patient after patient -> study -> series -> instances.
+            lineage = {name: value for name, value in self._related.items() if isinstance(value, Resource)}
+            lineage[self.level.lower()] = self
+            for child in cached:
+                child._related.update(lineage)
             self._related[relation] = cached
         return list(cast("list[R]", cached))
 
@@ -435,7 +439,7 @@ class Patient(_JobModifiable):
 
     async def get_studies(self) -> list[Study]:
         """The patient's studies, with their data (one request, cached)."""
-        return await self._children("studies", Study, "patient")
+        return await self._children("studies", Study)
 
     studies: Related[list[Study]] = Related()
 
@@ -488,13 +492,13 @@ class Study(_JobModifiable):
 
     async def get_series(self) -> list[Series]:
         """The study's series, with their data (one request, cached)."""
-        return await self._children("series", Series, "study")
+        return await self._children("series", Series)
 
     series: Related[list[Series]] = Related()
 
     async def get_instances(self) -> list[Instance]:
         """All instances of the study, with their data (one request, cached)."""
-        return await self._children("instances", Instance, None)
+        return await self._children("instances", Instance)
 
     instances: Related[list[Instance]] = Related()
 
@@ -547,7 +551,7 @@ class Series(_JobModifiable):
 
     async def get_instances(self) -> list[Instance]:
         """The series' instances, with their data (one request, cached)."""
-        return await self._children("instances", Instance, "series")
+        return await self._children("instances", Instance)
 
     instances: Related[list[Instance]] = Related()
 

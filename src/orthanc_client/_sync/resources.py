@@ -302,14 +302,18 @@ class Resource:
             self._related[relation] = cached
         return cast(R, cached)
 
-    def _children(self, relation: str, cls: type[R], parent_relation: str | None) -> list[R]:
+    def _children(self, relation: str, cls: type[R]) -> list[R]:
         cached = self._related.get(relation)
         if cached is None:
             answer = self.client.request("GET", f"{self.path}/{relation}", params={"expand": True})
             cached = [cls(str(item["ID"]), self.client, item) for item in answer]
-            if parent_relation is not None:  # the children know their parent without another request
-                for child in cached:
-                    child._related[parent_relation] = self
+            # The children know this resource and the ancestors it knows (the single resources among its
+            # relations; lists are its descendants) without another request: instance.study after
+            # study.get_instances(), instance.patient after patient -> study -> series -> instances.
+            lineage = {name: value for name, value in self._related.items() if isinstance(value, Resource)}
+            lineage[self.level.lower()] = self
+            for child in cached:
+                child._related.update(lineage)
             self._related[relation] = cached
         return list(cast("list[R]", cached))
 
@@ -436,7 +440,7 @@ class Patient(_JobModifiable):
 
     def get_studies(self) -> list[Study]:
         """The patient's studies, with their data (one request, cached)."""
-        return self._children("studies", Study, "patient")
+        return self._children("studies", Study)
 
     studies: Related[list[Study]] = Related()
 
@@ -489,13 +493,13 @@ class Study(_JobModifiable):
 
     def get_series(self) -> list[Series]:
         """The study's series, with their data (one request, cached)."""
-        return self._children("series", Series, "study")
+        return self._children("series", Series)
 
     series: Related[list[Series]] = Related()
 
     def get_instances(self) -> list[Instance]:
         """All instances of the study, with their data (one request, cached)."""
-        return self._children("instances", Instance, None)
+        return self._children("instances", Instance)
 
     instances: Related[list[Instance]] = Related()
 
@@ -548,7 +552,7 @@ class Series(_JobModifiable):
 
     def get_instances(self) -> list[Instance]:
         """The series' instances, with their data (one request, cached)."""
-        return self._children("instances", Instance, "series")
+        return self._children("instances", Instance)
 
     instances: Related[list[Instance]] = Related()
 
