@@ -4,6 +4,10 @@ Thin objects over the native client: every call goes through ``native_of(client)
 encoding for DICOM files and archives, retries). Behaviour follows pyorthanc 1.23.0: main DICOM tags are read
 once and cached, everything else is read afresh, children are listed on each access unless locked. Finders
 prime the tag cache from their expanded answer, so reading tags of found resources costs no request.
+
+The native resources (``orthanc_client.Study``...) are not used as the base: pyorthanc scripts expect
+``TagDoesNotExistError`` for an absent tag (native: ``None``), ``datetime`` dates (native: ``date``), fresh
+reads of Orthanc's bookkeeping (native: cached) and synchronous modify/anonymize answers (native: jobs).
 """
 
 from __future__ import annotations
@@ -11,20 +15,23 @@ from __future__ import annotations
 import importlib
 import os
 import warnings
+from collections.abc import Callable
 from datetime import datetime
-from typing import Any, BinaryIO, Union
+from typing import Any, BinaryIO, Generic, TypeVar, Union, overload
 
 import httpx
+from typing_extensions import Self
 
 from ..._exceptions import RequestTimeoutError
 from . import errors
 from ._native import native_of
-from .jobs import Job
+from .jobs import Job, _iso_to_datetime
 from .util import ensure_non_raw_response, get_pydicom, make_datetime_from_dicom_date
 
 __all__ = ["Instance", "Patient", "Resource", "Series", "Study"]
 
 PathOrFile = Union[str, "os.PathLike[str]", BinaryIO]
+T = TypeVar("T")
 
 
 def _format_params(simplify: bool = False, short: bool = False) -> dict[str, bool]:
@@ -37,17 +44,47 @@ def _format_params(simplify: bool = False, short: bool = False) -> dict[str, boo
     return {}
 
 
-def _iso_datetime(value: str) -> datetime | None:
-    date, _, time = value.partition("T")
-    return make_datetime_from_dicom_date(date, time)
+class _Field(property, Generic[T]):
+    """A read-only property typed for IDEs; a ``property`` still, as pyorthanc's are (for introspection)."""
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None, /) -> Self: ...
+    @overload
+    def __get__(self, instance: object, owner: type | None = None, /) -> T: ...
+    def __get__(self, instance: object, owner: type | None = None, /) -> Any:
+        return super().__get__(instance, owner)
+
+
+def _tag(keyword: str, convert: Callable[[Any], T]) -> _Field[T]:
+    """A cached main DICOM tag converted as pyorthanc does; ``TagDoesNotExistError`` when absent."""
+    return _Field(
+        lambda resource: convert(resource._get_main_dicom_tag_value(keyword)),
+        doc=f"``{keyword}`` (main DICOM tag); ``TagDoesNotExistError`` if the resource has none.",
+    )
+
+
+def _information(key: str, convert: Callable[[Any], T]) -> _Field[T]:
+    """A field of ``GET /{level}/{id}``, read afresh on each access as in pyorthanc."""
+    return _Field(
+        lambda resource: convert(resource.get_main_information()[key]),
+        doc=f"``{key}`` from the resource's main information (read afresh).",
+    )
+
+
+def _floats(value: str) -> list[float]:
+    return [float(v) for v in value.split("\\")]
+
+
+def _values(value: str) -> list[str]:
+    return value.split("\\")
 
 
 class Resource:
     """Base of the four levels: an Orthanc identifier and the client to reach it."""
 
+    _level = ""  # "Patient", "Study", "Series" or "Instance"
     _route = ""  # "patients", "studies", "series" or "instances"
-    _viewer = ""
-    _uid_tag = ""
+    _uid_tag = ""  # the tag that identifies the resource in DICOM (and in Orthanc's identifier)
 
     def __init__(self, id_: str, client: Any, _lock_children: bool = False) -> None:
         self.id_ = id_
@@ -88,13 +125,31 @@ class Resource:
         except KeyError:
             raise errors.TagDoesNotExistError(f"{self} has no {tag} tag.") from None
 
+    def _get_date_and_time(self, date_tag: str, time_tag: str, time_required: bool = False) -> datetime | None:
+        """pyorthanc's dates: the date tag with its time tag (midnight without it, unless ``time_required``)."""
+        date = self._get_main_dicom_tag_value(date_tag)
+        try:
+            time = self._get_main_dicom_tag_value(time_tag)
+        except errors.TagDoesNotExistError:
+            if time_required:
+                raise
+            time = None
+        return make_datetime_from_dicom_date(date, time)
+
     def _make_response_format_params(self, simplify: bool = False, short: bool = False) -> dict[str, bool]:
         return _format_params(simplify, short)
+
+    def _check_identifier_kept(self, replace: dict[str, Any], force: bool, verb: str) -> None:
+        # pyorthanc's check, not orthanc_client._modify's: pyorthanc refuses (ModificationError) only replacing
+        # the resource's own identifier, and lets Orthanc judge removals and other levels' identifiers, which
+        # the native check refuses with InvalidInputError.
+        if self._uid_tag in replace and not force:
+            raise errors.ModificationError(f"If {self._uid_tag} is {verb}, `force` must be `True`")
 
     @property
     def legacy_viewer_url(self) -> str:
         """The resource in Orthanc Explorer (the legacy web interface)."""
-        return f"{self.client.url}/app/explorer.html#{self._viewer}?uuid={self.id_}"
+        return f"{self.client.url}/app/explorer.html#{self._level.lower()}?uuid={self.id_}"
 
     @property
     def uid(self) -> str:
@@ -114,8 +169,7 @@ class Resource:
         """Removes a label (Orthanc >= 1.12)."""
         self._api.request("DELETE", f"/{self._route}/{self.id_}/labels/{label}")
 
-    def _download_file(self, path: str, filepath: PathOrFile, with_progress: bool = False,
-                       params: Any = None) -> None:
+    def _download_file(self, path: str, filepath: PathOrFile, with_progress: bool = False) -> None:
         """Streams a binary route into a path or a file object; an error answer raises and writes nothing."""
         if isinstance(filepath, (str, os.PathLike)):
             target: Any = os.fspath(filepath)
@@ -133,7 +187,7 @@ class Resource:
                     "Install it with `pip install tqdm`."
                 ) from None
             progress_bar = tqdm
-        with self._api.stream("GET", path, params=params) as answer:
+        with self._api.stream("GET", path) as answer:
             if progress_bar is None:
                 answer.write_to(target)
                 return
@@ -157,10 +211,24 @@ class Resource:
         return f"{type(self).__name__}({self.id_})"
 
 
+def _edit_body(remove: list[Any] | None, replace: dict[str, Any] | None, keep: list[Any] | None, force: bool,
+               private_creator: str | None, dicom_version: str | None = None, **fields: Any) -> dict[str, Any]:
+    """pyorthanc's body for ``/modify`` and ``/anonymize`` (``fields``: the options that differ between them).
+
+    Not ``orthanc_client._modify``'s builders: those check identifiers the native way (see
+    ``Resource._check_identifier_kept``) and refuse a lone string as a tag list, which pyorthanc sends as is.
+    """
+    body: dict[str, Any] = {"Remove": remove or [], "Replace": replace or {}, "Keep": keep or [], "Force": force,
+                            **fields}
+    if private_creator is not None:
+        body["PrivateCreator"] = private_creator
+    if dicom_version is not None:
+        body["DicomVersion"] = dicom_version
+    return body
+
+
 class _Archivable(Resource):
     """Patients, studies and series: archives, shared tags, stability, anonymize/modify jobs."""
-
-    _label = ""  # "Patient", "Study", "Series" (for messages)
 
     def get_zip(self) -> bytes:
         """The resource as a zip archive, in memory (``download()`` streams it instead)."""
@@ -182,60 +250,42 @@ class _Archivable(Resource):
     def shared_tags(self) -> dict[str, Any]:
         return self.get_shared_tags(simplify=True)
 
-    @property
-    def is_stable(self) -> bool:
-        return bool(self.get_main_information()["IsStable"])
-
-    @property
-    def last_update(self) -> datetime | None:
-        return _iso_datetime(self.get_main_information()["LastUpdate"])
+    is_stable = _information("IsStable", bool)
+    last_update = _information("LastUpdate", _iso_to_datetime)
 
     def _post(self, action: str, data: dict[str, Any], what: str) -> Any:
         try:
             return self._api.request("POST", f"/{self._route}/{self.id_}/{action}", json=data)
         except RequestTimeoutError as exc:
             raise httpx.ReadTimeout(
-                f"{self._label} {what} is too long to process. "
+                f"{self._level} {what} is too long to process. "
                 f"Use `.{action}_as_job` or increase client.timeout.", request=exc.request
             ) from exc
+
+    def _start_job(self, action: str, data: dict[str, Any]) -> Job:
+        answer = self._api.request("POST", f"/{self._route}/{self.id_}/{action}", json=data)
+        return Job(answer["ID"], self.client)
 
     def _anonymize_body(self, asynchronous: bool, remove: list[Any] | None, replace: dict[str, Any] | None,
                         keep: list[Any] | None, force: bool, keep_private_tags: bool, keep_source: bool,
                         priority: int, permissive: bool, private_creator: str | None,
                         dicom_version: str | None) -> dict[str, Any]:
-        data: dict[str, Any] = {
-            "Asynchronous": asynchronous, "Remove": remove or [], "Replace": replace or {}, "Keep": keep or [],
-            "Force": force, "KeepPrivateTags": keep_private_tags, "KeepSource": keep_source,
-            "Priority": priority, "Permissive": permissive,
-        }
-        if private_creator is not None:
-            data["PrivateCreator"] = private_creator
-        if dicom_version is not None:
-            data["DicomVersion"] = dicom_version
-        return data
+        return _edit_body(remove, replace, keep, force, private_creator, dicom_version, Asynchronous=asynchronous,
+                          KeepPrivateTags=keep_private_tags, KeepSource=keep_source, Priority=priority,
+                          Permissive=permissive)
 
     def _modify_body(self, asynchronous: bool, remove: list[Any] | None, replace: dict[str, Any] | None,
                      keep: list[Any] | None, force: bool, remove_private_tags: bool, keep_source: bool,
                      priority: int, permissive: bool, private_creator: str | None, verb: str) -> dict[str, Any]:
-        replace = replace or {}
-        identifier = self._identifier_tag
-        if identifier in replace and not force:
-            raise errors.ModificationError(f"If {identifier} is {verb}, `force` must be `True`")
-        data: dict[str, Any] = {
-            "Asynchronous": asynchronous, "Remove": remove or [], "Replace": replace, "Keep": keep or [],
-            "Force": force, "RemovePrivateTags": remove_private_tags, "KeepSource": keep_source,
-            "Priority": priority, "Permissive": permissive,
-        }
-        if private_creator is not None:
-            data["PrivateCreator"] = private_creator
-        return data
-
-    _identifier_tag = ""
+        self._check_identifier_kept(replace or {}, force, verb)
+        return _edit_body(remove, replace, keep, force, private_creator, Asynchronous=asynchronous,
+                          RemovePrivateTags=remove_private_tags, KeepSource=keep_source, Priority=priority,
+                          Permissive=permissive)
 
     def anonymize(self, remove: list[Any] | None = None, replace: dict[str, Any] | None = None,
                   keep: list[Any] | None = None, force: bool = False, keep_private_tags: bool = False,
                   keep_source: bool = True, priority: int = 0, permissive: bool = False,
-                  private_creator: str | None = None, dicom_version: str | None = None) -> Any:
+                  private_creator: str | None = None, dicom_version: str | None = None) -> Self:
         """Anonymizes synchronously; returns the new anonymous resource (same class)."""
         data = self._anonymize_body(False, remove, replace, keep, force, keep_private_tags, keep_source,
                                     priority, permissive, private_creator, dicom_version)
@@ -247,15 +297,14 @@ class _Archivable(Resource):
                          keep_source: bool = True, priority: int = 0, permissive: bool = False,
                          private_creator: str | None = None, dicom_version: str | None = None) -> Job:
         """Starts an anonymization job; the new resource is ``job.content['ID']`` once it succeeded."""
-        data = self._anonymize_body(True, remove, replace, keep, force, keep_private_tags, keep_source,
-                                    priority, permissive, private_creator, dicom_version)
-        answer = self._api.request("POST", f"/{self._route}/{self.id_}/anonymize", json=data)
-        return Job(answer["ID"], self.client)
+        return self._start_job("anonymize", self._anonymize_body(
+            True, remove, replace, keep, force, keep_private_tags, keep_source, priority, permissive,
+            private_creator, dicom_version))
 
     def modify(self, remove: list[Any] | None = None, replace: dict[str, Any] | None = None,
                keep: list[Any] | None = None, force: bool = False, remove_private_tags: bool = False,
                keep_source: bool = True, priority: int = 0, permissive: bool = False,
-               private_creator: str | None = None) -> Any:
+               private_creator: str | None = None) -> Self:
         """Modifies synchronously; returns the modified resource (itself unless its identifier changed).
 
         Raises ``ModificationError`` when the identifying tag is replaced without ``force=True``.
@@ -273,9 +322,9 @@ class _Archivable(Resource):
         """Starts a modification job (``ModificationError`` if the identifier changes without ``force``)."""
         data = self._modify_body(True, remove, replace, keep, force, remove_private_tags, keep_source,
                                  priority, permissive, private_creator, "affected")
-        answer = self._api.request("POST", f"/{self._route}/{self.id_}/modify", json=data)
+        job = self._start_job("modify", data)
         self._main_dicom_tags = None
-        return Job(answer["ID"], self.client)
+        return job
 
     def _children(self, key: str, cls: type[Resource]) -> list[Any]:
         if self._lock_children:
@@ -289,8 +338,8 @@ class _Archivable(Resource):
 class Instance(Resource):
     """A DICOM instance stored in Orthanc."""
 
+    _level = "Instance"
     _route = "instances"
-    _viewer = "instance"
     _uid_tag = "SOPInstanceUID"
 
     def get_dicom_file_content(self) -> bytes:
@@ -302,19 +351,13 @@ class Instance(Resource):
         """Streams the DICOM file to a path or a binary file object."""
         self._download_file(f"/instances/{self.id_}/file", filepath, with_progres)
 
-    @property
-    def file_size(self) -> int:
-        return int(self.get_main_information()["FileSize"])
+    file_size = _information("FileSize", int)
+    series_identifier = _information("ParentSeries", str)
 
     @property
     def creation_date(self) -> datetime | None:
-        date = self._get_main_dicom_tag_value("InstanceCreationDate")
-        time = self._get_main_dicom_tag_value("InstanceCreationTime")
-        return make_datetime_from_dicom_date(date, time)
-
-    @property
-    def series_identifier(self) -> str:
-        return str(self.get_main_information()["ParentSeries"])
+        """``InstanceCreationDate`` and ``InstanceCreationTime`` (both needed, as in pyorthanc)."""
+        return self._get_date_and_time("InstanceCreationDate", "InstanceCreationTime", time_required=True)
 
     @property
     def parent_series(self) -> Series:
@@ -328,37 +371,14 @@ class Instance(Resource):
     def parent_patient(self) -> Patient:
         return self.parent_study.parent_patient
 
-    @property
-    def acquisition_number(self) -> int:
-        return int(self._get_main_dicom_tag_value("AcquisitionNumber"))
-
-    @property
-    def image_index(self) -> int:
-        return int(self._get_main_dicom_tag_value("ImageIndex"))
-
-    @property
-    def image_orientation_patient(self) -> list[float]:
-        return [float(v) for v in self._get_main_dicom_tag_value("ImageOrientationPatient").split("\\")]
-
-    @property
-    def image_position_patient(self) -> list[float]:
-        return [float(v) for v in self._get_main_dicom_tag_value("ImagePositionPatient").split("\\")]
-
-    @property
-    def image_comments(self) -> str:
-        return str(self._get_main_dicom_tag_value("ImageComments"))
-
-    @property
-    def instance_number(self) -> int:
-        return int(self._get_main_dicom_tag_value("InstanceNumber"))
-
-    @property
-    def number_of_frames(self) -> int:
-        return int(self._get_main_dicom_tag_value("NumberOfFrames"))
-
-    @property
-    def temporal_position_identifier(self) -> str:
-        return str(self._get_main_dicom_tag_value("TemporalPositionIdentifier"))
+    acquisition_number = _tag("AcquisitionNumber", int)
+    image_index = _tag("ImageIndex", int)
+    image_orientation_patient = _tag("ImageOrientationPatient", _floats)
+    image_position_patient = _tag("ImagePositionPatient", _floats)
+    image_comments = _tag("ImageComments", str)
+    instance_number = _tag("InstanceNumber", int)
+    number_of_frames = _tag("NumberOfFrames", int)
+    temporal_position_identifier = _tag("TemporalPositionIdentifier", str)
 
     @property
     def first_level_tags(self) -> Any:
@@ -380,8 +400,7 @@ class Instance(Resource):
 
         Values come back as stripped text, sequences as the list Orthanc answers.
         """
-        # Through request(): the generated method is marked 1.12.7+, though older Orthanc serves the route.
-        result = self._api.request("GET", f"/instances/{self.id_}/content/{tag.strip('/')}", binary=True)
+        result = self._api.get_instances_id_content_path(self.id_, tag.strip("/"))
         if isinstance(result, bytes):
             try:
                 return result.decode("utf-8").strip().replace("\x00", "")
@@ -396,14 +415,8 @@ class Instance(Resource):
                   private_creator: str | None = None, force: bool = False,
                   dicom_version: str | None = None) -> bytes:
         """The anonymized DICOM file's bytes (nothing is stored in Orthanc)."""
-        data: dict[str, Any] = {
-            "Remove": remove or [], "Replace": replace or {}, "Keep": keep or [], "Force": force,
-            "KeepPrivateTags": keep_private_tags, "KeepSource": keep_source,
-        }
-        if private_creator is not None:
-            data["PrivateCreator"] = private_creator
-        if dicom_version is not None:
-            data["DicomVersion"] = dicom_version
+        data = _edit_body(remove, replace, keep, force, private_creator, dicom_version,
+                          KeepPrivateTags=keep_private_tags, KeepSource=keep_source)
         content: bytes = self._api.post_instances_id_anonymize(self.id_, data)
         return content
 
@@ -411,15 +424,9 @@ class Instance(Resource):
                keep: list[Any] | None = None, remove_private_tags: bool = False, keep_source: bool = True,
                private_creator: str | None = None, force: bool = False) -> bytes:
         """The modified DICOM file's bytes (``ModificationError`` if SOPInstanceUID changes without force)."""
-        replace = replace or {}
-        if "SOPInstanceUID" in replace and not force:
-            raise errors.ModificationError("If SOPInstanceUID is replaced, `force` must be `True`")
-        data: dict[str, Any] = {
-            "Remove": remove or [], "Replace": replace, "Keep": keep or [], "Force": force,
-            "RemovePrivateTags": remove_private_tags, "KeepSource": keep_source,
-        }
-        if private_creator is not None:
-            data["PrivateCreator"] = private_creator
+        self._check_identifier_kept(replace or {}, force, "replaced")
+        data = _edit_body(remove, replace, keep, force, private_creator,
+                          RemovePrivateTags=remove_private_tags, KeepSource=keep_source)
         content: bytes = self._api.post_instances_id_modify(self.id_, data)
         return content
 
@@ -431,23 +438,15 @@ class Instance(Resource):
 class Series(_Archivable):
     """A series stored in Orthanc."""
 
+    _level = "Series"
     _route = "series"
-    _viewer = "series"
     _uid_tag = "SeriesInstanceUID"
-    _label = "Series"
-    _identifier_tag = "SeriesInstanceUID"
 
     @property
     def instances(self) -> list[Instance]:
         return self._children("Instances", Instance)
 
-    @property
-    def manufacturer(self) -> str:
-        return str(self._get_main_dicom_tag_value("Manufacturer"))
-
-    @property
-    def study_identifier(self) -> str:
-        return str(self.get_main_information()["ParentStudy"])
+    study_identifier = _information("ParentStudy", str)
 
     @property
     def parent_study(self) -> Study:
@@ -459,84 +458,28 @@ class Series(_Archivable):
 
     @property
     def date(self) -> datetime | None:
-        date = self._get_main_dicom_tag_value("SeriesDate")
-        try:
-            time = self._get_main_dicom_tag_value("SeriesTime")
-        except errors.TagDoesNotExistError:
-            time = None
-        return make_datetime_from_dicom_date(date, time)
+        """``SeriesDate`` with ``SeriesTime`` (midnight without it)."""
+        return self._get_date_and_time("SeriesDate", "SeriesTime")
 
-    @property
-    def modality(self) -> str:
-        return str(self._get_main_dicom_tag_value("Modality"))
-
-    @property
-    def series_number(self) -> int:
-        return int(self._get_main_dicom_tag_value("SeriesNumber"))
-
-    @property
-    def performed_procedure_step_description(self) -> str:
-        return str(self._get_main_dicom_tag_value("PerformedProcedureStepDescription"))
-
-    @property
-    def protocol_name(self) -> str:
-        return str(self._get_main_dicom_tag_value("ProtocolName"))
-
-    @property
-    def station_name(self) -> str:
-        return str(self._get_main_dicom_tag_value("StationName"))
-
-    @property
-    def description(self) -> str:
-        return str(self._get_main_dicom_tag_value("SeriesDescription"))
-
-    @property
-    def body_part_examined(self) -> str:
-        return str(self._get_main_dicom_tag_value("BodyPartExamined"))
-
-    @property
-    def sequence_name(self) -> str:
-        return str(self._get_main_dicom_tag_value("SequenceName"))
-
-    @property
-    def cardiac_number_of_images(self) -> int:
-        return int(self._get_main_dicom_tag_value("CardiacNumberOfImages"))
-
-    @property
-    def images_in_acquisition(self) -> int:
-        return int(self._get_main_dicom_tag_value("ImagesInAcquisition"))
-
-    @property
-    def number_of_temporal_positions(self) -> int:
-        return int(self._get_main_dicom_tag_value("NumberOfTemporalPositions"))
-
-    @property
-    def number_of_slices(self) -> int:
-        return int(self._get_main_dicom_tag_value("NumberOfSlices"))
-
-    @property
-    def number_of_time_slices(self) -> int:
-        return int(self._get_main_dicom_tag_value("NumberOfTimeSlices"))
-
-    @property
-    def image_orientation_patient(self) -> list[float]:
-        return [float(v) for v in self._get_main_dicom_tag_value("ImageOrientationPatient").split("\\")]
-
-    @property
-    def series_type(self) -> str:
-        return str(self._get_main_dicom_tag_value("SeriesType"))
-
-    @property
-    def operators_name(self) -> str:
-        return str(self._get_main_dicom_tag_value("OperatorsName"))
-
-    @property
-    def acquisition_device_processing_description(self) -> str:
-        return str(self._get_main_dicom_tag_value("AcquisitionDeviceProcessingDescription"))
-
-    @property
-    def contrast_bolus_agent(self) -> str:
-        return str(self._get_main_dicom_tag_value("ContrastBolusAgent"))
+    manufacturer = _tag("Manufacturer", str)
+    modality = _tag("Modality", str)
+    series_number = _tag("SeriesNumber", int)
+    performed_procedure_step_description = _tag("PerformedProcedureStepDescription", str)
+    protocol_name = _tag("ProtocolName", str)
+    station_name = _tag("StationName", str)
+    description = _tag("SeriesDescription", str)
+    body_part_examined = _tag("BodyPartExamined", str)
+    sequence_name = _tag("SequenceName", str)
+    cardiac_number_of_images = _tag("CardiacNumberOfImages", int)
+    images_in_acquisition = _tag("ImagesInAcquisition", int)
+    number_of_temporal_positions = _tag("NumberOfTemporalPositions", int)
+    number_of_slices = _tag("NumberOfSlices", int)
+    number_of_time_slices = _tag("NumberOfTimeSlices", int)
+    image_orientation_patient = _tag("ImageOrientationPatient", _floats)
+    series_type = _tag("SeriesType", str)
+    operators_name = _tag("OperatorsName", str)
+    acquisition_device_processing_description = _tag("AcquisitionDeviceProcessingDescription", str)
+    contrast_bolus_agent = _tag("ContrastBolusAgent", str)
 
     def remove_empty_instances(self) -> None:
         """Drops the instances a filter rejected (``None`` entries) from the locked children."""
@@ -547,64 +490,35 @@ class Series(_Archivable):
 class Study(_Archivable):
     """A study stored in Orthanc."""
 
+    _level = "Study"
     _route = "studies"
-    _viewer = "study"
     _uid_tag = "StudyInstanceUID"
-    _label = "Study"
-    _identifier_tag = "StudyInstanceUID"
 
-    @property
-    def referring_physician_name(self) -> str:
-        return str(self._get_main_dicom_tag_value("ReferringPhysicianName"))
-
-    @property
-    def requesting_physician(self) -> str:
-        return str(self._get_main_dicom_tag_value("RequestingPhysician"))
+    referring_physician_name = _tag("ReferringPhysicianName", str)
+    requesting_physician = _tag("RequestingPhysician", str)
 
     @property
     def date(self) -> datetime | None:
-        date = self._get_main_dicom_tag_value("StudyDate")
-        try:
-            time = self._get_main_dicom_tag_value("StudyTime")
-        except errors.TagDoesNotExistError:
-            time = None
-        return make_datetime_from_dicom_date(date, time)
+        """``StudyDate`` with ``StudyTime`` (midnight without it)."""
+        return self._get_date_and_time("StudyDate", "StudyTime")
 
-    @property
-    def study_id(self) -> str:
-        return str(self._get_main_dicom_tag_value("StudyID"))
-
-    @property
-    def patient_identifier(self) -> str:
-        return str(self.get_main_information()["ParentPatient"])
+    study_id = _tag("StudyID", str)
+    patient_identifier = _information("ParentPatient", str)
 
     @property
     def parent_patient(self) -> Patient:
         return Patient(self.patient_identifier, self.client)
 
-    @property
-    def patient_information(self) -> dict[str, Any]:
-        return dict(self.get_main_information()["PatientMainDicomTags"])
+    patient_information = _information("PatientMainDicomTags", dict)
 
     @property
     def series(self) -> list[Series]:
         return self._children("Series", Series)
 
-    @property
-    def accession_number(self) -> str:
-        return str(self._get_main_dicom_tag_value("AccessionNumber"))
-
-    @property
-    def description(self) -> str:
-        return str(self._get_main_dicom_tag_value("StudyDescription"))
-
-    @property
-    def institution_name(self) -> str:
-        return str(self._get_main_dicom_tag_value("InstitutionName"))
-
-    @property
-    def requested_procedure_description(self) -> str:
-        return str(self._get_main_dicom_tag_value("RequestedProcedureDescription"))
+    accession_number = _tag("AccessionNumber", str)
+    description = _tag("StudyDescription", str)
+    institution_name = _tag("InstitutionName", str)
+    requested_procedure_description = _tag("RequestedProcedureDescription", str)
 
     def remove_empty_series(self) -> None:
         """Drops, from the locked children, the series a filter emptied."""
@@ -618,31 +532,15 @@ class Study(_Archivable):
 class Patient(_Archivable):
     """A patient stored in Orthanc."""
 
+    _level = "Patient"
     _route = "patients"
-    _viewer = "patient"
     _uid_tag = "PatientID"
-    _label = "Patient"
-    _identifier_tag = "PatientID"
 
-    @property
-    def patient_id(self) -> str:
-        return str(self._get_main_dicom_tag_value("PatientID"))
-
-    @property
-    def name(self) -> str:
-        return str(self._get_main_dicom_tag_value("PatientName"))
-
-    @property
-    def birth_date(self) -> datetime | None:
-        return make_datetime_from_dicom_date(self._get_main_dicom_tag_value("PatientBirthDate"))
-
-    @property
-    def sex(self) -> str:
-        return str(self._get_main_dicom_tag_value("PatientSex"))
-
-    @property
-    def other_patient_ids(self) -> list[str]:
-        return list(self._get_main_dicom_tag_value("OtherPatientIDs").split("\\"))
+    patient_id = _tag("PatientID", str)
+    name = _tag("PatientName", str)
+    birth_date = _tag("PatientBirthDate", make_datetime_from_dicom_date)
+    sex = _tag("PatientSex", str)
+    other_patient_ids = _tag("OtherPatientIDs", _values)
 
     def get_patient_module(self, simplify: bool = False, short: bool = False) -> dict[str, Any]:
         """The DICOM patient module (PatientName, PatientID, PatientBirthDate...)."""
@@ -656,7 +554,7 @@ class Patient(_Archivable):
 
     @protected.setter
     def protected(self, value: bool) -> None:
-        self._api.request("PUT", f"/patients/{self.id_}/protected", content=b"1" if value else b"0")
+        self._api.put_patients_id_protected(self.id_, data="1" if value else "0")
 
     def is_protected(self) -> bool:
         """Deprecated in pyorthanc: use ``protected``."""
