@@ -92,6 +92,30 @@ def test_series_strategies_agree_on_values_order_and_dtype(clean_orthanc: Orthan
         np.testing.assert_allclose(rescaled, expected.astype(np.float64) * 0.5 + 3.0, rtol=1e-6, atol=tolerance)
 
 
+def test_compressed_files_are_decoded_elsewhere_and_fill_their_slots(clean_orthanc: OrthancServer) -> None:
+    from pydicom.uid import RLELossless
+
+    synthetic = make_series(6, rows=6, columns=5, slice_spacing=1.0, rescale_slope=2.0, rescale_intercept=1.0)
+    datasets = list(synthetic.datasets)
+    for dataset in datasets[::2]:  # every other file compressed: both routes write into the same volume
+        dataset.compress(RLELossless)
+    random.Random(2).shuffle(datasets)
+    series_id = upload(clean_orthanc, datasets)[0]["ParentSeries"]
+    with sync_client(clean_orthanc) as client:
+        np.testing.assert_array_equal(Series(series_id, client).to_numpy(), synthetic.volume)
+        rescaled = Series(series_id, client).to_numpy(rescale=True)
+        assert rescaled.dtype == np.float32
+        np.testing.assert_allclose(rescaled, synthetic.volume.astype(np.float64) * 2.0 + 1.0)
+
+
+def test_unknown_strategy_is_refused_before_any_request(clean_orthanc: OrthancServer) -> None:
+    from orthanc_client import InvalidInputError
+    from orthanc_client._sync import numpy_io
+
+    with sync_client(clean_orthanc) as client, pytest.raises(InvalidInputError, match="strategy"):
+        numpy_io.series_to_numpy(Series("not-sent", client), rescale=False, concurrency=1, strategy="pixels")
+
+
 def test_pixel_header_parser_implicit_vr_sequences_and_unused_bits() -> None:
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence

@@ -21,7 +21,7 @@ import threading
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from .. import _sync_backend as backend
-from .._exceptions import NotFoundError, UnsupportedByServerError
+from .._exceptions import InvalidInputError, NotFoundError, UnsupportedByServerError
 from .._tags import parse_float, parse_int
 from .._volume import (
     NotNativeError,
@@ -49,24 +49,26 @@ _MAX_HEADER = 8 << 20  # a header longer than this: let Orthanc decode
 
 def instance_to_numpy(instance: Instance, *, rescale: bool) -> npt.NDArray[Any]:
     numpy = require_numpy()
+    return _as_result_dtype(numpy, _decoded_frames(numpy, instance, rescale), rescale)
+
+
+def _decoded_frames(numpy: Any, instance: Instance, rescale: bool) -> npt.NDArray[Any]:
+    """``(frames, rows, columns[, samples])`` decoded by Orthanc (``/instances/{id}/numpy``), or by pydicom on
+    servers without that route; rescaled when asked (float32 from pydicom, Orthanc's float type otherwise)."""
     try:
         answer = instance.client.get_instances_id_numpy(instance.id, rescale=rescale)
     except (UnsupportedByServerError, NotFoundError):
-        dataset = instance.get_pydicom()
-        return _dataset_pixels(numpy, dataset, rescale)
-    array: npt.NDArray[Any] = numpy.load(io.BytesIO(answer), allow_pickle=False)
-    return _as_result_dtype(numpy, squeeze_channels(array), rescale)
+        return _dataset_pixels(numpy, instance.get_pydicom(), rescale)
+    return squeeze_channels(numpy.load(io.BytesIO(answer), allow_pickle=False))
 
 
 def series_to_numpy(
-    series: Series, *, rescale: bool, concurrency: int, strategy: str | None = None
+    series: Series, *, rescale: bool, concurrency: int, strategy: str = DEFAULT_STRATEGY
 ) -> npt.NDArray[Any]:
-    """``strategy``: ``"files"`` (the default) or ``"server"`` (``/series/{id}/numpy``)."""
-    numpy = require_numpy()
-    if strategy is None:
-        strategy = DEFAULT_STRATEGY
+    """``strategy``: ``"files"`` (the default) or ``"server"`` (``/series/{id}/numpy``, see the module doc)."""
     if strategy not in STRATEGIES:
-        raise ValueError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+        raise InvalidInputError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
+    numpy = require_numpy()
     instances = series.get_instances()  # geometry of every slice, one request
     geometry = [
         SliceGeometry(i.image_position_patient, i.image_orientation_patient, i.instance_number) for i in instances
@@ -127,13 +129,13 @@ def _read_npy(numpy: Any, context: StreamContext) -> npt.NDArray[Any]:
 
 class _Frames(NamedTuple):
     """What a worker hands back for one instance: ``pixels`` to copy into its slot (``None`` when the worker
-    already streamed them there), the bit layout to fix and the rescale still to apply."""
+    already streamed them there), the bit layout to fix and the rescale still to apply (``None``: nothing
+    to do, e.g. pixels that Orthanc or pydicom decoded come rescaled as asked)."""
 
     pixels: Any
-    bits_stored: int | None
-    slope: float | None
-    intercept: float | None
-    rescaled: bool
+    bits_stored: int | None = None
+    slope: float | None = None
+    intercept: float | None = None
 
 
 class _Volume:
@@ -154,6 +156,11 @@ class _Volume:
         self.array: Any = None
         self._lock = threading.Lock()
 
+    def frames_of(self, instance_id: str) -> Any:
+        """The instance's frames in the (allocated) output."""
+        start = self.first_frame[instance_id]
+        return self.array[start : start + self.frames[instance_id]]
+
     def slot(self, instance_id: str, shape: tuple[int, ...], dtype: Any) -> Any:
         """The instance's frames in the output (allocated here if needed); checks that they fit."""
         with self._lock:
@@ -168,8 +175,7 @@ class _Volume:
                 f"instance {instance_id}: {tuple(shape)} pixels do not fit a {array.shape} series (frames or "
                 "image size differ from the other instances, or NumberOfFrames from the index)"
             )
-        start = self.first_frame[instance_id]
-        return array[start : start + shape[0]]
+        return self.frames_of(instance_id)
 
 
 def _series_from_files(
@@ -178,24 +184,23 @@ def _series_from_files(
     """Instance files fetched ``concurrency`` at a time, each streamed into its slot of the output. Instances
     keep their geometric order, the frames of a multi-frame instance their own order."""
     volume = _Volume(numpy, ordered, rescale)
-    client = ordered[0].client if ordered else None
 
-    def fetch(instance_id: str) -> _Frames:
-        return _instance_frames(numpy, client, instance_id, volume)
+    def fetch(instance: Instance) -> _Frames:
+        return _instance_frames(numpy, instance, volume)
 
-    for instance_id, result in backend.map_unordered(fetch, list(volume.first_frame), concurrency):
+    for instance, result in backend.map_unordered(fetch, ordered, concurrency):
         if isinstance(result, BaseException):
             raise result
         pixels = result.pixels
         if pixels is None:  # already in place
-            target = volume.array[volume.first_frame[instance_id]:][: volume.frames[instance_id]]
+            target = volume.frames_of(instance.id)
         else:
-            target = volume.slot(instance_id, pixels.shape, pixels.dtype)
+            target = volume.slot(instance.id, pixels.shape, pixels.dtype)
         if result.bits_stored is not None:
             fix_unused_bits(target if pixels is None else pixels, result.bits_stored)
         if pixels is not None:
             target[...] = pixels
-        if rescale and not result.rescaled:
+        if rescale:
             if result.slope is not None and result.slope != 1.0:
                 target *= result.slope
             if result.intercept:
@@ -205,11 +210,12 @@ def _series_from_files(
     return volume.array  # type: ignore[no-any-return]
 
 
-def _instance_frames(numpy: Any, client: Any, instance_id: str, volume: _Volume) -> _Frames:
+def _instance_frames(numpy: Any, instance: Instance, volume: _Volume) -> _Frames:
     """Streams the file; uncompressed pixels go straight into the output (or, when they need converting,
     into a buffer of one instance). Others: Orthanc decodes (``/instances/{id}/numpy``), or pydicom."""
+    instance_id = instance.id
     layout: PixelFormat | None = None
-    with client.stream_get_instances_id_file(instance_id) as answer:
+    with instance.client.stream_get_instances_id_file(instance_id) as answer:
         prefix = b""
         target: Any = None
         buffer: Any = None
@@ -236,26 +242,13 @@ def _instance_frames(numpy: Any, client: Any, instance_id: str, volume: _Volume)
             size = min(len(chunk), target.nbytes - filled)
             target[filled : filled + size] = chunk[:size]
             filled += size
-    if layout is not None and target is not None:
+    if layout is not None:
         if filled != target.nbytes:
             raise ValueError(f"instance {instance_id}: truncated file ({filled} of {target.nbytes} pixel bytes)")
         bits = layout.bits_stored if layout.bits_stored < int(layout.dtype[-1]) * 8 else None
-        return _Frames(buffer, bits, layout.slope, layout.intercept, rescaled=False)
-    try:  # compressed, big endian, YBR...: Orthanc decodes
-        answer_bytes = client.get_instances_id_numpy(instance_id, rescale=volume.rescale)
-    except (UnsupportedByServerError, NotFoundError):
-        dataset = _read_pydicom(client.get_instances_id_file(instance_id))
-        return _Frames(_dataset_pixels(numpy, dataset, volume.rescale), None, None, None, rescaled=True)
-    frames = squeeze_channels(numpy.load(io.BytesIO(answer_bytes), allow_pickle=False))
-    return _Frames(frames, None, None, None, rescaled=True)
-
-
-def _read_pydicom(data: bytes) -> Any:
-    try:
-        import pydicom
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("decoding these pixels needs pydicom: pip install 'orthanc-client[dicom]'") from exc
-    return pydicom.dcmread(io.BytesIO(data))
+        return _Frames(buffer, bits, layout.slope, layout.intercept)
+    # compressed, big endian, YBR...: decoded by Orthanc (or pydicom), rescaled as asked
+    return _Frames(_decoded_frames(numpy, instance, volume.rescale))
 
 
 def _as_result_dtype(numpy: Any, array: npt.NDArray[Any], rescale: bool) -> npt.NDArray[Any]:
