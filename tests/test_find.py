@@ -97,10 +97,19 @@ def test_labels_requested_tags_and_order_by(tree: OrthancServer) -> None:
 
 @pytest.mark.orthanc_min("1.10")
 def test_options_too_new_for_the_server_are_refused_before_sending(tree: OrthancServer) -> None:
-    with sync_client(tree) as client:
+    sent: list[str] = []
+    http = httpx.Client(event_hooks={"request": [lambda request: sent.append(request.url.path)]})
+    with Orthanc(tree.url, tree.username, tree.password, http_client=http) as client:
         if tree.version.startswith("1.10"):
             with pytest.raises(UnsupportedByServerError, match="labels"):
                 find_studies(client, labels=["x"])
+            with pytest.raises(UnsupportedByServerError, match=r"requested_tags=.*1\.11"):
+                find_studies(client, requested_tags=["ModalitiesInStudy"])
+            with pytest.raises(UnsupportedByServerError, match=r"order_by=.*1\.12\.5"):
+                find_studies(client, order_by=[("DicomTag", "StudyDate", "ASC")])
+            with pytest.raises(UnsupportedByServerError, match=r"metadata_query=.*1\.12\.5"):
+                find_studies(client, metadata_query={"1024": "x"})
+            assert sent == ["/system"]  # the version, asked once; no /tools/find
         with pytest.raises(InvalidInputError):
             find_studies(client, labels="x")  # type: ignore[arg-type]
         with pytest.raises(InvalidInputError):

@@ -26,12 +26,12 @@ DEFAULT_PAGE_SIZE = 1000
 
 LabelsConstraint = Literal["All", "Any", "None"]
 
-# Options newer than the oldest supported Orthanc, with the release that introduced them.
-_MINIMUM_VERSION = {
-    "labels": "1.12.0",
-    "requested_tags": "1.11.0",
-    "order_by": "1.12.5",
-    "metadata_query": "1.12.5",
+# Body keys newer than the oldest supported Orthanc: the argument that sends each, the release that added it.
+_NEWER_KEYS = {
+    "Labels": ("labels", "1.12.0"),
+    "RequestedTags": ("requested_tags", "1.11.0"),
+    "OrderBy": ("order_by", "1.12.5"),
+    "MetadataQuery": ("metadata_query", "1.12.5"),
 }
 
 
@@ -81,15 +81,16 @@ def find_body(
     return body
 
 
-async def _check_options(client: AsyncOrthanc, given: Mapping[str, Any]) -> None:
-    """Refuses options the server is too old for, before sending (asks the version only if one is used)."""
-    used = [name for name in _MINIMUM_VERSION if given.get(name) is not None]
+async def _check_server_takes(client: AsyncOrthanc, body: Mapping[str, Any]) -> None:
+    """Refuses a body the server is too old for, before sending (asks the version only if it could be)."""
+    used = [key for key in _NEWER_KEYS if key in body]
     if not used:
         return
     version = await client.server_version()
-    for name in used:
-        if parse_version(version) < parse_version(_MINIMUM_VERSION[name]):
-            raise UnsupportedByServerError(f"find(..., {name}=...)", _MINIMUM_VERSION[name], version)
+    for key in used:
+        argument, minimum = _NEWER_KEYS[key]
+        if parse_version(version) < parse_version(minimum):
+            raise UnsupportedByServerError(f"find(..., {argument}=...)", minimum, version)
 
 
 async def iter_resources(
@@ -118,15 +119,13 @@ async def iter_resources(
     """
     if page_size < 1:
         raise InvalidInputError(f"page_size must be at least 1, not {page_size}")
-    if limit is not None and limit < 0 or since < 0:
+    if (limit is not None and limit < 0) or since < 0:
         raise InvalidInputError("limit and since must not be negative")
     body = find_body(
         cls.level, query, labels=labels, labels_constraint=labels_constraint, case_sensitive=case_sensitive,
         requested_tags=requested_tags, order_by=order_by, metadata_query=metadata_query,
     )
-    options = {"labels": labels, "requested_tags": requested_tags, "order_by": order_by,
-               "metadata_query": metadata_query}
-    await _check_options(client, options)
+    await _check_server_takes(client, body)
     seen: set[str] = set()  # resources added while paging can shift pages: never yield one twice
     offset, returned = since, 0
     while limit is None or returned < limit:
