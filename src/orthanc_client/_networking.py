@@ -15,10 +15,6 @@ from typing import Any, Protocol, runtime_checkable
 from ._exceptions import InvalidInputError, OrthancError
 from ._query import dicom_query
 
-# Orthanc's body flag that turns a long route into a job. It lives here, outside ``_async/``, because
-# tools/unasync.py rewrites the word "Asynchronous" into "Synchronous" there, which would invert its meaning.
-RUN_AS_JOB: dict[str, Any] = {"Asynchronous": True}
-
 LEVELS = ("Patient", "Study", "Series", "Instance")
 
 # The tags that identify a resource at each level, from the top: C-MOVE/C-GET need those of the level (and

@@ -117,3 +117,17 @@ async def api(request: pytest.FixtureRequest, network: NetworkPair) -> AsyncIter
 def http(server: OrthancServer) -> httpx.Client:
     """A plain client for checking a server's state independently of the code under test."""
     return httpx.Client(base_url=server.url, auth=server.auth, timeout=60)
+
+
+def record_requests(api: Api) -> list[httpx.Request]:
+    """Every request ``api.client`` sends from now on, in order (for counting requests, reading bodies)."""
+    sent: list[httpx.Request] = []
+    if api.kind == "async":
+
+        async def record_async(request: httpx.Request) -> None:
+            sent.append(request)
+
+        api.client.http_client.event_hooks["request"].append(record_async)
+    else:
+        api.client.http_client.event_hooks["request"].append(sent.append)
+    return sent

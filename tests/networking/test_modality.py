@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import socket
 
-import httpx
 import pytest
 
 from orthanc_client import (
@@ -21,7 +21,17 @@ from orthanc_client import (
 from orthanc_client.testing import version_tuple
 from orthanc_client.testing.dicom import make_study, to_bytes
 
-from .conftest import INSTANCES, INSTANCES_PER_STUDY, PATIENTS, SERIES, STUDIES, Api, call, http
+from .conftest import (
+    INSTANCES,
+    INSTANCES_PER_STUDY,
+    PATIENTS,
+    SERIES,
+    STUDIES,
+    Api,
+    call,
+    http,
+    record_requests,
+)
 
 
 def _closed_port() -> int:
@@ -107,22 +117,41 @@ async def test_find_at_each_level_with_wildcards_dates_and_lists(api: Api) -> No
 
 async def test_find_requests_do_not_grow_with_answers(api: Api) -> None:
     """All answers come back in one GET (expand&simplify), not one request per answer."""
-    paths: list[str] = []
-
-    def record(request: httpx.Request) -> None:
-        paths.append(request.url.path)
-
-    if api.kind == "async":
-
-        async def record_async(request: httpx.Request) -> None:
-            record(request)
-
-        api.client.http_client.event_hooks["request"].append(record_async)
-    else:
-        api.client.http_client.event_hooks["request"].append(record)
+    sent = record_requests(api)
     answers = await call(api.Modality(api.client, "remote").find("Instance", {"PatientID": "PAT*"}))
     assert len(answers) == PATIENTS * STUDIES * SERIES * INSTANCES
-    assert len(paths) == 3, paths  # POST query, GET answers, DELETE query
+    assert len(sent) == 3, [r.url.path for r in sent]  # POST query, GET answers, DELETE query
+
+
+async def test_long_operations_ask_orthanc_for_a_job(api: Api, orthanc_version: str) -> None:
+    """Every route that starts a C-MOVE, C-GET or C-STORE gets ``"Asynchronous": true`` (the sync API too:
+    tools/unasync.py must leave the word alone), so Orthanc answers at once with a job to poll."""
+    with http(api.network.local) as local:
+        for ds in make_study(1, 1, patient_id="JOBS1"):
+            local.post("/instances", content=to_bytes(ds)).raise_for_status()
+        study_id = local.get("/studies").json()[0]
+    remote = api.Modality(api.client, "remote")
+    (study,) = await call(remote.find("Study", {"AccessionNumber": "ACC000101"}))
+    sent = record_requests(api)
+    await call(remote.move([study], timeout=60))
+    await call(remote.store(study_id, timeout=60))
+    await call(api.Peer(api.client, "remote").store(study_id, timeout=60))
+    expected = [
+        "/modalities/remote/move" if version_tuple(orthanc_version) >= (1, 12) else "/retrieve",
+        "/modalities/remote/store",
+        "/peers/remote/store",
+    ]
+    if version_tuple(orthanc_version) >= (1, 12):
+        await call(remote.get([study], timeout=60))
+        expected.append("/modalities/remote/get")
+    started = [
+        r
+        for r in sent
+        if r.method == "POST" and r.url.path.endswith(("/move", "/retrieve", "/store", "/get"))
+    ]
+    paths = [r.url.path for r in started]
+    assert len(paths) == len(expected) and all(map(str.endswith, paths, expected)), paths
+    assert all(json.loads(r.content)["Asynchronous"] is True for r in started)
 
 
 async def test_move_answers_uids_and_as_job(api: Api) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import DicomNetworkError, HTTPError, InvalidInputError
-from .._networking import RUN_AS_JOB, ResourceRef, orthanc_ids
+from .._networking import ResourceRef, orthanc_ids
 from .jobs import Job
 
 if TYPE_CHECKING:
@@ -113,7 +113,7 @@ class Peer:
         options: Mapping[str, Any] | None = None,
     ) -> Job:
         """Starts a job sending resources of this Orthanc to the peer and returns it (see ``store``)."""
-        body: dict[str, Any] = {"Resources": orthanc_ids(resources), **RUN_AS_JOB, **(options or {})}
+        body: dict[str, Any] = {"Resources": orthanc_ids(resources), "Asynchronous": True, **(options or {})}
         if compress:
             body["Compress"] = True
         if transcode:

@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import DicomNetworkError, HTTPError, InvalidInputError, NotFoundError
 from .._networking import (
-    RUN_AS_JOB,
     FindAnswer,
     Identifier,
     ResourceRef,
@@ -240,7 +239,7 @@ class Modality:
         level, identifiers = retrieve_identifiers(level, _as_items(resources))
         version = parse_version(self.client.server_version())
         if version >= _MOVE_AS_JOB_SINCE:
-            body: dict[str, Any] = {"Level": level, "Resources": identifiers, **RUN_AS_JOB}
+            body: dict[str, Any] = {"Level": level, "Resources": identifiers, "Asynchronous": True}
             if target_aet:
                 body["TargetAet"] = target_aet
             if dicom_timeout is not None:
@@ -267,7 +266,7 @@ class Modality:
         except HTTPError as error:
             self._raise_network_error("C-MOVE (finding the UIDs to move)", error)
         query_id = str(created["ID"])
-        body: dict[str, Any] = {**RUN_AS_JOB}
+        body: dict[str, Any] = {"Asynchronous": True}
         if target_aet:
             body["TargetAet"] = target_aet
         if dicom_timeout is not None:
@@ -315,7 +314,7 @@ class Modality:
     ) -> Job:
         """Starts a C-GET job (Orthanc 1.12+: ``UnsupportedByServerError`` on older servers, before sending)."""
         level, identifiers = retrieve_identifiers(level, _as_items(resources))
-        body: dict[str, Any] = {"Level": level, "Resources": identifiers, **RUN_AS_JOB}
+        body: dict[str, Any] = {"Level": level, "Resources": identifiers, "Asynchronous": True}
         if dicom_timeout is not None:
             body["Timeout"] = dicom_timeout
         try:
@@ -352,7 +351,7 @@ class Modality:
         options: Mapping[str, Any] | None = None,
     ) -> Job:
         """Starts a C-STORE job sending Orthanc resources (ids or ``Patient``/``Study``/... objects)."""
-        body: dict[str, Any] = {"Resources": orthanc_ids(resources), **RUN_AS_JOB, **(options or {})}
+        body: dict[str, Any] = {"Resources": orthanc_ids(resources), "Asynchronous": True, **(options or {})}
         if dicom_timeout is not None:
             body["Timeout"] = dicom_timeout
         try:
