@@ -130,6 +130,7 @@ class Resource:
 
     @property
     def is_loaded(self) -> bool:
+        """Whether the resource's JSON is there (data attributes cost no request)."""
         return self._data is not None
 
     async def load(self) -> Self:
@@ -276,6 +277,7 @@ class Resource:
         await self._api("put", "metadata_name")(self.id, name, data=value)
 
     async def delete_metadata(self, name: str) -> None:
+        """Deletes one metadata entry."""
         await self._api("delete", "metadata_name")(self.id, name)
 
     async def get_statistics(self) -> ResourceStatistics:
@@ -448,6 +450,7 @@ class Patient(_JobModifiable):
         return bool(parse_bool(await self.client.get_patients_id_protected(self.id)))
 
     async def set_protected(self, protected: bool) -> None:
+        """Protects the patient from automatic recycling (``MaximumStorageSize``/``MaximumPatientCount``), or not."""
         await self.client.put_patients_id_protected(self.id, data="1" if protected else "0")
 
 
@@ -486,6 +489,7 @@ class Study(_JobModifiable):
         return None if date is None else dt.datetime.combine(date, self.time or dt.time())
 
     async def get_patient(self) -> Patient:
+        """The patient above, loaded (at most one request, then cached)."""
         return await self._parent("patient", Patient)
 
     patient: Related[Patient] = Related()
@@ -540,11 +544,13 @@ class Series(_JobModifiable):
         return parse_string(self.data.get("Status"))
 
     async def get_study(self) -> Study:
+        """The study above, loaded (at most one request, then cached)."""
         return await self._parent("study", Study)
 
     study: Related[Study] = Related()
 
     async def get_patient(self) -> Patient:
+        """The patient above, loaded (at most one request, then cached)."""
         return await self._parent("patient", Patient)
 
     patient: Related[Patient] = Related()
@@ -613,16 +619,19 @@ class Instance(Resource):
         return parse_int(self.data.get("IndexInSeries"))
 
     async def get_series(self) -> Series:
+        """The series above, loaded (at most one request, then cached)."""
         return await self._parent("series", Series)
 
     series: Related[Series] = Related()
 
     async def get_study(self) -> Study:
+        """The study above, loaded (at most one request, then cached)."""
         return await self._parent("study", Study)
 
     study: Related[Study] = Related()
 
     async def get_patient(self) -> Patient:
+        """The patient above, loaded (at most one request, then cached)."""
         return await self._parent("patient", Patient)
 
     patient: Related[Patient] = Related()

@@ -63,6 +63,7 @@ class Job:
 
     @property
     def state(self) -> JobState | None:
+        """``Pending``, ``Running``, ``Success``, ``Failure``, ``Paused`` or ``Retry``; ``None`` before a read."""
         value = self._info.get("State")
         return JobState(value) if value in JobState._value2member_map_ else None
 
@@ -80,15 +81,18 @@ class Job:
 
     @property
     def priority(self) -> int | None:
+        """Orthanc's scheduling priority (higher runs first)."""
         value = self._info.get("Priority")
         return int(value) if isinstance(value, int) else None
 
     @property
     def creation_time(self) -> dt.datetime | None:
+        """When the job was submitted (UTC)."""
         return parse_orthanc_timestamp(self._info.get("CreationTime"))
 
     @property
     def completion_time(self) -> dt.datetime | None:
+        """When the job ended (UTC); ``None`` while it runs."""
         return parse_orthanc_timestamp(self._info.get("CompletionTime"))
 
     @property
@@ -110,11 +114,13 @@ class Job:
 
     @property
     def error_code(self) -> int | None:
+        """Orthanc's numeric ``ErrorCode`` (0 when the job did not fail)."""
         value = self._info.get("ErrorCode")
         return int(value) if isinstance(value, int) else None
 
     @property
     def error_description(self) -> str | None:
+        """Orthanc's ``ErrorDescription`` (``"Success"`` when the job did not fail)."""
         value = self._info.get("ErrorDescription")
         return str(value) if value else None
 
@@ -155,9 +161,11 @@ class Job:
         self.client.post_jobs_id_cancel(self.id)
 
     def pause(self) -> None:
+        """Asks Orthanc to pause the job (``resume()`` continues it)."""
         self.client.post_jobs_id_pause(self.id)
 
     def resume(self) -> None:
+        """Resumes a paused job."""
         self.client.post_jobs_id_resume(self.id)
 
     def resubmit(self) -> None:

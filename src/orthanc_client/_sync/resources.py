@@ -131,6 +131,7 @@ class Resource:
 
     @property
     def is_loaded(self) -> bool:
+        """Whether the resource's JSON is there (data attributes cost no request)."""
         return self._data is not None
 
     def load(self) -> Self:
@@ -277,6 +278,7 @@ class Resource:
         self._api("put", "metadata_name")(self.id, name, data=value)
 
     def delete_metadata(self, name: str) -> None:
+        """Deletes one metadata entry."""
         self._api("delete", "metadata_name")(self.id, name)
 
     def get_statistics(self) -> ResourceStatistics:
@@ -449,6 +451,7 @@ class Patient(_JobModifiable):
         return bool(parse_bool(self.client.get_patients_id_protected(self.id)))
 
     def set_protected(self, protected: bool) -> None:
+        """Protects the patient from automatic recycling (``MaximumStorageSize``/``MaximumPatientCount``), or not."""
         self.client.put_patients_id_protected(self.id, data="1" if protected else "0")
 
 
@@ -487,6 +490,7 @@ class Study(_JobModifiable):
         return None if date is None else dt.datetime.combine(date, self.time or dt.time())
 
     def get_patient(self) -> Patient:
+        """The patient above, loaded (at most one request, then cached)."""
         return self._parent("patient", Patient)
 
     patient: Related[Patient] = Related()
@@ -541,11 +545,13 @@ class Series(_JobModifiable):
         return parse_string(self.data.get("Status"))
 
     def get_study(self) -> Study:
+        """The study above, loaded (at most one request, then cached)."""
         return self._parent("study", Study)
 
     study: Related[Study] = Related()
 
     def get_patient(self) -> Patient:
+        """The patient above, loaded (at most one request, then cached)."""
         return self._parent("patient", Patient)
 
     patient: Related[Patient] = Related()
@@ -614,16 +620,19 @@ class Instance(Resource):
         return parse_int(self.data.get("IndexInSeries"))
 
     def get_series(self) -> Series:
+        """The series above, loaded (at most one request, then cached)."""
         return self._parent("series", Series)
 
     series: Related[Series] = Related()
 
     def get_study(self) -> Study:
+        """The study above, loaded (at most one request, then cached)."""
         return self._parent("study", Study)
 
     study: Related[Study] = Related()
 
     def get_patient(self) -> Patient:
+        """The patient above, loaded (at most one request, then cached)."""
         return self._parent("patient", Patient)
 
     patient: Related[Patient] = Related()
