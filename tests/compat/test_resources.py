@@ -6,6 +6,7 @@ import inspect
 import io
 import os
 import zipfile
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,18 @@ def test_finders_exact_ids(pair: Pair) -> None:
     assert len(facade.query_orthanc(ours, "Instance", limit=5, retrieve_all_resources=False)) == 5
     assert _ids(facade.query_orthanc(ours, "Instance", limit=5, since=10, retrieve_all_resources=False)) == _ids(
         real_pyorthanc.query_orthanc(ref, "Instance", limit=5, since=10, retrieve_all_resources=False))
+
+
+def test_finder_takes_python_query_values(pair: Pair) -> None:
+    """Query values go through the native conversion: dates, ranges and lists as well as DICOM strings."""
+    ours = pair.ours
+    by_string = _ids(facade.find_studies(ours, query={"StudyDate": "20240102"}))
+    assert len(by_string) == 2
+    assert _ids(facade.find_studies(ours, query={"StudyDate": date(2024, 1, 2)})) == by_string
+    assert _ids(facade.find_studies(ours, query={"StudyDate": (None, date(2024, 1, 2))})) == by_string
+    assert len(facade.find_patients(ours, query={"PatientID": ["PAT0001", "PAT0002"]})) == 2
+    with pytest.raises(ValueError):
+        facade.find_studies(ours, query={"StudyDate": (None, None)})
 
 
 def test_finder_validation(pair: Pair) -> None:

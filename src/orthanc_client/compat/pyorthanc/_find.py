@@ -8,8 +8,9 @@ Found resources come with their main DICOM tags cached, so reading them costs no
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+from ..._sync.find import LabelsConstraint, find_body
 from ._native import native_of
 from ._resources import Instance, Patient, Resource, Series, Study
 from .util import async_to_sync, ensure_non_raw_response
@@ -40,6 +41,12 @@ def _sync_client(client: Any) -> Any:
 
 
 def _find_pages(api: Any, body: dict[str, Any], limit: int, all_pages: bool) -> list[dict[str, Any]]:
+    """Every page of ``/tools/find`` from ``body['Since']`` (or one page), as pyorthanc pages them.
+
+    Not the native ``iter_resources``: pyorthanc's ``limit`` is the page size when reading every page (native:
+    the total, with pages of at least 1), and the native finder refuses labels on Orthanc < 1.12 (after asking
+    the server's version) where pyorthanc sends them and lets Orthanc answer.
+    """
     results: list[dict[str, Any]] = []
     while True:
         page = api.post_tools_find(body)
@@ -58,15 +65,16 @@ def query_orthanc(client: Any, level: str, query: dict[str, str] | None = None,
 
     ``level`` is 'Patient', 'Study', 'Series' or 'Instance'; ``labels_constraint`` 'All', 'Any' or 'None'
     (anything else raises ``ValueError``). ``limit``/``since`` page through the results; with
-    ``retrieve_all_resources`` every page is read.
+    ``retrieve_all_resources`` every page is read. Query values are DICOM strings as in pyorthanc, or Python
+    values as with the native finders (``date``, ``(start, end)`` ranges, lists for "any of").
     """
     _validate_level(level)
     _validate_labels_constraint(labels_constraint)
     client = _sync_client(client)
-    body: dict[str, Any] = {"Expand": True, "Level": level, "Limit": limit, "Since": since, "Query": query or {}}
-    if labels is not None:
-        body["Labels"] = [labels] if isinstance(labels, str) else list(labels)
-        body["LabelsConstraint"] = labels_constraint
+    if isinstance(labels, str):
+        labels = [labels]
+    constraint = cast(LabelsConstraint, labels_constraint)  # validated above, with pyorthanc's message
+    body = {**find_body(level, query, labels=labels, labels_constraint=constraint), "Limit": limit, "Since": since}
     cls = _LEVELS[level]
     resources = []
     for info in _find_pages(native_of(client), body, limit, retrieve_all_resources):
@@ -105,8 +113,8 @@ def find_instances(client: Any, query: dict[str, str] | None = None, labels: lis
 
 
 def _everything(api: Any, level: str) -> list[dict[str, Any]]:
-    return _find_pages(api, {"Expand": True, "Level": level, "Query": {}, "Since": 0,
-                             "Limit": DEFAULT_RESOURCES_LIMIT}, DEFAULT_RESOURCES_LIMIT, True)
+    body = {**find_body(level, None), "Since": 0, "Limit": DEFAULT_RESOURCES_LIMIT}
+    return _find_pages(api, body, DEFAULT_RESOURCES_LIMIT, True)
 
 
 def _children_in_order(parent: dict[str, Any], key: str, built: dict[str, Any]) -> list[Any]:
