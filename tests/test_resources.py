@@ -174,6 +174,11 @@ def test_modify_and_anonymize_return_the_new_resource(clean_orthanc: OrthancServ
         assert pydicom.dcmread(io.BytesIO(data)).SeriesDescription == "Changed"
         anonymized = pydicom.dcmread(io.BytesIO(instance.anonymize()))
         assert anonymized.PatientID != "RES1"
+        for job_only in ({"keep_source": False}, {"priority": 2}):  # refused, not silently dropped
+            with pytest.raises(InvalidInputError, match="only apply to"):
+                instance.modify(replace={"SeriesDescription": "x"}, **job_only)
+            with pytest.raises(InvalidInputError, match="only apply to"):
+                instance.anonymize(**job_only)
 
 
 def test_pydicom(clean_orthanc: OrthancServer, study_id: str) -> None:

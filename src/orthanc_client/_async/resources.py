@@ -654,18 +654,33 @@ class Instance(Resource):
     async def modify(self, **options: Any) -> bytes:
         """The modified DICOM file. Orthanc modifies single instances synchronously and does not store the
         result: upload the bytes if you want them kept. Options: see ``modify_as_job`` (``replace``,
-        ``remove``, ``keep``, ``force``...)."""
-        body = modify_body(run_as_job=False, **options)
-        body.pop("KeepSource", None)
-        body.pop("Priority", None)
-        return await self.client.post_instances_id_modify(self.id, body)
+        ``remove``, ``keep``, ``force``...), except the job-only ``keep_source`` and ``priority``."""
+        body = modify_body(run_as_job=False, **_instance_options("modify", options))
+        return await self.client.post_instances_id_modify(self.id, _without_job_fields(body))
 
     async def anonymize(self, **options: Any) -> bytes:
         """The anonymized DICOM file (synchronous in Orthanc, not stored; see ``modify``)."""
-        body = anonymize_body(run_as_job=False, **options)
-        body.pop("KeepSource", None)
-        body.pop("Priority", None)
-        return await self.client.post_instances_id_anonymize(self.id, body)
+        body = anonymize_body(run_as_job=False, **_instance_options("anonymize", options))
+        return await self.client.post_instances_id_anonymize(self.id, _without_job_fields(body))
+
+
+# Options that only mean something for a job that stores new resources; a single instance is modified in
+# the answer and nothing is stored, so they are refused rather than silently ignored.
+_JOB_ONLY_OPTIONS = ("keep_source", "priority")
+
+
+def _instance_options(operation: str, options: dict[str, Any]) -> dict[str, Any]:
+    given = [name for name in _JOB_ONLY_OPTIONS if name in options]
+    if given:
+        raise InvalidInputError(
+            f"Instance.{operation}: {', '.join(given)} only apply to series, study and patient jobs; Orthanc "
+            "modifies one instance in its answer and stores nothing"
+        )
+    return options
+
+
+def _without_job_fields(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key not in ("KeepSource", "Priority")}
 
 
 async def _read_dataset(instance: Instance) -> Dataset:
