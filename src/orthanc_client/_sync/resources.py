@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import os
 from collections.abc import Iterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, overload
 
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from pydicom.dataset import Dataset
 
+    from .._results import TransferResult
     from .client import Orthanc
 
 T = TypeVar("T")
@@ -321,14 +323,28 @@ class Resource:
 
     # --- downloads (built in .download) -------------------------------------------------------------------
 
-    def download(self, path: Any, **options: Any) -> Any:
-        """Downloads the resource as a zip archive to ``path``; see ``orthanc_client.download``."""
+    def download(self, path: str | os.PathLike[str], **options: Any) -> TransferResult:
+        """Writes the resource as a zip archive at ``path``, with bounded memory whatever its size.
+
+        Options as for ``orthanc_client.download_zip``: ``mode="client"`` (default: assembled here from
+        concurrently fetched instances), ``"server"`` (Orthanc's own archive) or ``"media"`` (with DICOMDIR).
+
+        Example::
+
+            study.download("study.zip")
+        """
         from .download import download_zip
 
         return download_zip(self.client, [self], path, **options)
 
-    def download_files(self, folder: Any, **options: Any) -> Any:
-        """Downloads the resource's DICOM files into ``folder``; see ``orthanc_client.download``."""
+    def download_files(self, folder: str | os.PathLike[str], **options: Any) -> TransferResult:
+        """Writes one ``.dcm`` per instance under ``folder`` (patient/study/series folders by default); raises
+        ``TransferError`` if any instance failed. Options as for ``orthanc_client.download``.
+
+        Example::
+
+            series.download_files("out", layout="flat")
+        """
         from .download import download_files
 
         return download_files(self.client, [self], folder, **options)
