@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import copy
-import hashlib
 import warnings
 from datetime import datetime
-from io import BytesIO
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
+from ..._dicomfiles import orthanc_hash
+from ..._sync.resources import Instance as _NativeInstance
 from ._native import native_of
 from .async_client import AsyncOrthanc
 from .client import Orthanc
@@ -84,10 +84,8 @@ def sync_to_async(orthanc: Orthanc) -> AsyncOrthanc:
 
 def get_pydicom(orthanc: Orthanc, instance_identifier: str) -> pydicom.FileDataset:
     """The instance's DICOM file as a ``pydicom.FileDataset`` (downloaded with identity encoding)."""
-    import pydicom
-
-    content = native_of(orthanc).get_instances_id_file(instance_identifier)
-    return pydicom.dcmread(BytesIO(content))
+    dataset = _NativeInstance(instance_identifier, native_of(orthanc)).get_pydicom()
+    return cast("pydicom.FileDataset", dataset)  # pydicom.dcmread's answer for a Part 10 file
 
 
 def ensure_non_raw_response(client: _C) -> _C:
@@ -104,8 +102,8 @@ def ensure_non_raw_response(client: _C) -> _C:
 
 
 def _orthanc_id(*parts: str) -> str:
-    digest = hashlib.sha1("|".join(parts).encode()).hexdigest()
-    return "-".join(digest[i : i + 8] for i in range(0, 40, 8))
+    # The values as given, as pyorthanc hashes them (the native ``orthanc_instance_id`` strips them first).
+    return orthanc_hash("|".join(parts))
 
 
 def to_orthanc_patient_id(patient_id: str) -> str:
