@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import io
+import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,6 +77,15 @@ def test_upload_errors(client: facade.Orthanc, tmp_path: Path) -> None:
     (tmp_path / "bad.dcm").write_bytes(b"not dicom at all")
     with pytest.raises(httpx.HTTPStatusError):
         facade.upload(client, str(tmp_path / "bad.dcm"))
+
+
+def test_check_before_upload_needs_pydicom(client: facade.Orthanc, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    (tmp_path / "a.dcm").write_bytes(FILES[0])
+    monkeypatch.setitem(sys.modules, "pydicom", None)
+    with pytest.raises(ModuleNotFoundError):
+        facade.upload(client, str(tmp_path / "a.dcm"), check_before_upload=True)
+    assert client.get_instances() == []
 
 
 @pytest.fixture

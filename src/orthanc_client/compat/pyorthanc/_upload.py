@@ -1,4 +1,10 @@
-"""pyorthanc's ``upload`` and ``async_upload``, on the native client's ``POST /instances``."""
+"""pyorthanc's ``upload`` and ``async_upload``, on the native client's ``POST /instances``.
+
+Not the native ``orthanc_client.upload``: that one picks files by content, sends a zip entry by entry and reports
+every file in a ``TransferResult`` without raising, where pyorthanc picks ``*.dcm`` names, sends a zip whole,
+returns ``Instance`` objects and raises on the first refusal. The Orthanc ID of a file comes from the native
+header reader.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,11 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
+from ..._dicomfiles import read_identifiers
 from ..._exceptions import HTTPError
 from ._native import native_of
 from ._resources import Instance
-from .util import ensure_non_raw_response, to_orthanc_instance_id_from_ds
+from .util import ensure_non_raw_response
 
 _PATTERNS = ("*.dcm", "*.DCM", "*.dcm.gz", "*.DCM.gz")
 
@@ -45,12 +52,13 @@ def _directory_files(directory: str | Path, recursive: bool) -> list[str]:
 
 
 def _already_stored(api: Any, client: Any, content: bytes) -> Instance | None:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
+    """The stored ``Instance`` with ``content``'s Orthanc ID (computed from the header alone), if any."""
+    # Without pydicom: ModuleNotFoundError, as pyorthanc (which needs it) gives, not a silent upload of everything.
+    import pydicom  # noqa: F401
 
     try:
-        orthanc_id = to_orthanc_instance_id_from_ds(pydicom.dcmread(BytesIO(content), stop_before_pixels=True))
-    except (InvalidDicomError, AttributeError):
+        orthanc_id = read_identifiers(BytesIO(content)).instance_id
+    except ValueError:
         return None  # a zip, or a file without the identifying tags: upload it
     try:
         api.get_instances_id_metadata(orthanc_id)
