@@ -1,4 +1,9 @@
-"""pyorthanc's ``Modality`` (alias ``RemoteModality``): C-ECHO, C-FIND, C-MOVE, C-GET, C-STORE via Orthanc."""
+"""pyorthanc's ``Modality`` (alias ``RemoteModality``): C-ECHO, C-FIND, C-MOVE, C-GET, C-STORE via Orthanc.
+
+Not the native ``orthanc_client.Modality``: that one runs moves, gets and stores as jobs it waits for and
+returns ``Job``/``FindAnswer`` objects, and its ``echo()`` raises for Orthanc's own 4xx errors; pyorthanc sends
+one request per call, returns Orthanc's dicts, and its ``echo()`` is ``False`` on any HTTP error.
+"""
 
 from __future__ import annotations
 
@@ -44,7 +49,7 @@ class Modality:
         """The answers of a C-FIND query, each as a dict of tags."""
         params = _format_params(simplify, short)
         # One request for every answer (expand), where pyorthanc asked once per answer.
-        answers = self._api.request("GET", f"/queries/{query_id}/answers", params={"expand": True, **params})
+        answers = self._api.get_queries_id_answers(query_id, expand=True, **params)
         return [dict(answer) for answer in answers]
 
     def move(self, query_identifier: str, cmove_data: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -33,7 +33,11 @@ def _iso_to_datetime(value: str) -> datetime | None:
 
 
 class Job:
-    """An Orthanc job; every property reads ``GET /jobs/{id}`` afresh, as in pyorthanc."""
+    """An Orthanc job; every property reads ``GET /jobs/{id}`` afresh, as in pyorthanc.
+
+    Not the native ``orthanc_client.Job``, which answers from its last read, gives aware UTC datetimes and
+    raises ``JobFailedError`` from ``wait()``; only its polling policy (``next_poll_interval``) is shared.
+    """
 
     def __init__(self, id_: str, client: Any) -> None:
         self.id_ = id_
