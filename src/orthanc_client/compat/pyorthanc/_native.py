@@ -41,6 +41,17 @@ def raw_mode(enabled: bool) -> Iterator[None]:
         _RAW.reset(token)
 
 
+def _raw_request(http: httpx.Client | httpx.AsyncClient, operation: Operation, path_args: tuple[object, ...],
+                 kwargs: dict[str, Any], *, is_async: bool) -> httpx.Request:
+    """The request a route method sends in raw mode: built as the native client builds it, sent as is."""
+    timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
+    prepared = prepare_request(operation, path_args, is_async=is_async, **kwargs)
+    return http.build_request(
+        prepared.method, prepared.url, params=prepared.params, headers=prepared.headers,
+        content=prepared.body(), timeout=timeout,
+    )
+
+
 class NativeOrthanc(_NativeSync):
     """The native sync client, plus pyorthanc's raw-response mode, without the server-version gate.
 
@@ -54,13 +65,8 @@ class NativeOrthanc(_NativeSync):
     def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         if not _RAW.get():
             return super()._request(operation, path_args, **kwargs)
-        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
-        prepared = prepare_request(operation, path_args, is_async=False, **kwargs)
-        request = self._http.build_request(
-            prepared.method, prepared.url, params=prepared.params, headers=prepared.headers,
-            content=prepared.body(), timeout=timeout,
-        )
-        return self._http.send(request)  # pyorthanc's raw mode: no status check, no retry
+        # pyorthanc's raw mode: no status check, no retry.
+        return self._http.send(_raw_request(self._http, operation, path_args, kwargs, is_async=False))
 
 
 class NativeAsyncOrthanc(_NativeAsync):
@@ -72,17 +78,7 @@ class NativeAsyncOrthanc(_NativeAsync):
     async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         if not _RAW.get():
             return await super()._request(operation, path_args, **kwargs)
-        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
-        prepared = prepare_request(operation, path_args, is_async=True, **kwargs)
-        request = self._http.build_request(
-            prepared.method, prepared.url, params=prepared.params, headers=prepared.headers,
-            content=prepared.body(), timeout=timeout,
-        )
-        return await self._http.send(request)
-
-
-def native_kwargs(timeout: Any, has_timeout: bool) -> dict[str, Any]:
-    return {"timeout": timeout} if has_timeout else {}
+        return await self._http.send(_raw_request(self._http, operation, path_args, kwargs, is_async=True))
 
 
 def call_arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
