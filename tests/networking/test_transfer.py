@@ -5,17 +5,29 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import io
 import threading
 from pathlib import Path
 from typing import Any
 
+import pydicom
 import pytest
 
 from orthanc_client import InvalidInputError, TransferReport, UnsupportedByServerError
 from orthanc_client._manifest import VERIFIED, Manifest
 from orthanc_client.testing import version_tuple
+from orthanc_client.testing.dicom import to_bytes
 
-from .conftest import INSTANCES_PER_STUDY, PATIENTS, STUDIES, TOTAL_INSTANCES, Api, call, http
+from .conftest import (
+    INSTANCES_PER_STUDY,
+    PATIENTS,
+    STUDIES,
+    TOTAL_INSTANCES,
+    Api,
+    call,
+    http,
+    record_requests,
+)
 
 ALL_ACCESSIONS = [f"ACC{p:04d}{s:02d}" for p in range(1, PATIENTS + 1) for s in range(1, STUDIES + 1)]
 
@@ -109,6 +121,47 @@ async def test_transfer_by_patient_and_query_skips_what_already_arrived(api: Api
     assert [f.key for f in report.failed] == ['Query={"AccessionNumber": "NO-SUCH-STUDY"}']
     assert not report.ok
     assert "INCOMPLETE" in str(report)
+
+
+async def test_transfer_checks_the_destination_per_batch_not_per_study(
+    api: Api, tmp_path: Path, orthanc_version: str
+) -> None:
+    sent = record_requests(api)
+    report = await call(
+        api.transfer(
+            api.Modality(api.client, "remote"),
+            accession_numbers=ALL_ACCESSIONS,
+            manifest=tmp_path / "m.sqlite",
+            batch_size=3,
+            concurrency=1,
+        )
+    )
+    assert report.ok and report.moved == len(ALL_ACCESSIONS) and report.moves == 2
+    checks = [r.url.path for r in sent if r.url.path == "/tools/find" or r.url.path.startswith("/studies")]
+    # Per batch: one find before the move (nothing there yet), one after; before 1.11 (no RequestedTags)
+    # a second one after, counting the instances of the studies' series.
+    per_batch = 2 if version_tuple(orthanc_version) >= (1, 11) else 3
+    assert checks == ["/tools/find"] * per_batch * 2
+
+
+async def test_transfer_finds_a_study_the_destination_keeps_under_another_patient_id(
+    api: Api, tmp_path: Path
+) -> None:
+    remote = api.Modality(api.client, "remote")
+    (study,) = await call(remote.find("Study", {"AccessionNumber": "ACC000101"}))
+    with http(api.network.local) as local:
+        for body in api.network.remote_files:
+            ds = pydicom.dcmread(io.BytesIO(body))
+            if ds.AccessionNumber == "ACC000101":
+                ds.PatientID = "RENAMED"
+                local.post("/instances", content=to_bytes(ds)).raise_for_status()
+        (renamed,) = local.get("/studies", params={"expand": ""}).json()
+    assert renamed["PatientMainDicomTags"]["PatientID"] == "RENAMED"
+    assert renamed["MainDicomTags"]["StudyInstanceUID"] == study.study_instance_uid
+
+    report = await call(api.transfer(remote, accession_numbers=["ACC000101"], manifest=tmp_path / "m.sqlite"))
+    assert report.ok and report.already_present == 1 and report.moves == 0
+    assert report.instances_received == INSTANCES_PER_STUDY
 
 
 async def test_transfer_labels_on_arrival(api: Api, tmp_path: Path, orthanc_version: str) -> None:

@@ -11,18 +11,19 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _sync_backend as backend
-from .._dicomfiles import orthanc_hash
-from .._exceptions import InvalidInputError, NotFoundError, OrthancError, UnsupportedByServerError
+from .._exceptions import InvalidInputError, OrthancError, UnsupportedByServerError
 from .._manifest import FAILED, FOUND, MOVING, PENDING, VERIFIED, Manifest, StudyRecord
 from .._networking import FindAnswer
 from .._operation import parse_version
 from .._progress import TransferProgress
 from .._query import dicom_query
+from .._tags import parse_int
 from .._transfer_report import TransferFailure, TransferReport
 from .modality import Modality
 
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 
 _LABELS_SINCE = (1, 12, 0)
 _MAX_BACKOFF = 60.0
+_STUDY_COUNT = "NumberOfStudyRelatedInstances"
 
 
 def transfer_requests(
@@ -268,17 +270,18 @@ class _TransferRun:
             self.manifest.failed([s.study_uid for s in remaining], reason)
 
     def _verify(self, studies: list[StudyRecord], *, moved: bool) -> list[StudyRecord]:
-        """Counts each study's instances at the destination; records the complete ones; returns the others."""
-        missing = []
-        for study in studies:
-            try:
-                count, orthanc_ids = self._count_at_destination(study)
-            except OrthancError as error:
+        """Counts the studies' instances at the destination; records the complete ones; returns the others."""
+        try:
+            held = self._held_at_destination([s.study_uid for s in studies])
+        except OrthancError as error:
+            for study in studies:
                 self.manifest.received(
                     study.study_uid, 0, verified=False, error=f"verification failed: {error}"
                 )
-                missing.append(study)
-                continue
+            return studies
+        missing = []
+        for study in studies:
+            count, orthanc_ids = held.get(study.study_uid, (0, []))
             complete = count > 0 if study.expected_instances is None else count >= study.expected_instances
             if not complete:
                 expected = "?" if study.expected_instances is None else study.expected_instances
@@ -294,25 +297,35 @@ class _TransferRun:
             self._count("moved" if moved else "already_present")
         return missing
 
-    def _count_at_destination(self, study: StudyRecord) -> tuple[int, list[str]]:
-        """``(instances, Orthanc study ids)`` for the study at the destination."""
-        if study.patient_id:
-            # Orthanc's study id is a hash of PatientID|StudyInstanceUID: one request in the common case.
-            guessed = orthanc_hash(f"{study.patient_id.strip()}|{study.study_uid.strip()}")
-            try:
-                statistics = self.destination.get_studies_id_statistics(guessed)
-                return int(statistics["CountInstances"]), [guessed]
-            except NotFoundError:
-                pass
-        # Not there under that PatientID (absent, or the destination changes patient ids): search by UID.
-        ids = self.destination.post_tools_find(
-            {"Level": "Study", "Query": {"StudyInstanceUID": study.study_uid}}
+    def _held_at_destination(self, study_uids: list[str]) -> dict[str, tuple[int, list[str]]]:
+        """StudyInstanceUID -> ``(instances, Orthanc study ids)`` at the destination, for the studies it holds.
+
+        One ``/tools/find`` for the whole batch (DICOM list matching on the UID), by UID rather than by
+        Orthanc id so that a destination that changes PatientIDs is still counted; Orthanc before 1.11
+        ignores ``RequestedTags``, so there a second find counts the instances of the studies' series.
+        """
+        if not study_uids:
+            return {}  # an empty UID list would match every study
+        query = {"StudyInstanceUID": "\\".join(study_uids)}
+        found = self.destination.post_tools_find(
+            {"Level": "Study", "Query": query, "Expand": True, "RequestedTags": [_STUDY_COUNT]}
         )
-        total = 0
-        for orthanc_id in ids:
-            statistics = self.destination.get_studies_id_statistics(str(orthanc_id))
-            total += int(statistics["CountInstances"])
-        return total, [str(i) for i in ids]
+        uid_by_id = {str(s["ID"]): str(s["MainDicomTags"]["StudyInstanceUID"]) for s in found}
+        requested = {str(s["ID"]): parse_int((s.get("RequestedTags") or {}).get(_STUDY_COUNT)) for s in found}
+        counts = {orthanc_id: count for orthanc_id, count in requested.items() if count is not None}
+        if len(counts) < len(requested):
+            series = self.destination.post_tools_find(
+                {"Level": "Series", "Query": query, "Expand": True}
+            )
+            counts = Counter()
+            for one in series:
+                counts[str(one["ParentStudy"])] += len(one["Instances"])
+        held: dict[str, tuple[int, list[str]]] = {}
+        for orthanc_id, uid in uid_by_id.items():
+            # One UID may be several Orthanc studies (under different PatientIDs): what arrived is their sum.
+            total, ids = held.get(uid, (0, []))
+            held[uid] = (total + counts.get(orthanc_id, 0), [*ids, orthanc_id])
+        return held
 
     def _report(self, wanted: set[str], elapsed: float) -> TransferReport:
         requests = [r for r in self.manifest.requests() if r.key in wanted]
