@@ -9,7 +9,7 @@ pyorthanc's ``return_raw_response`` mode, where a route method hands back the ``
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
@@ -18,6 +18,7 @@ import httpx
 
 from ..._async.client import AsyncOrthanc as _NativeAsync
 from ..._base import prepare_request, timeout_for
+from ..._exceptions import error_for_response
 from ..._operation import Operation
 from ..._sync.client import Orthanc as _NativeSync
 from ..._types import NOT_GIVEN
@@ -26,6 +27,8 @@ from ._signatures import SIGNATURES
 # True while a facade call made in ``return_raw_response`` mode runs (a context variable, so that threads and
 # tasks sharing one client, and ``copy.copy`` of a client, each keep their own mode).
 _RAW: ContextVar[bool] = ContextVar("orthanc_client_pyorthanc_raw", default=False)
+
+PYORTHANC_API_VERSION = "1.12.11"  # the Orthanc OpenAPI version pyorthanc 1.23.0 was generated from
 
 # pyorthanc names that differ from the native method for the same route.
 RENAMED = {"post_tools_invalid_ate_tags": "post_tools_invalidate_tags"}
@@ -126,6 +129,46 @@ def decode(response: httpx.Response) -> Any:
     if "text/plain" in content_type:
         return response.text
     return response.content
+
+
+def checked(client: Any, response: httpx.Response) -> Any:
+    """What pyorthanc's ``_get``/``_post``... return: the response in raw mode, else its decoded answer (a
+    typed error for a failure status)."""
+    if client.return_raw_response:
+        return response
+    if response.is_success:
+        return decode(response)
+    raise error_for_response(response)
+
+
+def _route_method(name: str, native_cls: type, *, is_async: bool) -> Callable[..., Any]:
+    target = native_name(name)
+
+    # Two bodies, because the raw mode must stay set while the native coroutine runs, not just while it is made.
+    async def async_method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arguments = call_arguments(name, args, kwargs)
+        with raw_mode(self.return_raw_response):
+            return await getattr(self._native, target)(**arguments)
+
+    def method(self: Any, *args: Any, **kwargs: Any) -> Any:
+        arguments = call_arguments(name, args, kwargs)
+        with raw_mode(self.return_raw_response):
+            return getattr(self._native, target)(**arguments)
+
+    chosen: Callable[..., Any] = async_method if is_async else method
+    chosen.__name__ = name
+    chosen.__doc__ = getattr(native_cls, target).__doc__
+    chosen.__signature__ = signature_for(name)  # type: ignore[attr-defined]
+    return chosen
+
+
+def install_route_methods(cls: type, native_cls: type, *, is_async: bool) -> None:
+    """Gives ``cls`` one method per pyorthanc route (``SIGNATURES``), taking pyorthanc's arguments and calling the
+    native method for the same route."""
+    for name in SIGNATURES:
+        method = _route_method(name, native_cls, is_async=is_async)
+        method.__qualname__ = f"{cls.__name__}.{name}"
+        setattr(cls, name, method)
 
 
 def native_of(client: Any) -> Any:

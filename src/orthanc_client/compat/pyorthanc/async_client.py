@@ -10,13 +10,9 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import error_for_response
-from ._native import NativeAsyncOrthanc, call_arguments, decode, native_name, raw_mode, signature_for
-from ._signatures import SIGNATURES
+from ._native import PYORTHANC_API_VERSION, NativeAsyncOrthanc, checked, install_route_methods
 
 __all__ = ["AsyncOrthanc"]
-
-_API_VERSION = "1.12.11"
 
 
 class AsyncOrthanc(httpx.AsyncClient):
@@ -40,7 +36,7 @@ class AsyncOrthanc(httpx.AsyncClient):
         timeout_given = "timeout" in kwargs
         super().__init__(*args, **kwargs)
         self.url = url
-        self.version = _API_VERSION
+        self.version = PYORTHANC_API_VERSION
         self.return_raw_response = return_raw_response
         native_options: dict[str, Any] = {"timeout": kwargs["timeout"]} if timeout_given else {}
         self._native = NativeAsyncOrthanc(url, http_client=self, **native_options)
@@ -60,45 +56,22 @@ class AsyncOrthanc(httpx.AsyncClient):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r})"
 
-    def _checked(self, response: httpx.Response) -> Any:
-        if self.return_raw_response:
-            return response
-        if response.is_success:
-            return decode(response)
-        raise error_for_response(response)
 
     async def _get(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return self._checked(await self.get(route, params=params, headers=headers, cookies=cookies))
+        return checked(self, await self.get(route, params=params, headers=headers, cookies=cookies))
 
     async def _delete(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return self._checked(await self.delete(route, params=params, headers=headers, cookies=cookies))
+        return checked(self, await self.delete(route, params=params, headers=headers, cookies=cookies))
 
     async def _post(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
                     params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return self._checked(await self.post(route, content=content, data=data, files=files, json=json,
+        return checked(self, await self.post(route, content=content, data=data, files=files, json=json,
                                              params=params, headers=headers, cookies=cookies))
 
     async def _put(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
                    params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return self._checked(await self.put(route, content=content, data=data, files=files, json=json,
+        return checked(self, await self.put(route, content=content, data=data, files=files, json=json,
                                             params=params, headers=headers, cookies=cookies))
 
 
-def _route_method(name: str) -> Any:
-    target = native_name(name)
-
-    async def method(self: AsyncOrthanc, *args: Any, **kwargs: Any) -> Any:
-        arguments = call_arguments(name, args, kwargs)
-        with raw_mode(self.return_raw_response):
-            return await getattr(self._native, target)(**arguments)
-
-    method.__name__ = name
-    method.__qualname__ = f"AsyncOrthanc.{name}"
-    method.__doc__ = getattr(NativeAsyncOrthanc, target).__doc__
-    method.__signature__ = signature_for(name)  # type: ignore[attr-defined]
-    return method
-
-
-for _name in SIGNATURES:
-    setattr(AsyncOrthanc, _name, _route_method(_name))
-del _name
+install_route_methods(AsyncOrthanc, NativeAsyncOrthanc, is_async=True)

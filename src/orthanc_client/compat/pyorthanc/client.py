@@ -12,13 +12,9 @@ from typing import Any
 
 import httpx
 
-from ..._exceptions import error_for_response
-from ._native import NativeOrthanc, call_arguments, decode, native_name, raw_mode, signature_for
-from ._signatures import SIGNATURES
+from ._native import PYORTHANC_API_VERSION, NativeOrthanc, checked, install_route_methods
 
 __all__ = ["Orthanc"]
-
-_API_VERSION = "1.12.11"  # the Orthanc OpenAPI version pyorthanc 1.23.0 was generated from
 
 
 class Orthanc(httpx.Client):
@@ -44,7 +40,7 @@ class Orthanc(httpx.Client):
         timeout_given = "timeout" in kwargs
         super().__init__(*args, **kwargs)
         self.url = url
-        self.version = _API_VERSION
+        self.version = PYORTHANC_API_VERSION
         self.return_raw_response = return_raw_response
         native_options: dict[str, Any] = {"timeout": kwargs["timeout"]} if timeout_given else {}
         self._native = NativeOrthanc(url, http_client=self, **native_options)
@@ -66,45 +62,21 @@ class Orthanc(httpx.Client):
         return f"{type(self).__name__}(url={self.url!r})"
 
     # pyorthanc's private helpers, used by scripts for routes the generated methods miss.
-    def _checked(self, response: httpx.Response) -> Any:
-        if self.return_raw_response:
-            return response
-        if response.is_success:
-            return decode(response)
-        raise error_for_response(response)
-
     def _get(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return self._checked(self.get(route, params=params, headers=headers, cookies=cookies))
+        return checked(self, self.get(route, params=params, headers=headers, cookies=cookies))
 
     def _delete(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return self._checked(self.delete(route, params=params, headers=headers, cookies=cookies))
+        return checked(self, self.delete(route, params=params, headers=headers, cookies=cookies))
 
     def _post(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
               params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return self._checked(self.post(route, content=content, data=data, files=files, json=json,
+        return checked(self, self.post(route, content=content, data=data, files=files, json=json,
                                        params=params, headers=headers, cookies=cookies))
 
     def _put(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
              params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return self._checked(self.put(route, content=content, data=data, files=files, json=json,
+        return checked(self, self.put(route, content=content, data=data, files=files, json=json,
                                       params=params, headers=headers, cookies=cookies))
 
 
-def _route_method(name: str) -> Any:
-    target = native_name(name)
-
-    def method(self: Orthanc, *args: Any, **kwargs: Any) -> Any:
-        arguments = call_arguments(name, args, kwargs)
-        with raw_mode(self.return_raw_response):
-            return getattr(self._native, target)(**arguments)
-
-    method.__name__ = name
-    method.__qualname__ = f"Orthanc.{name}"
-    method.__doc__ = getattr(NativeOrthanc, target).__doc__
-    method.__signature__ = signature_for(name)  # type: ignore[attr-defined]
-    return method
-
-
-for _name in SIGNATURES:
-    setattr(Orthanc, _name, _route_method(_name))
-del _name
+install_route_methods(Orthanc, NativeOrthanc, is_async=False)
