@@ -57,10 +57,11 @@ def make_datetime_from_dicom_date(date: str, time: str | None = None) -> datetim
         day = datetime(int(date[:4]), int(date[4:6]), int(date[6:8]))
     except (ValueError, TypeError):
         return None
+    if time is None:
+        return day
     try:
-        assert time is not None
         return day.replace(hour=int(time[:2]), minute=int(time[2:4]), second=int(time[4:6]))
-    except (AssertionError, ValueError, TypeError):
+    except (ValueError, TypeError):
         return day
 
 
