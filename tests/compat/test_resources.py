@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import io
 import os
+import sys
+import types
 import zipfile
 from datetime import date
 from pathlib import Path
@@ -301,3 +303,33 @@ def test_retrieve_and_write(pair: Pair, tmp_path: Path) -> None:
     assert mine == files(ref_dir)
     assert all(path.startswith("PAT000") for path in mine)
     assert os.path.isdir(ours_dir / "PAT0001")
+
+
+def test_download_with_progress_counts_every_byte_and_leaves_no_partial_file(
+    pair: Pair, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    updates: list[int] = []
+
+    class FakeBar:  # stands in for tqdm, which the test environment does not install
+        def __init__(self, **options: Any) -> None:
+            self.total = options.get("total")
+
+        def __enter__(self) -> FakeBar:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            return None
+
+        def update(self, n: int) -> None:
+            updates.append(n)
+
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=FakeBar))
+    study = facade.find_studies(pair.ours, query={"PatientID": "PAT0001"})[0]
+    target = tmp_path / "progress.zip"
+    study.download(str(target), with_progres=True)
+    assert zipfile.is_zipfile(target) and sum(updates) == target.stat().st_size
+    assert not (tmp_path / "progress.zip.part").exists()
+    gone = facade.Study("0" * 8 + "-00000000-00000000-00000000-00000000", pair.ours)
+    with pytest.raises(NotFoundError):
+        gone.download(str(tmp_path / "gone.zip"), with_progres=True)
+    assert list(tmp_path.glob("gone.zip*")) == []

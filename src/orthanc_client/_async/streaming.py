@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
 from typing import IO, TYPE_CHECKING, Any
@@ -51,30 +51,35 @@ class AsyncStreamedResponse:
         """The whole body (defeats streaming: for small answers only)."""
         return await self.response.aread()
 
-    async def write_to(self, target: StreamTarget, chunk_size: int = CHUNK_SIZE) -> int:
+    async def write_to(
+        self, target: StreamTarget, chunk_size: int = CHUNK_SIZE, on_chunk: Callable[[int], object] | None = None
+    ) -> int:
         """Writes the body to a path or a binary file object; returns the number of bytes written.
 
         A path is written to ``<path>.part`` and renamed when complete, so an interrupted download never leaves
-        a truncated file under the final name.
+        a truncated file under the final name. ``on_chunk(n)`` is called after each ``n`` bytes written (for a
+        progress bar).
         """
         if not isinstance(target, (str, os.PathLike)):
-            return await self._copy_to(target, chunk_size)
+            return await self._copy_to(target, chunk_size, on_chunk)
         path = Path(os.fspath(target))
         partial = path.with_name(path.name + ".part")
         try:
             with open(partial, "wb") as file:
-                written = await self._copy_to(file, chunk_size)
+                written = await self._copy_to(file, chunk_size, on_chunk)
             os.replace(partial, path)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
         return written
 
-    async def _copy_to(self, file: IO[bytes], chunk_size: int) -> int:
+    async def _copy_to(self, file: IO[bytes], chunk_size: int, on_chunk: Callable[[int], object] | None) -> int:
         written = 0
         async for chunk in self.aiter_bytes(chunk_size):
             file.write(chunk)
             written += len(chunk)
+            if on_chunk is not None:
+                on_chunk(len(chunk))
         return written
 
 

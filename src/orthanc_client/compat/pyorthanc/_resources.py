@@ -192,14 +192,7 @@ class Resource:
                 answer.write_to(target)
                 return
             with progress_bar(unit="B", unit_scale=True, desc=repr(self), total=answer.content_length) as bar:
-                handle = open(target, "wb") if isinstance(target, str) else target  # noqa: SIM115
-                try:
-                    for chunk in answer.iter_bytes():
-                        handle.write(chunk)
-                        bar.update(len(chunk))
-                finally:
-                    if handle is not target:
-                        handle.close()
+                answer.write_to(target, on_chunk=bar.update)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Resource) and self.id_ == other.id_
