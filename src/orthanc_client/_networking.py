@@ -10,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NoReturn, Protocol, runtime_checkable
 
-from ._exceptions import InvalidInputError, OrthancError
+from ._exceptions import DicomNetworkError, HTTPError, InvalidInputError, OrthancError
 from ._query import dicom_query
+from ._tags import parse_int
 
 LEVELS = ("Patient", "Study", "Series", "Instance")
 
@@ -112,13 +113,6 @@ def orthanc_ids(resources: ResourceRef | Iterable[ResourceRef]) -> list[str]:
     return ids
 
 
-def _parse_int(value: Any) -> int | None:
-    try:
-        return int(str(value).strip())
-    except (TypeError, ValueError):
-        return None
-
-
 @dataclass(frozen=True, eq=False)
 class FindAnswer(Mapping[str, Any]):
     """One C-FIND answer: its tags by keyword (simplified: ``{"PatientID": "P1", ...}``), read like a dict.
@@ -189,7 +183,7 @@ class FindAnswer(Mapping[str, Any]):
     def number_of_instances(self) -> int | None:
         """``Number{Patient,Study,Series}RelatedInstances`` (``None`` if the SCP did not send it)."""
         tag = COUNT_TAG.get(self.level)
-        return _parse_int(self.tags.get(tag)) if tag else (1 if self.level == "Instance" else None)
+        return parse_int(self.tags.get(tag)) if tag else (1 if self.level == "Instance" else None)
 
     def identifier(self) -> dict[str, str]:
         """The tags that name this resource in a C-MOVE/C-GET (its level's UID and those above, if known)."""
@@ -209,10 +203,32 @@ def find_body(
     dicom = dicom_query(query)
     for tag in (*DEFAULT_RETURN_TAGS[level], *(return_tags or ())):
         dicom.setdefault(tag, "")
+    return query_body(level, dicom, dicom_timeout)
+
+
+def query_body(level: str, dicom: dict[str, str], dicom_timeout: float | None) -> dict[str, Any]:
+    """``POST /modalities/{id}/query`` for a query already in DICOM syntax, asking for nothing more."""
     body: dict[str, Any] = {"Level": level, "Query": dicom}
     if dicom_timeout is not None:
         body["Timeout"] = dicom_timeout
     return body
+
+
+class RemoteNode(Protocol):
+    """A ``Modality`` or ``Peer``: a name, and the last failure of the remote end it names."""
+
+    name: str
+    last_error: DicomNetworkError | None
+
+
+def raise_remote_error(node: RemoteNode, operation: str, error: HTTPError) -> NoReturn:
+    """Re-raises Orthanc's answer to a call about ``node``: a 5xx is the remote failing (a refused association,
+    a peer down: ``DicomNetworkError`` with Orthanc's details, kept in ``node.last_error``); a 4xx is about the
+    request itself (unknown name, credentials) and propagates unchanged."""
+    if error.status_code < 500:
+        raise error
+    node.last_error = DicomNetworkError.from_http_error(node.name, operation, error)
+    raise node.last_error from error
 
 
 def parse_answers(level: str, modality: str, answers: Any) -> list[FindAnswer]:

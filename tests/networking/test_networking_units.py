@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+import httpx
 import pytest
 
-from orthanc_client import FindAnswer, InvalidInputError
+from orthanc_client import DicomNetworkError, FindAnswer, InvalidInputError, NotFoundError
+from orthanc_client._exceptions import HTTPError, error_for_response
 from orthanc_client._manifest import FAILED, MOVING, PENDING, VERIFIED, Manifest
-from orthanc_client._networking import find_body, normalize_level, retrieve_identifiers, uid_list_query
+from orthanc_client._networking import (
+    find_body,
+    normalize_level,
+    raise_remote_error,
+    retrieve_identifiers,
+    uid_list_query,
+)
 
 
 def test_find_answer_reads_typed_values() -> None:
@@ -78,3 +87,24 @@ def test_manifest_keeps_verified_studies_across_runs(tmp_path: Path) -> None:
             1,
         )
         assert not reopened.studies(MOVING)
+
+
+def test_remote_errors_are_told_apart_from_orthancs_own() -> None:
+    """A 5xx about a modality or peer is the remote failing (kept in ``last_error``); a 4xx is about the
+    request and propagates unchanged."""
+
+    def error(status: int, details: str) -> HTTPError:
+        request = httpx.Request("POST", "http://orthanc/modalities/pacs/echo")
+        body = {"HttpStatus": status, "Message": "Error in the network protocol", "Details": details}
+        return error_for_response(httpx.Response(status, json=body, request=request))
+
+    node = SimpleNamespace(name="pacs", last_error=None)
+    unknown = error(404, "Unknown modality")
+    with pytest.raises(NotFoundError) as raised:
+        raise_remote_error(node, "C-ECHO", unknown)
+    assert raised.value is unknown and node.last_error is None
+    with pytest.raises(
+        DicomNetworkError, match="C-ECHO with 'pacs' failed: DicomAssociation - connection refused"
+    ):
+        raise_remote_error(node, "C-ECHO", error(500, "DicomAssociation - connection refused"))
+    assert isinstance(node.last_error, DicomNetworkError) and node.last_error.remote == "pacs"

@@ -21,6 +21,8 @@ from .._networking import (
     normalize_level,
     orthanc_ids,
     parse_answers,
+    query_body,
+    raise_remote_error,
     retrieve_identifiers,
     uid_list_query,
 )
@@ -157,16 +159,9 @@ class Modality:
         try:
             await self.client.post_modalities_id_echo(self.name, body)
         except HTTPError as error:
-            self._raise_network_error("C-ECHO", error)
+            # A failed association is a 500 "Error in the network protocol" with the reason in Details.
+            raise_remote_error(self, "C-ECHO", error)
         self.last_error = None
-
-    def _raise_network_error(self, operation: str, error: HTTPError) -> None:
-        # Orthanc reports a failed association as a 500 "Error in the network protocol" with the reason in
-        # Details; 4xx are about the request itself (unknown modality, credentials) and propagate as they are.
-        if error.status_code < 500:
-            raise error
-        self.last_error = DicomNetworkError.from_http_error(self.name, operation, error)
-        raise self.last_error from error
 
     # --- C-FIND ----------------------------------------------------------------------------------------------
 
@@ -193,18 +188,21 @@ class Modality:
             answers = await pacs.find("Series", {"StudyInstanceUID": uid, "Modality": ["CT", "MR"]})
         """
         level = normalize_level(level)
-        body = find_body(level, query, return_tags, dicom_timeout)
-        try:
-            created = await self.client.post_modalities_id_query(self.name, body)
-        except HTTPError as error:
-            self._raise_network_error("C-FIND", error)
-        query_id = str(created["ID"])
+        query_id = await self._query(find_body(level, query, return_tags, dicom_timeout), "C-FIND")
         try:
             answers = await self.client.get_queries_id_answers(query_id, expand=True, simplify=True)
         finally:
             if not keep_query:
                 await self._forget_query(query_id)
         return parse_answers(level, self.name, answers)
+
+    async def _query(self, body: dict[str, Any], operation: str) -> str:
+        """Runs a C-FIND whose answers Orthanc stores; returns the stored query's id."""
+        try:
+            created = await self.client.post_modalities_id_query(self.name, body)
+        except HTTPError as error:
+            raise_remote_error(self, operation, error)
+        return str(created["ID"])
 
     async def _forget_query(self, query_id: str) -> None:
         try:
@@ -236,42 +234,28 @@ class Modality:
     ) -> Job:
         """Starts a C-MOVE job and returns it (see ``move``)."""
         level, identifiers = retrieve_identifiers(level, _as_items(resources))
-        version = parse_version(await self.client.server_version())
-        if version >= _MOVE_AS_JOB_SINCE:
-            body: dict[str, Any] = {"Level": level, "Resources": identifiers, "Asynchronous": True}
-            if target_aet:
-                body["TargetAet"] = target_aet
-            if dicom_timeout is not None:
-                body["Timeout"] = dicom_timeout
-            try:
-                created = await self.client.post_modalities_id_move(self.name, body)
-            except HTTPError as error:
-                self._raise_network_error("C-MOVE", error)
-            return Job(str(created["ID"]), self.client)
-        return await self._move_through_query(level, identifiers, target_aet, dicom_timeout)
+        options: dict[str, Any] = {"Asynchronous": True}
+        if target_aet:
+            options["TargetAet"] = target_aet
+        if dicom_timeout is not None:
+            options["Timeout"] = dicom_timeout
+        if parse_version(await self.client.server_version()) < _MOVE_AS_JOB_SINCE:
+            return await self._move_through_query(level, identifiers, options)
+        try:
+            created = await self.client.post_modalities_id_move(
+                self.name, {"Level": level, "Resources": identifiers, **options}
+            )
+        except HTTPError as error:
+            raise_remote_error(self, "C-MOVE", error)
+        return Job(str(created["ID"]), self.client)
 
     async def _move_through_query(
-        self,
-        level: str,
-        identifiers: builtins.list[dict[str, str]],
-        target_aet: str | None,
-        dicom_timeout: float | None,
+        self, level: str, identifiers: builtins.list[dict[str, str]], options: dict[str, Any]
     ) -> Job:
-        query: dict[str, Any] = {"Level": level, "Query": uid_list_query(level, identifiers)}
-        if dicom_timeout is not None:
-            query["Timeout"] = dicom_timeout
+        query = query_body(level, uid_list_query(level, identifiers), options.get("Timeout"))
+        query_id = await self._query(query, "C-MOVE (finding the UIDs to move)")
         try:
-            created = await self.client.post_modalities_id_query(self.name, query)
-        except HTTPError as error:
-            self._raise_network_error("C-MOVE (finding the UIDs to move)", error)
-        query_id = str(created["ID"])
-        body: dict[str, Any] = {"Asynchronous": True}
-        if target_aet:
-            body["TargetAet"] = target_aet
-        if dicom_timeout is not None:
-            body["Timeout"] = dicom_timeout
-        try:
-            started = await self.client.post_queries_id_retrieve(query_id, body)
+            started = await self.client.post_queries_id_retrieve(query_id, options)
         finally:
             # The job holds its own copy of the answers, so the stored query is no longer needed.
             await self._forget_query(query_id)
@@ -319,7 +303,7 @@ class Modality:
         try:
             created = await self.client.post_modalities_id_get(self.name, body)
         except HTTPError as error:
-            self._raise_network_error("C-GET", error)
+            raise_remote_error(self, "C-GET", error)
         return Job(str(created["ID"]), self.client)
 
     async def get(
@@ -356,7 +340,7 @@ class Modality:
         try:
             created = await self.client.post_modalities_id_store(self.name, body)
         except HTTPError as error:
-            self._raise_network_error("C-STORE", error)
+            raise_remote_error(self, "C-STORE", error)
         return Job(str(created["ID"]), self.client)
 
     async def store(

@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._exceptions import DicomNetworkError, HTTPError, InvalidInputError
-from .._networking import ResourceRef, orthanc_ids
+from .._networking import ResourceRef, orthanc_ids, raise_remote_error
 from .jobs import Job
 
 if TYPE_CHECKING:
@@ -90,11 +90,7 @@ class Peer:
         try:
             return dict(self.client.get_peers_id_system(self.name))
         except HTTPError as error:
-            # Orthanc answers 4xx about the peer name or our credentials; any 5xx is the peer failing.
-            if error.status_code < 500:
-                raise
-            self.last_error = DicomNetworkError.from_http_error(self.name, "peer /system", error)
-            raise self.last_error from error
+            raise_remote_error(self, "peer /system", error)
 
     def is_reachable(self) -> bool:
         """``True`` if the peer answers through this Orthanc; if not ``False``, with the reason in ``last_error``."""
@@ -122,10 +118,7 @@ class Peer:
         try:
             created = self.client.post_peers_id_store(self.name, body)
         except HTTPError as error:
-            if error.status_code < 500:
-                raise
-            self.last_error = DicomNetworkError.from_http_error(self.name, "peer store", error)
-            raise self.last_error from error
+            raise_remote_error(self, "peer store", error)
         return Job(str(created["ID"]), self.client)
 
     def store(
