@@ -13,9 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
-from orthanc_client import Orthanc, orthanc_instance_id
+from orthanc_client import Orthanc, _dicomfiles, orthanc_instance_id
 from orthanc_client import aio as orthanc_aio
-from orthanc_client._dicomfiles import looks_like_preambleless_dicom, read_identifiers
+from orthanc_client._dicomfiles import (
+    LocalSource,
+    inspect_source,
+    looks_like_preambleless_dicom,
+    read_identifiers,
+)
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, to_bytes, write
 
@@ -191,6 +196,41 @@ def test_instance_id_scheme_and_preamble_detection() -> None:
     raw = to_bytes(make_study(1, 1)[0])
     assert looks_like_preambleless_dicom(raw[132:])
     assert not looks_like_preambleless_dicom(b"hello world, not dicom")
+
+
+def test_small_files_are_read_whole_large_ones_streamed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = to_bytes(make_study(1, 1)[0])
+    (tmp_path / "a.dcm").write_bytes(data)
+    (tmp_path / "a.dcm.gz").write_bytes(gzip.compress(data))
+    source, gz_source = (
+        LocalSource("a", path=tmp_path / "a.dcm"),
+        LocalSource("gz", path=tmp_path / "a.dcm.gz"),
+    )
+
+    small = inspect_source(source)
+    assert (small.kind, small.body, small.size) == ("dicom", data, len(data))  # the file is closed already
+    monkeypatch.setattr(_dicomfiles, "WHOLE_READ_SIZE", 64)
+    large = inspect_source(source)
+    try:
+        assert large.kind == "dicom" and large.size == len(data)
+        assert not isinstance(large.body, bytes) and large.body is not None
+        assert large.body.tell() == 0 and large.body.read() == data  # streamed from the start
+    finally:
+        large.close()
+    assert inspect_source(gz_source).body == data  # a large .gz is still decompressed whole
+
+
+async def test_upload_streams_files_over_the_whole_read_size(
+    transfer: Transfer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_dicomfiles, "WHOLE_READ_SIZE", 64)
+    expected = make_mixed_folder(tmp_path)
+    result = await transfer.upload(tmp_path, progress=False)
+    assert relative_names(result.stored, tmp_path) == expected["stored"]
+    assert relative_names(result.skipped, tmp_path) == expected["skipped"]
+    assert relative_names(result.failed, tmp_path) == expected["failed"]
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])

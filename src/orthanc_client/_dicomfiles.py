@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Literal
 
+from ._base import CHUNK_SIZE
 from ._exceptions import InvalidInputError
 
 PREAMBLE_LENGTH = 128
@@ -33,6 +34,10 @@ ZIP_MAGIC = b"PK\x03\x04"
 # Gzipped DICOM is decompressed into memory before sending (Orthanc wants a length, and gz files of single
 # instances are small); past this size the file is refused rather than risking the memory.
 MAX_GZIP_DICOM_SIZE = 1 << 30
+# Files up to this size are read whole in one call and sent as bytes: the request body would hold them
+# whole anyway (bodies are streamed in chunks of this size), and it spares an open file, seeks and an async
+# body iterator per file. Larger files are streamed from disk.
+WHOLE_READ_SIZE = CHUNK_SIZE
 
 # Value representations that may follow a tag in explicit-VR little endian (for the preamble-less check).
 _VRS = frozenset(
@@ -172,29 +177,42 @@ class InspectedSource:
 
 
 def inspect_source(source: LocalSource) -> InspectedSource:
-    """Opens ``source`` and says whether it is DICOM. A file stays open (to be streamed), except a ``.gz``,
-    which is decompressed into memory. Raises ``OSError`` when the file cannot be read."""
+    """Opens ``source`` and says whether it is DICOM. A file up to ``WHOLE_READ_SIZE`` is read whole and
+    closed at once (its body is bytes); a larger one stays open, to be streamed. A ``.gz`` is decompressed
+    into memory. Raises ``OSError`` when the file cannot be read."""
     if source.data is not None:
         return _inspect_stream(io.BytesIO(source.data), source.data)
     file = source.open()
     try:
-        head = file.read(2)
-        file.seek(0)
-        if head == GZIP_MAGIC:
-            with gzip.GzipFile(fileobj=file) as unzipped:
-                try:
-                    data = unzipped.read(MAX_GZIP_DICOM_SIZE + 1)
-                except (OSError, EOFError, zipfile.BadZipFile) as exc:
-                    file.close()
-                    return InspectedSource("not-dicom", None, 0, f"a damaged gzip file ({exc})")
+        # One read answers "is it small?" and, when it is, is the whole body: no second open, seek or read
+        # before sending, and a replayable body for retries.
+        data = file.read(WHOLE_READ_SIZE + 1)
+        stream: IO[bytes]
+        body: IO[bytes] | bytes
+        if len(data) <= WHOLE_READ_SIZE:
             file.close()
-            if len(data) > MAX_GZIP_DICOM_SIZE:
-                return InspectedSource("not-dicom", None, 0, "a gzip file too large to decompress in memory")
-            return _inspect_stream(io.BytesIO(data), data, gzipped=True)
-        return _inspect_stream(file, file)
+            stream, body = io.BytesIO(data), data
+        else:
+            file.seek(0)
+            stream = body = file
+        if data[:2] == GZIP_MAGIC:
+            return _inspect_gzip(stream)
+        return _inspect_stream(stream, body)
     except BaseException:
         file.close()
         raise
+
+
+def _inspect_gzip(stream: IO[bytes]) -> InspectedSource:
+    """Decompresses a gzipped file into memory (Orthanc wants a length) and inspects what it holds."""
+    with stream, gzip.GzipFile(fileobj=stream) as unzipped:
+        try:
+            data = unzipped.read(MAX_GZIP_DICOM_SIZE + 1)
+        except (OSError, EOFError, zipfile.BadZipFile) as exc:
+            return InspectedSource("not-dicom", None, 0, f"a damaged gzip file ({exc})")
+    if len(data) > MAX_GZIP_DICOM_SIZE:
+        return InspectedSource("not-dicom", None, 0, "a gzip file too large to decompress in memory")
+    return _inspect_stream(io.BytesIO(data), data, gzipped=True)
 
 
 def _inspect_stream(stream: IO[bytes], body: IO[bytes] | bytes, *, gzipped: bool = False) -> InspectedSource:
