@@ -210,10 +210,6 @@ class Manifest:
             status: count for status, count in self._read("SELECT status, COUNT(*) FROM studies GROUP BY 1")
         }
 
-    def set_expected(self, study_uid: str, expected: int | None) -> None:
-        with self._write() as db:
-            db.execute("UPDATE studies SET expected_instances = ? WHERE study_uid = ?", (expected, study_uid))
-
     def moving(self, study_uids: Iterable[str]) -> None:
         """Records that a C-MOVE of these studies starts (before it does, so a crash leaves a trace)."""
         now = time.time()

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _sync_backend as backend
 from .._exceptions import InvalidInputError, OrthancError, UnsupportedByServerError
-from .._manifest import FAILED, FOUND, MOVING, PENDING, VERIFIED, Manifest, StudyRecord
+from .._manifest import FAILED, FOUND, MOVING, PENDING, VERIFIED, Manifest, RequestRecord, StudyRecord
 from .._networking import FindAnswer
 from .._operation import parse_version
 from .._progress import TransferProgress
@@ -169,7 +169,7 @@ class _TransferRun:
         started = time.monotonic()
         self.manifest.add_requests(requests)
         self._resolve_requests(
-            [r.key for r in self.manifest.requests(PENDING, FAILED) if r.key in requests]
+            [r for r in self.manifest.requests(PENDING, FAILED) if r.key in requests]
         )
         wanted = set(requests)
         todo = [s for s in self.manifest.studies(PENDING, MOVING, FAILED) if s.request_key in wanted]
@@ -197,17 +197,15 @@ class _TransferRun:
 
     # --- C-FIND ------------------------------------------------------------------------------------------
 
-    def _resolve_requests(self, keys: list[str]) -> None:
-        queries = {r.key: r.query for r in self.manifest.requests()}
-
-        def resolve(key: str) -> None:
-            result = self._retrying(self._find_studies, queries[key])
+    def _resolve_requests(self, requests: list[RequestRecord]) -> None:
+        def resolve(request: RequestRecord) -> None:
+            result = self._retrying(self._find_studies, request.query)
             if isinstance(result, OrthancError):
-                self.manifest.request_failed(key, str(result))
+                self.manifest.request_failed(request.key, str(result))
             else:
-                self.manifest.request_found(key, result)
+                self.manifest.request_found(request.key, result)
 
-        for _key, outcome in backend.map_unordered(resolve, keys, self.concurrency):
+        for _request, outcome in backend.map_unordered(resolve, requests, self.concurrency):
             if isinstance(outcome, BaseException):
                 raise outcome
 
