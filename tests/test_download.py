@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import zipfile
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -99,6 +100,32 @@ async def test_zip_round_trip_client_and_server_modes(api: Transfer, tmp_path: P
     await api.call("download_zip", targets, tmp_path / "media.zip", mode="media")
     with zipfile.ZipFile(tmp_path / "media.zip") as archive:
         assert "DICOMDIR" in archive.namelist()
+
+
+async def test_zip_of_instances_larger_than_the_spool(
+    api: Transfer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Instances over ``SPOOL_SIZE`` wait in a temporary file instead of memory; the zip is the same."""
+    from orthanc_client._async import download as async_download
+    from orthanc_client._sync import download as sync_download
+
+    module = sync_download if api.kind == "sync" else async_download
+    monkeypatch.setattr(module, "SPOOL_SIZE", 100)
+    spooled = module._Spool()
+    for part in (b"a" * 60, b"b" * 60):
+        spooled.write(part)
+    assert spooled.file is not None and spooled.chunks == [] and spooled.size == 120
+    copied = io.BytesIO()
+    with spooled:
+        spooled.copy_to(copied)
+    assert copied.getvalue() == b"a" * 60 + b"b" * 60
+
+    server_hashes = seed_for(api, 1)
+    result = await api.call("download_zip", [("study", s) for s in studies_for(api)], tmp_path / "big.zip")
+    assert len(result.stored) == 6
+    with zipfile.ZipFile(tmp_path / "big.zip") as archive:
+        for name in archive.namelist():
+            assert sha256(archive.read(name)) == server_hashes[Path(name).stem]
 
 
 async def test_unknown_resource_raises_and_writes_nothing(api: Transfer, tmp_path: Path) -> None:

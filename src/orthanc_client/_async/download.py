@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from .. import _async_backend as backend
+from .._base import CHUNK_SIZE
 from .._exceptions import InvalidInputError
 from .._progress import TransferProgress
 from .._results import Outcome, TransferError, TransferItem, TransferResult
@@ -361,16 +362,13 @@ async def download_zip(
     planned = _relative_paths(instances, layout)
     result = TransferResult("download")
 
-    async def fetch(job: tuple[InstanceInfo, str]) -> tuple[IO[bytes], int]:
-        info, _ = job
-        spool: IO[bytes] = tempfile.SpooledTemporaryFile(max_size=SPOOL_SIZE)  # noqa: SIM115 - closed below
+    async def fetch(job: tuple[InstanceInfo, str]) -> _Spool:
+        spool = _Spool()
         try:
-            async with client.stream_get_instances_id_file(info.id) as answer:
-                async for chunk in answer.aiter_bytes():
+            async with client.stream_get_instances_id_file(job[0].id) as answer:
+                async for chunk in answer.response.aiter_bytes():  # as received: no re-chunking copies
                     spool.write(chunk)
-            size = spool.tell()
-            spool.seek(0)
-            return spool, size
+            return spool
         except BaseException:
             spool.close()
             raise
@@ -387,14 +385,55 @@ async def download_zip(
                     if isinstance(outcome, BaseException):
                         result.add("failed", TransferItem.from_error(relative, outcome))
                         raise TransferError(result) from outcome
-                    spool, size = outcome
-                    with spool, archive.open(relative, "w", force_zip64=size > ZIP64_THRESHOLD) as entry:
-                        shutil.copyfileobj(spool, entry, SPOOL_SIZE)
-                    result.add("stored", TransferItem(relative, path=target, instance_id=info.id, size=size))
-                    bar.advance(nbytes=size)
+                    with outcome as spool:
+                        force_zip64 = spool.size > ZIP64_THRESHOLD
+                        with archive.open(relative, "w", force_zip64=force_zip64) as entry:
+                            spool.copy_to(entry)
+                    item = TransferItem(relative, path=target, instance_id=info.id, size=spool.size)
+                    result.add("stored", item)
+                    bar.advance(nbytes=spool.size)
         os.replace(partial, target)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
     result.elapsed = time.perf_counter() - started
     return result
+
+
+class _Spool:
+    """One instance's bytes waiting for their turn in the zip: the chunks as received (kept, not copied) up
+    to ``SPOOL_SIZE``, then a temporary file, so memory stays bounded whatever the instance's size."""
+
+    def __init__(self) -> None:
+        self.chunks: list[bytes] = []
+        self.file: IO[bytes] | None = None
+        self.size = 0
+
+    def write(self, chunk: bytes) -> None:
+        self.size += len(chunk)
+        if self.file is None and self.size > SPOOL_SIZE:
+            self.file = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+            self.file.writelines(self.chunks)
+            self.chunks = []
+        if self.file is not None:
+            self.file.write(chunk)
+        else:
+            self.chunks.append(chunk)
+
+    def copy_to(self, target: IO[bytes]) -> None:
+        if self.file is None:
+            target.writelines(self.chunks)
+        else:
+            self.file.seek(0)
+            shutil.copyfileobj(self.file, target, CHUNK_SIZE)
+
+    def close(self) -> None:
+        self.chunks = []
+        if self.file is not None:
+            self.file.close()
+
+    def __enter__(self) -> _Spool:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
