@@ -108,3 +108,13 @@ def test_remote_errors_are_told_apart_from_orthancs_own() -> None:
     ):
         raise_remote_error(node, "C-ECHO", error(500, "DicomAssociation - connection refused"))
     assert isinstance(node.last_error, DicomNetworkError) and node.last_error.remote == "pacs"
+
+
+def test_one_resource_to_retrieve_is_not_iterated() -> None:
+    from orthanc_client._async.modality import _as_items
+
+    answer = FindAnswer("Study", {"StudyInstanceUID": "1.2"})
+    identifier = {"StudyInstanceUID": "1.2"}
+    assert _as_items("1.2") == ["1.2"]
+    assert _as_items(answer) == [answer] and _as_items(identifier) == [identifier]
+    assert _as_items(iter(("1.2", answer))) == ["1.2", answer]

@@ -367,9 +367,7 @@ class Modality:
 
 
 def _as_items(resources: Identifier | Iterable[Identifier]) -> builtins.list[Identifier]:
-    # A single answer is a Mapping and a single UID a str: both are iterable, so test them first.
-    if isinstance(resources, (str, FindAnswer)) or (
-        isinstance(resources, Mapping) and not isinstance(resources, FindAnswer)
-    ):
+    # One UID (a str), one answer or one identifier dict (Mappings) are iterable too: they are one item.
+    if isinstance(resources, (str, Mapping)):
         return [resources]
     return builtins.list(resources)
