@@ -105,6 +105,27 @@ def test_failures_give_one_line_and_exit_code_1(clean_orthanc: OrthancServer, tm
     assert usage.returncode == 2
 
 
+def test_modify_refuses_identity_changes_without_force(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
+    """The same guard as the resources' ``.modify``: nothing is sent, so no job is created."""
+    write(make_patient_tree(1, 1, 1, 1)[0], tmp_path / "one.dcm")
+    assert run(clean_orthanc, "upload", str(tmp_path)).returncode == 0
+    study = json.loads(run(clean_orthanc, "find", "--json").stdout)[0]["ID"]
+
+    def job_ids() -> set[str]:
+        return {job["ID"] for job in json.loads(run(clean_orthanc, "jobs", "list", "--json").stdout)}
+
+    jobs_before = job_ids()
+
+    refused = run(clean_orthanc, "modify", study, "--level", "study", "-r", "PatientID=SOMEONE-ELSE")
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert "PatientID" in refused.stderr and "force" in refused.stderr
+    assert job_ids() == jobs_before
+
+    # With --force the request goes to Orthanc, which runs the job (1.10 fails it: its own rule at study level).
+    run(clean_orthanc, "modify", study, "-r", "PatientID=SOMEONE-ELSE", "--force")
+    assert len(job_ids() - jobs_before) == 1
+
+
 @pytest.mark.orthanc_min("1.12")
 def test_labels(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
     write(make_patient_tree(1, 1, 1, 1)[0], tmp_path / "one.dcm")

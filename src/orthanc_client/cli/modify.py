@@ -1,4 +1,8 @@
-"""``orthanc anonymize`` and ``orthanc modify``: run as Orthanc jobs, with a progress display."""
+"""``orthanc anonymize`` and ``orthanc modify``: run as Orthanc jobs, with a progress display.
+
+The bodies come from :mod:`orthanc_client._modify`, as for the resources' ``.modify``/``.anonymize``, so the
+command line refuses the same identity-changing edits without ``--force``.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,7 @@ from typing import Any
 
 import click
 
+from .._modify import anonymize_body, modify_body
 from ._common import PLURAL, ConnectionSettings, level_option, parse_assignments, pass_settings, print_json
 from .jobs import wait_with_progress
 
@@ -48,7 +53,6 @@ def _run(
     wait: bool,
     as_json: bool,
 ) -> None:
-    body["Asynchronous"] = True
     with settings.client() as client:
         answer = client.request("POST", f"/{PLURAL[level]}/{resource_id}/{action}", json=body)
         job_id = answer["ID"]
@@ -61,21 +65,6 @@ def _run(
         print_json({"job": job_id, **content})
     else:
         click.echo(f"new {level}: {content.get('ID')}  (Orthanc path {content.get('Path')})")
-
-
-def _body(
-    replace: tuple[str, ...], remove: tuple[str, ...], keep: tuple[str, ...], force: bool
-) -> dict[str, Any]:
-    body: dict[str, Any] = {}
-    if replace:
-        body["Replace"] = parse_assignments(replace, "--replace")
-    if remove:
-        body["Remove"] = list(remove)
-    if keep:
-        body["Keep"] = list(keep)
-    if force:
-        body["Force"] = True
-    return body
 
 
 @click.command("anonymize")
@@ -100,9 +89,13 @@ def anonymize_command(
     Example:
       orthanc anonymize 6e2c0ec2-5d99c8ca-c1c21cee-79a09605-68391d12 -r PatientName=Anon
     """
-    body = _body(replace, remove, keep, force)
-    if keep_private_tags:
-        body["KeepPrivateTags"] = True
+    body = anonymize_body(
+        replace=parse_assignments(replace, "--replace"),
+        remove=remove,
+        keep=keep,
+        keep_private_tags=keep_private_tags,
+        force=force,
+    )
     _run(settings, "anonymize", level, resource_id, body, wait, as_json)
 
 
@@ -128,4 +121,5 @@ def modify_command(
     """
     if not (replace or remove):
         raise click.UsageError("nothing to modify: give --replace or --remove")
-    _run(settings, "modify", level, resource_id, _body(replace, remove, keep, force), wait, as_json)
+    body = modify_body(replace=parse_assignments(replace, "--replace"), remove=remove, keep=keep, force=force)
+    _run(settings, "modify", level, resource_id, body, wait, as_json)
