@@ -47,6 +47,9 @@ async def test_system_reports_the_server_version(api: Any, orthanc_server: Ortha
     system = await api.get_system()
     assert system["Version"] == orthanc_server.version
     assert await api.server_version() == orthanc_server.version
+    cached = await api.system()
+    assert cached["Version"] == orthanc_server.version and cached["DicomAet"] == orthanc_server.aet
+    assert await api.system() is cached  # read once per client
 
 
 async def test_upload_list_expand_and_find(api: Any, study_files: list[bytes]) -> None:

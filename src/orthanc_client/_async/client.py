@@ -98,7 +98,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
                 http_client.auth = self._settings.auth
             http_client.headers.update(self._settings.headers)
         self._http = http_client
-        self._server_version: str | None = None
+        self._system: dict[str, Any] | None = None
 
     @property
     def url(self) -> str:
@@ -128,12 +128,16 @@ class AsyncOrthanc(AsyncOrthancAPI):
         """Closes the connection pool."""
         await self._http.aclose()
 
+    async def system(self) -> dict[str, Any]:
+        """The server's ``GET /system`` answer (version, name, DICOM AET and port...), read once and remembered:
+        these describe the server process, which does not change under a client."""
+        if self._system is None:
+            self._system = dict(await self.get_system())
+        return self._system
+
     async def server_version(self) -> str:
-        """The connected Orthanc's version (``GET /system``), read once and remembered."""
-        if self._server_version is None:
-            system = await self.get_system()
-            self._server_version = str(system.get("Version", "0"))
-        return self._server_version
+        """The connected Orthanc's version, e.g. ``"1.12.7"`` (from ``system()``, so read once)."""
+        return str((await self.system()).get("Version", "0"))
 
     async def request(
         self,

@@ -106,7 +106,7 @@ async def transfer(
         if parse_version(version) < _LABELS_SINCE:
             raise UnsupportedByServerError("labels on arrival", "1.12.0", version)
     if target_aet is None:
-        target_aet = str((await destination.get_system())["DicomAet"])
+        target_aet = str((await destination.system())["DicomAet"])
     run = _TransferRun(
         source,
         destination,

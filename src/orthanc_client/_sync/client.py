@@ -99,7 +99,7 @@ class Orthanc(OrthancAPI):
                 http_client.auth = self._settings.auth
             http_client.headers.update(self._settings.headers)
         self._http = http_client
-        self._server_version: str | None = None
+        self._system: dict[str, Any] | None = None
 
     @property
     def url(self) -> str:
@@ -129,12 +129,16 @@ class Orthanc(OrthancAPI):
         """Closes the connection pool."""
         self._http.close()
 
+    def system(self) -> dict[str, Any]:
+        """The server's ``GET /system`` answer (version, name, DICOM AET and port...), read once and remembered:
+        these describe the server process, which does not change under a client."""
+        if self._system is None:
+            self._system = dict(self.get_system())
+        return self._system
+
     def server_version(self) -> str:
-        """The connected Orthanc's version (``GET /system``), read once and remembered."""
-        if self._server_version is None:
-            system = self.get_system()
-            self._server_version = str(system.get("Version", "0"))
-        return self._server_version
+        """The connected Orthanc's version, e.g. ``"1.12.7"`` (from ``system()``, so read once)."""
+        return str((self.system()).get("Version", "0"))
 
     def request(
         self,

@@ -107,7 +107,7 @@ def transfer(
         if parse_version(version) < _LABELS_SINCE:
             raise UnsupportedByServerError("labels on arrival", "1.12.0", version)
     if target_aet is None:
-        target_aet = str((destination.get_system())["DicomAet"])
+        target_aet = str((destination.system())["DicomAet"])
     run = _TransferRun(
         source,
         destination,
