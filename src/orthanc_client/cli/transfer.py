@@ -9,10 +9,9 @@ from typing import Any, cast
 import click
 
 from .._results import TransferResult
-from .._sync.download import Layout, ZipMode, download, download_zip
+from .._sync.download import DEFAULT_DOWNLOAD_CONCURRENCY, Layout, ZipMode, download, download_zip
 from .._sync.upload import DEFAULT_UPLOAD_CONCURRENCY, upload
 from ._common import (
-    LEVELS,
     ConnectionSettings,
     level_option,
     parse_assignments,
@@ -108,7 +107,14 @@ def upload_command(
     show_default=True,
     help="patient/study/series folders, or all files in one folder.",
 )
-@click.option("--concurrency", "-j", type=click.IntRange(1, 64), default=8, show_default=True)
+@click.option(
+    "--concurrency",
+    "-j",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_DOWNLOAD_CONCURRENCY,
+    show_default=True,
+    help="Instances fetched at once.",
+)
 @progress_option
 @json_option
 @pass_settings
@@ -205,6 +211,3 @@ def report(result: TransferResult, as_json: bool) -> None:
         click.echo(result.summary())
     if result.failed:
         sys.exit(1)
-
-
-__all__ = ["LEVELS", "register"]
