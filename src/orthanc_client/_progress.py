@@ -1,8 +1,8 @@
 """A progress bar for transfers (files and bytes), drawn with ``rich`` on stderr.
 
 ``progress=None`` (the default everywhere) means "when stderr is a terminal": a script piped into a log
-gets no bar. ``rich`` comes with the ``cli`` extra; without it, the default is silently no bar and
-``progress=True`` raises.
+gets no bar. ``rich`` is a dependency of the package; should it be uninstalled, the default is silently no
+bar and ``progress=True`` raises.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ def progress_wanted(progress: bool | None) -> bool:
     if progress is None:
         return sys.stderr.isatty() and _has_rich()
     if progress and not _has_rich():
-        raise InvalidInputError("progress=True needs rich: pip install 'orthanc-client[cli]'")
+        raise InvalidInputError("progress=True needs rich: pip install rich")
     return progress
 
 
