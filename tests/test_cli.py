@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from orthanc_client.testing import OrthancServer
+from orthanc_client.testing import OrthancServer, version_tuple
 from orthanc_client.testing.dicom import make_patient_tree, write
 
 
@@ -137,6 +137,13 @@ def test_labels(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
     assert run(clean_orthanc, "labels", "show", study).stdout.split() == ["reviewed"]
     labelled = json.loads(run(clean_orthanc, "find", "--label", "reviewed", "--json").stdout)
     assert [s["ID"] for s in labelled] == [study]
+
+
+def test_labels_on_a_server_without_them_say_which_version_is_needed(clean_orthanc: OrthancServer) -> None:
+    if version_tuple(clean_orthanc.version) >= (1, 12):
+        pytest.skip("labels exist on this server")
+    result = run(clean_orthanc, "labels", "add", "some-study", "reviewed")
+    assert result.returncode != 0 and "1.12" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_help_everywhere() -> None:

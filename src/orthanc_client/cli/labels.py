@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import click
 
-from ._common import PLURAL, ConnectionSettings, level_option, pass_settings, print_json
+from .._sync.resources import Instance, Patient, Resource, Series, Study
+from ._common import ConnectionSettings, level_option, pass_settings, print_json
+
+# The resource layer (not raw requests) so that a server older than 1.12 gets the typed "needs Orthanc 1.12"
+# error instead of a bare 404.
+_RESOURCES: dict[str, type[Resource]] = {"patient": Patient, "study": Study, "series": Series, "instance": Instance}
 
 
 def register(cli: click.Group) -> None:
@@ -21,7 +26,7 @@ def labels(ctx: click.Context, as_json: bool) -> None:
     settings = ctx.find_object(ConnectionSettings)
     assert settings is not None
     with settings.client() as client:
-        names = client.request("GET", "/tools/labels")
+        names = client.get_tools_labels()
     if as_json:
         print_json(names)
     else:
@@ -36,7 +41,7 @@ def labels(ctx: click.Context, as_json: bool) -> None:
 def show_command(settings: ConnectionSettings, resource_id: str, level: str) -> None:
     """The labels of one resource."""
     with settings.client() as client:
-        for name in client.request("GET", f"/{PLURAL[level]}/{resource_id}/labels"):
+        for name in _RESOURCES[level](resource_id, client).get_labels():
             click.echo(name)
 
 
@@ -48,8 +53,9 @@ def show_command(settings: ConnectionSettings, resource_id: str, level: str) -> 
 def add_command(settings: ConnectionSettings, resource_id: str, names: tuple[str, ...], level: str) -> None:
     """Add labels to a resource."""
     with settings.client() as client:
+        resource = _RESOURCES[level](resource_id, client)
         for name in names:
-            client.request("PUT", f"/{PLURAL[level]}/{resource_id}/labels/{name}")
+            resource.add_label(name)
 
 
 @labels.command("remove")
@@ -62,5 +68,6 @@ def remove_command(
 ) -> None:
     """Remove labels from a resource."""
     with settings.client() as client:
+        resource = _RESOURCES[level](resource_id, client)
         for name in names:
-            client.request("DELETE", f"/{PLURAL[level]}/{resource_id}/labels/{name}")
+            resource.remove_label(name)
