@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 
@@ -27,8 +28,9 @@ class Operation:
     def binary_response(self) -> bool:
         return self.response in ("binary", "mixed")
 
-    @property
+    @functools.cached_property
     def since_tuple(self) -> tuple[int, ...]:
+        # read on every request by the version gate: parsed once per route
         return parse_version(self.since)
 
 

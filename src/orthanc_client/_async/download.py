@@ -366,7 +366,7 @@ async def download_zip(
         spool = _Spool()
         try:
             async with client.stream_get_instances_id_file(job[0].id) as answer:
-                async for chunk in answer.response.aiter_bytes():  # as received: no re-chunking copies
+                async for chunk in answer.aiter_bytes():  # as received: no re-chunking copies
                     spool.write(chunk)
             return spool
         except BaseException:

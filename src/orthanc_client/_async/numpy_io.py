@@ -219,7 +219,7 @@ async def _instance_frames(numpy: Any, instance: Instance, volume: _Volume) -> _
         target: Any = None
         buffer: Any = None
         filled = 0
-        async for chunk in answer.response.aiter_bytes():  # as received: no re-chunking copies
+        async for chunk in answer.aiter_bytes():  # as received: no re-chunking copies
             if layout is None:
                 prefix += chunk
                 try:

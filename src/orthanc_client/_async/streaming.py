@@ -10,7 +10,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
-from .._base import CHUNK_SIZE, PreparedRequest
+from .._base import PreparedRequest
 from .._types import StreamTarget
 
 if TYPE_CHECKING:
@@ -42,8 +42,8 @@ class AsyncStreamedResponse:
         value = self.response.headers.get("content-length")
         return int(value) if value and value.isdigit() else None
 
-    async def aiter_bytes(self, chunk_size: int = CHUNK_SIZE) -> AsyncIterator[bytes]:
-        """The body in chunks of about ``chunk_size`` bytes."""
+    async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
+        """The body in chunks as they arrive, or re-cut to ``chunk_size`` bytes (which copies every byte once)."""
         async for chunk in self.response.aiter_bytes(chunk_size):
             yield chunk
 
@@ -52,7 +52,7 @@ class AsyncStreamedResponse:
         return await self.response.aread()
 
     async def write_to(
-        self, target: StreamTarget, chunk_size: int = CHUNK_SIZE, on_chunk: Callable[[int], object] | None = None
+        self, target: StreamTarget, chunk_size: int | None = None, on_chunk: Callable[[int], object] | None = None
     ) -> int:
         """Writes the body to a path or a binary file object; returns the number of bytes written.
 
@@ -73,7 +73,7 @@ class AsyncStreamedResponse:
             raise
         return written
 
-    async def _copy_to(self, file: IO[bytes], chunk_size: int, on_chunk: Callable[[int], object] | None) -> int:
+    async def _copy_to(self, file: IO[bytes], chunk_size: int | None, on_chunk: Callable[[int], object] | None) -> int:
         written = 0
         async for chunk in self.aiter_bytes(chunk_size):
             file.write(chunk)

@@ -367,7 +367,7 @@ def download_zip(
         spool = _Spool()
         try:
             with client.stream_get_instances_id_file(job[0].id) as answer:
-                for chunk in answer.response.iter_bytes():  # as received: no re-chunking copies
+                for chunk in answer.iter_bytes():  # as received: no re-chunking copies
                     spool.write(chunk)
             return spool
         except BaseException:

@@ -220,7 +220,7 @@ def _instance_frames(numpy: Any, instance: Instance, volume: _Volume) -> _Frames
         target: Any = None
         buffer: Any = None
         filled = 0
-        for chunk in answer.response.iter_bytes():  # as received: no re-chunking copies
+        for chunk in answer.iter_bytes():  # as received: no re-chunking copies
             if layout is None:
                 prefix += chunk
                 try:

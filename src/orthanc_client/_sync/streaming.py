@@ -11,7 +11,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 import httpx
 
-from .._base import CHUNK_SIZE, PreparedRequest
+from .._base import PreparedRequest
 from .._types import StreamTarget
 
 if TYPE_CHECKING:
@@ -43,8 +43,8 @@ class StreamedResponse:
         value = self.response.headers.get("content-length")
         return int(value) if value and value.isdigit() else None
 
-    def iter_bytes(self, chunk_size: int = CHUNK_SIZE) -> Iterator[bytes]:
-        """The body in chunks of about ``chunk_size`` bytes."""
+    def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        """The body in chunks as they arrive, or re-cut to ``chunk_size`` bytes (which copies every byte once)."""
         for chunk in self.response.iter_bytes(chunk_size):
             yield chunk
 
@@ -53,7 +53,7 @@ class StreamedResponse:
         return self.response.read()
 
     def write_to(
-        self, target: StreamTarget, chunk_size: int = CHUNK_SIZE, on_chunk: Callable[[int], object] | None = None
+        self, target: StreamTarget, chunk_size: int | None = None, on_chunk: Callable[[int], object] | None = None
     ) -> int:
         """Writes the body to a path or a binary file object; returns the number of bytes written.
 
@@ -74,7 +74,7 @@ class StreamedResponse:
             raise
         return written
 
-    def _copy_to(self, file: IO[bytes], chunk_size: int, on_chunk: Callable[[int], object] | None) -> int:
+    def _copy_to(self, file: IO[bytes], chunk_size: int | None, on_chunk: Callable[[int], object] | None) -> int:
         written = 0
         for chunk in self.iter_bytes(chunk_size):
             file.write(chunk)
