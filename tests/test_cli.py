@@ -9,6 +9,7 @@ import sys
 import zipfile
 from pathlib import Path
 
+import pydicom
 import pytest
 
 from orthanc_client.testing import OrthancServer, version_tuple
@@ -124,6 +125,22 @@ def test_modify_refuses_identity_changes_without_force(clean_orthanc: OrthancSer
     # With --force the request goes to Orthanc, which runs the job (1.10 fails it: its own rule at study level).
     run(clean_orthanc, "modify", study, "-r", "PatientID=SOMEONE-ELSE", "--force")
     assert len(job_ids() - jobs_before) == 1
+
+
+def test_instance_level_modify_writes_the_answered_file(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
+    """Orthanc modifies one instance in its answer and stores nothing: the CLI asks where to write it."""
+    write(make_patient_tree(1, 1, 1, 1)[0], tmp_path / "one.dcm")
+    assert run(clean_orthanc, "upload", str(tmp_path)).returncode == 0
+    instance = json.loads(run(clean_orthanc, "find", "--level", "instance", "--json").stdout)[0]["ID"]
+    missing_output = run(clean_orthanc, "anonymize", instance, "--level", "instance")
+    assert missing_output.returncode == 2 and "--output" in missing_output.stderr
+    target = tmp_path / "out" / "anonymized.dcm"
+    target.parent.mkdir()
+    done = run(clean_orthanc, "anonymize", instance, "--level", "instance", "-r", "PatientName=Anon", "-o", str(target))
+    assert done.returncode == 0, done.stderr
+    assert pydicom.dcmread(target).PatientName == "Anon"
+    modified = run(clean_orthanc, "modify", instance, "-l", "instance", "-r", "SeriesDescription=X", "-o", str(target))
+    assert modified.returncode == 0 and pydicom.dcmread(target).SeriesDescription == "X"
 
 
 @pytest.mark.orthanc_min("1.12")

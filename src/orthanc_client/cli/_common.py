@@ -13,6 +13,7 @@ from rich.table import Table
 
 from .._exceptions import OrthancError
 from .._sync.client import Orthanc
+from .._sync.resources import Instance, Patient, Resource, Series, Study
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True)
@@ -103,7 +104,13 @@ def parse_assignments(values: Sequence[str], what: str) -> dict[str, str]:
 
 
 LEVELS = ("patient", "study", "series", "instance")
-PLURAL = {"patient": "patients", "study": "studies", "series": "series", "instance": "instances"}
+# Commands act through the resource layer, so they get its checks (identifiers without force, version gates).
+RESOURCE_CLASSES: dict[str, type[Resource]] = {
+    "patient": Patient,
+    "study": Study,
+    "series": Series,
+    "instance": Instance,
+}
 level_option = click.option(
     "--level", "-l", type=click.Choice(LEVELS), default="study", show_default=True, help="Resource level."
 )

@@ -4,12 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .._sync.resources import Instance, Patient, Resource, Series, Study
-from ._common import ConnectionSettings, level_option, pass_settings, print_json
-
-# The resource layer (not raw requests) so that a server older than 1.12 gets the typed "needs Orthanc 1.12"
-# error instead of a bare 404.
-_RESOURCES: dict[str, type[Resource]] = {"patient": Patient, "study": Study, "series": Series, "instance": Instance}
+from ._common import RESOURCE_CLASSES, ConnectionSettings, level_option, pass_settings, print_json
 
 
 def register(cli: click.Group) -> None:
@@ -26,7 +21,7 @@ def labels(ctx: click.Context, as_json: bool) -> None:
     settings = ctx.find_object(ConnectionSettings)
     assert settings is not None
     with settings.client() as client:
-        names = client.get_tools_labels()
+        names = client.get_tools_labels()  # a generated route: "needs Orthanc 1.12" on older servers
     if as_json:
         print_json(names)
     else:
@@ -41,7 +36,7 @@ def labels(ctx: click.Context, as_json: bool) -> None:
 def show_command(settings: ConnectionSettings, resource_id: str, level: str) -> None:
     """The labels of one resource."""
     with settings.client() as client:
-        for name in _RESOURCES[level](resource_id, client).get_labels():
+        for name in RESOURCE_CLASSES[level](resource_id, client).get_labels():
             click.echo(name)
 
 
@@ -53,7 +48,7 @@ def show_command(settings: ConnectionSettings, resource_id: str, level: str) -> 
 def add_command(settings: ConnectionSettings, resource_id: str, names: tuple[str, ...], level: str) -> None:
     """Add labels to a resource."""
     with settings.client() as client:
-        resource = _RESOURCES[level](resource_id, client)
+        resource = RESOURCE_CLASSES[level](resource_id, client)
         for name in names:
             resource.add_label(name)
 
@@ -68,6 +63,6 @@ def remove_command(
 ) -> None:
     """Remove labels from a resource."""
     with settings.client() as client:
-        resource = _RESOURCES[level](resource_id, client)
+        resource = RESOURCE_CLASSES[level](resource_id, client)
         for name in names:
             resource.remove_label(name)

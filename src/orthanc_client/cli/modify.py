@@ -1,17 +1,25 @@
 """``orthanc anonymize`` and ``orthanc modify``: run as Orthanc jobs, with a progress display.
 
-The bodies come from :mod:`orthanc_client._modify`, as for the resources' ``.modify``/``.anonymize``, so the
-command line refuses the same identity-changing edits without ``--force``.
+They go through the resources' ``modify_as_job``/``anonymize_as_job``, so the command line refuses the same
+identity-changing edits without ``--force``. At instance level Orthanc answers with the modified file and
+stores nothing: ``--output FILE`` says where to write it.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
-from .._modify import anonymize_body, modify_body
-from ._common import PLURAL, ConnectionSettings, level_option, parse_assignments, pass_settings, print_json
+from ._common import (
+    RESOURCE_CLASSES,
+    ConnectionSettings,
+    level_option,
+    parse_assignments,
+    pass_settings,
+    print_json,
+)
 from .jobs import wait_with_progress
 
 
@@ -38,6 +46,12 @@ def _common_options(function: Any) -> Any:
                 help="Wait for the job and print the new resource, or print the job ID at once.",
             ),
             click.option("--json", "as_json", is_flag=True, help="Print the job's outcome as JSON."),
+            click.option(
+                "--output",
+                "-o",
+                type=click.Path(dir_okay=False, writable=True),
+                help="With --level instance: where to write the modified file (Orthanc does not store it).",
+            ),
         ]
     ):
         function = option(function)
@@ -49,20 +63,30 @@ def _run(
     action: str,
     level: str,
     resource_id: str,
-    body: dict[str, Any],
+    options: dict[str, Any],
     wait: bool,
     as_json: bool,
+    output: str | None,
 ) -> None:
     with settings.client() as client:
-        answer = client.request("POST", f"/{PLURAL[level]}/{resource_id}/{action}", json=body)
-        job_id = answer["ID"]
-        if not wait:
-            print_json(answer) if as_json else click.echo(job_id)
+        resource: Any = RESOURCE_CLASSES[level](resource_id, client)
+        if level == "instance":
+            if output is None:
+                raise click.UsageError(
+                    f"{action} of an instance answers with the new file and stores nothing: give --output FILE"
+                )
+            data = getattr(resource, action)(**options)
+            Path(output).write_bytes(data)
+            click.echo(f"wrote {output} ({len(data)} bytes)")
             return
-        job = wait_with_progress(client, job_id)
+        job = getattr(resource, f"{action}_as_job")(**options)
+        if not wait:
+            print_json({"ID": job.id}) if as_json else click.echo(job.id)
+            return
+        job = wait_with_progress(client, job.id)
     content = job.content
     if as_json:
-        print_json({"job": job_id, **content})
+        print_json({"job": job.id, **content})
     else:
         click.echo(f"new {level}: {content.get('ID')}  (Orthanc path {content.get('Path')})")
 
@@ -81,6 +105,7 @@ def anonymize_command(
     force: bool,
     wait: bool,
     as_json: bool,
+    output: str | None,
     keep_private_tags: bool,
 ) -> None:
     """Anonymize a resource into a new one (an Orthanc job).
@@ -89,14 +114,14 @@ def anonymize_command(
     Example:
       orthanc anonymize 6e2c0ec2-5d99c8ca-c1c21cee-79a09605-68391d12 -r PatientName=Anon
     """
-    body = anonymize_body(
-        replace=parse_assignments(replace, "--replace"),
-        remove=remove,
-        keep=keep,
-        keep_private_tags=keep_private_tags,
-        force=force,
-    )
-    _run(settings, "anonymize", level, resource_id, body, wait, as_json)
+    options = {
+        "replace": parse_assignments(replace, "--replace"),
+        "remove": remove,
+        "keep": keep,
+        "keep_private_tags": keep_private_tags,
+        "force": force,
+    }
+    _run(settings, "anonymize", level, resource_id, options, wait, as_json, output)
 
 
 @click.command("modify")
@@ -112,6 +137,7 @@ def modify_command(
     force: bool,
     wait: bool,
     as_json: bool,
+    output: str | None,
 ) -> None:
     """Modify tags of a resource into a new one (an Orthanc job).
 
@@ -121,5 +147,5 @@ def modify_command(
     """
     if not (replace or remove):
         raise click.UsageError("nothing to modify: give --replace or --remove")
-    body = modify_body(replace=parse_assignments(replace, "--replace"), remove=remove, keep=keep, force=force)
-    _run(settings, "modify", level, resource_id, body, wait, as_json)
+    options = {"replace": parse_assignments(replace, "--replace"), "remove": remove, "keep": keep, "force": force}
+    _run(settings, "modify", level, resource_id, options, wait, as_json, output)
