@@ -7,7 +7,9 @@ from typing import Any
 import click
 
 from .._sync.client import Orthanc
+from .._sync.find import iter_resources
 from ._common import (
+    RESOURCE_CLASSES,
     ConnectionSettings,
     level_option,
     parse_assignments,
@@ -39,15 +41,10 @@ def register(cli: click.Group) -> None:
 def find_resources(
     client: Orthanc, level: str, query: dict[str, str], labels: list[str], limit: int | None = None
 ) -> list[dict[str, Any]]:
-    """Expanded ``/tools/find`` answers (``ID``, ``MainDicomTags``, ...)."""
-    body: dict[str, Any] = {"Level": level.capitalize(), "Query": query, "Expand": True}
-    if labels:
-        body["Labels"] = labels
-        body["LabelsConstraint"] = "All"
-    if limit:
-        body["Limit"] = limit
-    answer: list[dict[str, Any]] = client.post_tools_find(body)
-    return answer
+    """Expanded ``/tools/find`` answers (``ID``, ``MainDicomTags``, ...) read page by page by the library's
+    ``iter_resources``, with its query conversion and its version check for labels."""
+    found = iter_resources(client, RESOURCE_CLASSES[level], query, labels=labels or None, limit=limit)
+    return [resource.data for resource in found]
 
 
 @click.command("find")
