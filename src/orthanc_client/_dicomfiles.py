@@ -83,13 +83,14 @@ class DicomIdentifiers:
         return orthanc_instance_id(self.patient_id, self.study_uid, self.series_uid, self.sop_uid)
 
 
-def read_identifiers(file: IO[bytes]) -> DicomIdentifiers:
+def read_identifiers(file: IO[bytes], *, feature: str = "reading DICOM identifiers") -> DicomIdentifiers:
     """The patient/study/series/instance identifiers of a DICOM file, reading the header only (pydicom
     with ``stop_before_pixels`` and just the four tags), never the pixel data.
 
-    Raises ``ValueError`` when the header cannot be read or lacks the study, series or SOP instance UID.
+    Raises ``ValueError`` when the header cannot be read or lacks the study, series or SOP instance UID, and
+    ``InvalidInputError`` naming ``feature`` (the caller's option that needs it) when pydicom is missing.
     """
-    pydicom = _pydicom("skip_existing")
+    pydicom = _pydicom(feature)
     try:
         dataset = pydicom.dcmread(
             file,

@@ -162,7 +162,7 @@ class _Uploader:
                 return "skipped", _skipped(source, inspected)
             stream = inspected.body
             try:
-                return read_identifiers(io.BytesIO(stream) if isinstance(stream, bytes) else stream)
+                return read_identifiers(io.BytesIO(stream) if isinstance(stream, bytes) else stream, feature="skip_existing")
             except ValueError:
                 return None
         finally:

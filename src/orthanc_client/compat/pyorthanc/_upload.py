@@ -57,7 +57,7 @@ def _already_stored(api: Any, client: Any, content: bytes) -> Instance | None:
     import pydicom  # noqa: F401
 
     try:
-        orthanc_id = read_identifiers(BytesIO(content)).instance_id
+        orthanc_id = read_identifiers(BytesIO(content), feature="check_before_upload").instance_id
     except ValueError:
         return None  # a zip, or a file without the identifying tags: upload it
     try:
