@@ -30,6 +30,9 @@ async def map_unordered(
     limit = max(1, limit)
     iterator = iter(items)
     pending: dict[asyncio.Task[R], T] = {}
+    # Finished tasks report themselves on a queue: O(1) per completion, where asyncio.wait(FIRST_COMPLETED)
+    # adds and removes a callback on every pending task each time.
+    finished: asyncio.Queue[asyncio.Task[R]] = asyncio.Queue()
 
     def refill() -> None:
         while len(pending) < limit:
@@ -37,16 +40,17 @@ async def map_unordered(
                 item = next(iterator)
             except StopIteration:
                 return
-            pending[asyncio.ensure_future(fn(item))] = item
+            task = asyncio.ensure_future(fn(item))
+            pending[task] = item
+            task.add_done_callback(finished.put_nowait)
 
     refill()
     try:
         while pending:
-            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                item = pending.pop(task)
-                error = task.exception()
-                yield item, (error if error is not None else task.result())
+            task = await finished.get()
+            item = pending.pop(task)
+            error = task.exception() if not task.cancelled() else asyncio.CancelledError()
+            yield item, (error if error is not None else task.result())
             refill()
     finally:
         for task in pending:

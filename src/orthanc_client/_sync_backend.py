@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
+from queue import SimpleQueue
 from typing import TypeVar, Union
 
 T = TypeVar("T")
@@ -22,6 +23,9 @@ def map_unordered(
     finishes. Items are pulled lazily; an exception from ``fn`` is yielded, not raised."""
     limit = max(1, limit)
     iterator = iter(items)
+    # Finished futures report themselves on a queue: waiting costs O(1) per completion, where
+    # concurrent.futures.wait(FIRST_COMPLETED) installs and removes a waiter on every pending future each time.
+    finished: SimpleQueue[Future[R]] = SimpleQueue()
     with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="orthanc-client") as pool:
         pending: dict[Future[R], T] = {}
 
@@ -31,16 +35,17 @@ def map_unordered(
                     item = next(iterator)
                 except StopIteration:
                     return
-                pending[pool.submit(fn, item)] = item
+                future = pool.submit(fn, item)
+                pending[future] = item
+                future.add_done_callback(finished.put)
 
         refill()
         try:
             while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for future in done:
-                    item = pending.pop(future)
-                    error = future.exception()
-                    yield item, (error if error is not None else future.result())
+                future = finished.get()
+                item = pending.pop(future)
+                error = future.exception()
+                yield item, (error if error is not None else future.result())
                 refill()
         finally:
             for future in pending:
