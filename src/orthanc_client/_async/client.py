@@ -203,7 +203,8 @@ class AsyncOrthanc(AsyncOrthancAPI):
             request = self._http.build_request(
                 prepared.method,
                 prepared.url,
-                params=prepared.params,
+                # an empty list would still make httpx re-parse the URL to merge "no parameters"
+                params=prepared.params or None,
                 headers=prepared.headers,
                 content=prepared.body(),
                 timeout=timeout,

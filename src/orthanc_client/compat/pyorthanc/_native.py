@@ -50,7 +50,7 @@ def _raw_request(http: httpx.Client | httpx.AsyncClient, operation: Operation, p
     timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
     prepared = prepare_request(operation, path_args, is_async=is_async, **kwargs)
     return http.build_request(
-        prepared.method, prepared.url, params=prepared.params, headers=prepared.headers,
+        prepared.method, prepared.url, params=prepared.params or None, headers=prepared.headers,
         content=prepared.body(), timeout=timeout,
     )
 
