@@ -58,18 +58,19 @@ def run(server_url: str, username: str, password: str) -> list[dict[str, Any]]:
                         ours_requests=ours_requests, peer_requests=peer_requests,
                         note="target <=2 requests, <=0.15x; best of 3"))
 
-        # (b) 100 x 512 x 512 series to numpy: the default (instance files streamed into the volume, 8 in
-        # flight) and Orthanc's /series/{id}/numpy, each timed on its first call for a freshly uploaded series
+        # (b) 100 x 512 x 512 series to numpy: the default, Series.to_numpy() (Orthanc's /series/{id}/numpy
+        # streamed into the volume), and the files route it uses when rescaling (8 in flight), each timed on
+        # its first call for a freshly uploaded series
         from orthanc_client._sync import numpy_io
 
         timings: dict[str, tuple[float, int, float]] = {}
         volume = None
-        for strategy in ("server", numpy_io.DEFAULT_STRATEGY):
+        for strategy in ("auto", "files"):
             synthetic = make_series(100, rows=512, columns=512, patient_id=f"BENCHVOL{strategy}")
             series_id = _upload(http, synthetic.datasets)[0]["ParentSeries"]
             del synthetic
             ours_count.reset()
-            if strategy == numpy_io.DEFAULT_STRATEGY:
+            if strategy == "auto":
                 ours_s, volume = timed(lambda sid=series_id: Series(sid, client).to_numpy())
             else:
                 ours_s, volume = timed(lambda sid=series_id, how=strategy: numpy_io.series_to_numpy(
@@ -92,8 +93,8 @@ def run(server_url: str, username: str, password: str) -> list[dict[str, Any]]:
         peer_s, peer_array = timed(peer_volume)
         assert peer_array.shape == volume.shape
         for strategy, (ours_s, requests, peak_ratio) in timings.items():
-            default = " (default)" if strategy == numpy_io.DEFAULT_STRATEGY else ""
-            rows.append(row(f"100x512x512 series to numpy, {strategy}{default}", ours_s, peer_s,
+            route = "Series.to_numpy() (server route)" if strategy == "auto" else "files route (used with rescale)"
+            rows.append(row(f"100x512x512 series to numpy, {route}", ours_s, peer_s,
                             ours_requests=requests, peer_requests=peer_count.count,
                             note=f"target <=0.06x; peak memory {peak_ratio:.2f}x the volume (target <=1.3x)"))
         del volume, peer_array

@@ -87,7 +87,7 @@ def test_series_strategies_agree_on_values_order_and_dtype(clean_orthanc: Orthan
         np.testing.assert_array_equal(volume, expected)
         rescaled = numpy_io.series_to_numpy(Series(series_id, client), rescale=True, concurrency=3, strategy=strategy)
         assert rescaled.dtype == np.float32
-        # Orthanc 1.10's /numpy rounds rescaled values; the files strategy (the default) is exact everywhere
+        # Orthanc 1.10 rounds rescaled values on /numpy; the files strategy (the default with rescale) is exact
         tolerance = 0.5 if strategy == "server" and clean_orthanc.version.startswith("1.10.") else 0.0
         np.testing.assert_allclose(rescaled, expected.astype(np.float64) * 0.5 + 3.0, rtol=1e-6, atol=tolerance)
 
@@ -143,3 +143,26 @@ def test_pixel_header_parser_implicit_vr_sequences_and_unused_bits() -> None:
     ds.PhotometricInterpretation = "YBR_FULL"
     with pytest.raises(NotNativeError):
         parse_pixel_header(to_bytes(ds))
+
+
+def test_default_reads_orthancs_numpy_route_and_rescales_from_the_files(clean_orthanc: OrthancServer) -> None:
+    """Orthanc's /series/{id}/numpy by default (3 requests); with rescale the files, rescaled exactly here."""
+    import httpx
+
+    from orthanc_client import Orthanc
+
+    synthetic = make_series(6, rows=8, columns=8, slice_spacing=-2.0, rescale_slope=0.5, rescale_intercept=-3.0)
+    datasets = list(synthetic.datasets)
+    random.Random(2).shuffle(datasets)
+    series_id = upload(clean_orthanc, datasets)[0]["ParentSeries"]
+    paths: list[str] = []
+    http = httpx.Client(event_hooks={"request": [lambda request: paths.append(request.url.path)]})
+    with Orthanc(clean_orthanc.url, clean_orthanc.username, clean_orthanc.password, http_client=http) as client:
+        volume = Series(series_id, client).to_numpy()
+        np.testing.assert_array_equal(volume, synthetic.volume[::-1])
+        assert len(paths) == 3 and paths[-1].endswith("/numpy"), paths
+        paths.clear()
+        rescaled = Series(series_id, client).to_numpy(rescale=True)
+        np.testing.assert_array_equal(rescaled, synthetic.volume[::-1].astype(np.float32) * 0.5 - 3.0)
+        assert rescaled.dtype == np.float32
+        assert sum(p.endswith("/file") for p in paths) == 6 and not any(p.endswith("/numpy") for p in paths)

@@ -593,10 +593,15 @@ class Series(_JobModifiable):
         """The series as a ``(slices, rows, columns)`` volume (a 4th axis for color), slices sorted along the
         slice normal (ImagePositionPatient on the ImageOrientationPatient normal; InstanceNumber when the
         geometry is missing). ``rescale``: apply RescaleSlope/Intercept. Dtype: the stored type (uint16,
-        int16, uint8...) without rescale, float32 with rescale. One request for the geometry, then the instance
-        files, ``concurrency`` at a time, streamed into the output (uncompressed pixels copied as they arrive;
-        compressed ones decoded by Orthanc, or by pydicom on servers older than 1.10). Peak memory: the volume
-        plus about one network chunk per file in flight. Needs numpy (the ``dicom`` extra).
+        int16, uint8...) without rescale, float32 with rescale. Three requests: the geometry, Orthanc's slice
+        order and its ``/series/{id}/numpy`` streamed into the output; with ``rescale`` (which Orthanc 1.10
+        rounds) or on a server without that route, the instance files instead, ``concurrency`` at a time,
+        rescaled here exactly. Peak memory: the volume plus about one network chunk per request in flight.
+        Needs numpy (the ``dicom`` extra).
+
+        Example::
+
+            volume = Series(series_id, client).to_numpy(rescale=True)   # float32, Hounsfield units for CT
         """
         from .numpy_io import series_to_numpy
 
