@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orthanc_client import Orthanc, _dicomfiles, orthanc_instance_id
+from orthanc_client import Orthanc, _bulk_post, _dicomfiles, orthanc_instance_id
 from orthanc_client import aio as orthanc_aio
 from orthanc_client._dicomfiles import (
     LocalSource,
@@ -27,25 +27,36 @@ from orthanc_client.testing.dicom import make_study, to_bytes, write
 
 class Transfer:
     """One test body for both APIs: ``await t.upload(...)`` runs the sync or the async function, and
-    ``t.requests`` lists every ``(method, path)`` sent."""
+    ``t.requests`` lists every ``(method, path)`` sent, whichever way it went: through the client, or through
+    the upload's direct pool (``_bulk_post.DirectPoster``). Recording changes neither."""
 
-    def __init__(self, kind: str, server: OrthancServer, **options: Any) -> None:
+    def __init__(self, kind: str, server: OrthancServer, monkeypatch: pytest.MonkeyPatch, **options: Any) -> None:
         self.kind = kind
         self.server = server
         self.requests: list[tuple[str, str]] = []
+        self.direct_posts = 0
+        self.before_post: Any = None
         if kind == "sync":
             self.client: Any = Orthanc(server.url, *server.auth, **options)
-            self.client.http_client.event_hooks = {"request": [self._record]}
         else:
             self.client = orthanc_aio.AsyncOrthanc(server.url, *server.auth, **options)
+        client_send = type(self.client)._send
+        direct_post = _bulk_post.DirectPoster.post
+        transfer = self
 
-            async def record(request: httpx.Request) -> None:
-                self._record(request)
+        def recording_send(client: Any, prepared: Any, *args: Any, **kwargs: Any) -> Any:
+            transfer.requests.append((prepared.method, "/" + prepared.url))
+            return client_send(client, prepared, *args, **kwargs)
 
-            self.client.http_client.event_hooks = {"request": [record]}
+        def recording_post(poster: Any, path: str, *args: Any) -> Any:
+            transfer.requests.append(("POST", "/" + path))
+            transfer.direct_posts += 1
+            if transfer.before_post is not None:
+                transfer.before_post()
+            return direct_post(poster, path, *args)
 
-    def _record(self, request: httpx.Request) -> None:
-        self.requests.append((request.method, request.url.path))
+        monkeypatch.setattr(type(self.client), "_send", recording_send)
+        monkeypatch.setattr(_bulk_post.DirectPoster, "post", recording_post)
 
     def count(self, method: str, path: str) -> int:
         return sum(1 for m, p in self.requests if m == method and p == path)
@@ -68,8 +79,10 @@ class Transfer:
 
 
 @pytest.fixture(params=["sync", "async"])
-async def transfer(request: pytest.FixtureRequest, clean_orthanc: OrthancServer) -> AsyncIterator[Transfer]:
-    helper = Transfer(request.param, clean_orthanc)
+async def transfer(
+    request: pytest.FixtureRequest, clean_orthanc: OrthancServer, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Transfer]:
+    helper = Transfer(request.param, clean_orthanc, monkeypatch)
     yield helper
     await helper.close()
 
@@ -235,38 +248,38 @@ async def test_upload_streams_files_over_the_whole_read_size(
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
 async def test_server_restart_mid_upload_loses_nothing(
-    kind: str, orthanc_version: str, tmp_path: Path
+    kind: str, orthanc_version: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     for i, ds in enumerate(make_study(4, 50, patient_id="RESTART")):
         write(ds, tmp_path / f"{i:03d}.dcm")
     with OrthancServer(orthanc_version, name="restart-upload") as server:
-        helper = Transfer(kind, server, retries=0)  # the upload's own retry, not the client's, must do it
+        helper = Transfer(kind, server, monkeypatch, retries=0)  # the upload's own retry, not the client's
         stopped = threading.Event()
+        lock = threading.Lock()
 
         def restart() -> None:
             server.stop()
             stopped.set()
             server.start()
 
-        def on_request(request: httpx.Request) -> None:
-            helper._record(request)
-            if helper.count("POST", "/instances") == 50:
+        posts = 0
+
+        def before_post() -> None:
+            nonlocal posts
+            with lock:
+                posts += 1
+                number = posts
+            if number == 50:
                 threading.Thread(target=restart).start()
-                stopped.wait(30)  # this request goes out once the server is down: it must be retried
+            if number >= 50:
+                stopped.wait(30)  # these requests go out once the server is down: they must be retried
 
-        if kind == "sync":
-            helper.client.http_client.event_hooks = {"request": [on_request]}
-        else:
-
-            async def on_request_async(request: httpx.Request) -> None:
-                on_request(request)
-
-            helper.client.http_client.event_hooks = {"request": [on_request_async]}
+        helper.before_post = before_post
         try:
             result = await helper.upload(tmp_path, concurrency=4, retry_for=60, progress=False)
         finally:
             await helper.close()
-        assert stopped.is_set()
+        assert stopped.is_set() and helper.direct_posts > 200
         assert result.failed == [], [(item.name, item.reason) for item in result.failed]
         assert len(result.stored) + len(result.already_stored) == 200
         assert any(item.attempts > 1 for item in result.stored + result.already_stored)

@@ -9,8 +9,10 @@ in more than ``await``: parallel work is asyncio tasks here and a thread pool th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from typing import TypeVar, Union
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar, Union
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -18,6 +20,30 @@ R = TypeVar("R")
 
 async def sleep(seconds: float) -> None:
     await asyncio.sleep(seconds)
+
+
+@contextlib.contextmanager
+def worker_threads(count: int) -> Iterator[ThreadPoolExecutor | None]:
+    """Threads for blocking work (``run_in_worker``), so that it does not stall the event loop; the sync
+    backend needs none (its ``map_unordered`` already runs calls in threads)."""
+    with ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="orthanc-client") as pool:
+        yield pool
+
+
+async def run_in_worker(workers: ThreadPoolExecutor | None, fn: Callable[[T], R], item: T) -> R:
+    """``fn(item)`` in one of ``workers`` (from ``worker_threads``), awaited without blocking the loop."""
+    return await asyncio.get_running_loop().run_in_executor(workers, fn, item)
+
+
+def blocking(fn: Callable[..., Coroutine[Any, Any, R]]) -> Callable[..., R]:
+    """``fn`` made callable from a worker thread: the coroutine runs on this (the caller's) event loop and
+    the thread waits for its result. Call it in the loop's thread; use the result in worker threads only."""
+    loop = asyncio.get_running_loop()
+
+    def call(*args: object, **kwargs: object) -> R:
+        return asyncio.run_coroutine_threadsafe(fn(*args, **kwargs), loop).result()
+
+    return call
 
 
 async def map_unordered(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -14,6 +15,21 @@ R = TypeVar("R")
 
 def sleep(seconds: float) -> None:
     time.sleep(seconds)
+
+
+@contextlib.contextmanager
+def worker_threads(count: int) -> Iterator[ThreadPoolExecutor | None]:
+    """None: blocking work already runs in ``map_unordered``'s threads."""
+    yield None
+
+
+def run_in_worker(workers: ThreadPoolExecutor | None, fn: Callable[[T], R], item: T) -> R:
+    return fn(item)
+
+
+def blocking(fn: Callable[..., R]) -> Callable[..., R]:
+    """``fn`` itself: a blocking call is already callable from any thread."""
+    return fn
 
 
 def map_unordered(

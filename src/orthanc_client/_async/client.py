@@ -21,6 +21,7 @@ from .._base import (
     resolve_settings,
     timeout_for,
 )
+from .._bulk_post import DirectPoster, direct_poster
 from .._exceptions import UnsupportedByServerError, error_for_response, error_for_transport
 from .._generated.async_api import AsyncOrthancAPI
 from .._generated.operations import OLDEST_SPEC_VERSION
@@ -75,6 +76,8 @@ class AsyncOrthanc(AsyncOrthancAPI):
     ) -> None:
         self._settings = resolve_settings(url, username, password, token, headers, timeout, retries)
         self._retry = self._settings.retry
+        self._verify = verify
+        self._owns_transport = http_client is None
         if http_client is None:
             http_client = httpx.AsyncClient(
                 base_url=self._settings.base_url,
@@ -175,6 +178,13 @@ class AsyncOrthanc(AsyncOrthancAPI):
         """Streams the answer of any route (identity encoding): ``async with client.stream("GET", p) as a:``."""
         operation = custom_operation(method, path, binary=True)
         return self._stream(operation, (), params=params, json=json, extra_headers=headers, timeout=timeout)
+
+    def _direct_poster(self, max_connections: int) -> DirectPoster | None:
+        """A pool of ``max_connections`` for many blocking POSTs from threads (the bulk upload), when it can
+        send what this client would; ``None`` otherwise (see ``orthanc_client._bulk_post``)."""
+        return direct_poster(
+            self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=max_connections
+        )
 
     async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))

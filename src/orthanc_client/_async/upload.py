@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import random
 import time
-from collections.abc import Iterable, Iterator
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
 
 from .. import _async_backend as backend
 from .._dicomfiles import (
@@ -77,27 +78,56 @@ async def upload(
     if progress_wanted(progress) and not isinstance(source, Iterator):
         sources = list(sources)  # a folder walk is cheap; knowing the total makes the bar useful
         total = len(sources)
-    uploader = _Uploader(client, retry_for=retry_for, stop_on_error=stop_on_error)
     started = time.perf_counter()
-    with TransferProgress(progress, "upload", total) as bar:
-        uploader.bar = bar
-        if skip_existing:
-            await uploader.run_skipping_existing(sources, concurrency)
-        else:
-            await uploader.run(sources, concurrency)
-    uploader.result.elapsed = time.perf_counter() - started
-    return uploader.result
+    poster = client._direct_poster(concurrency)
+    post: Callable[[bytes | IO[bytes], int], Any]
+    if poster is not None:
+        post = functools.partial(poster.post, "instances")
+    else:
+        post_instances = backend.blocking(client.post_instances)
+
+        def post(body: bytes | IO[bytes], size: int) -> Any:
+            return post_instances(body)
+
+    try:
+        with TransferProgress(progress, "upload", total) as bar, backend.worker_threads(concurrency) as workers:
+            uploader = _Uploader(client, post, workers, retry_for=retry_for, stop_on_error=stop_on_error, bar=bar)
+            if skip_existing:
+                await uploader.run_skipping_existing(sources, concurrency)
+            else:
+                await uploader.run(sources, concurrency)
+        uploader.result.elapsed = time.perf_counter() - started
+        return uploader.result
+    finally:
+        if poster is not None:
+            poster.close()
 
 
 class _Uploader:
-    """The state of one ``upload`` call: results are recorded by the caller's thread only."""
+    """The state of one ``upload`` call.
 
-    def __init__(self, client: AsyncOrthanc, *, retry_for: float, stop_on_error: bool) -> None:
+    Each file is read, recognised and posted by one blocking call (``send``) in a worker thread, with the
+    asyncio client too: threads posting through ``post`` measured fastest (``orthanc_client._bulk_post``), and
+    file reads never stall the event loop. Results are recorded by the caller's thread only.
+    """
+
+    def __init__(
+        self,
+        client: AsyncOrthanc,
+        post: Callable[[bytes | IO[bytes], int], Any],
+        workers: Any,
+        *,
+        retry_for: float,
+        stop_on_error: bool,
+        bar: TransferProgress | None,
+    ) -> None:
         self.client = client
+        self.post = post
+        self.workers = workers
         self.retry_for = retry_for
         self.stop_on_error = stop_on_error
         self.result = TransferResult("upload")
-        self.bar: TransferProgress | None = None
+        self.bar = bar
 
     def record(self, outcome: Outcome, item: TransferItem) -> None:
         self.result.add(outcome, item)
@@ -114,7 +144,7 @@ class _Uploader:
             yield source
 
     async def run(self, sources: Iterable[LocalSource], concurrency: int) -> None:
-        results = backend.map_unordered(self.send, self._until_stopped(sources), concurrency)
+        results = backend.map_unordered(self._send_in_worker, self._until_stopped(sources), concurrency)
         async with contextlib.aclosing(results):  # type: ignore[type-var]  # an async generator
             async for source, outcome in results:
                 self.record(*_unpack(source, outcome))
@@ -122,7 +152,7 @@ class _Uploader:
     async def run_skipping_existing(self, sources: Iterable[LocalSource], concurrency: int) -> None:
         for batch in _batched(self._until_stopped(sources), EXISTENCE_BATCH):
             identified: list[tuple[LocalSource, DicomIdentifiers | None]] = []
-            results = backend.map_unordered(self.identify, batch, concurrency)
+            results = backend.map_unordered(self._identify_in_worker, batch, concurrency)
             async with contextlib.aclosing(results):  # type: ignore[type-var]  # an async generator
                 async for source, outcome in results:
                     if isinstance(outcome, BaseException):
@@ -149,7 +179,13 @@ class _Uploader:
                     to_send.append(source)
             await self.run(to_send, concurrency)
 
-    async def identify(self, source: LocalSource) -> tuple[Outcome, TransferItem] | DicomIdentifiers | None:
+    async def _identify_in_worker(self, source: LocalSource) -> tuple[Outcome, TransferItem] | DicomIdentifiers | None:
+        return await backend.run_in_worker(self.workers, self.identify, source)
+
+    async def _send_in_worker(self, source: LocalSource) -> tuple[Outcome, TransferItem]:
+        return await backend.run_in_worker(self.workers, self.send, source)
+
+    def identify(self, source: LocalSource) -> tuple[Outcome, TransferItem] | DicomIdentifiers | None:
         """The source's Orthanc instance ID from its header; ``None`` if unreadable (Orthanc will judge);
         an outcome straight away when it is not DICOM."""
         try:
@@ -178,8 +214,8 @@ class _Uploader:
         found = await self.client.post_tools_find({"Level": "Instance", "Query": {"SOPInstanceUID": uids}})
         return wanted.intersection(found or [])
 
-    async def send(self, source: LocalSource) -> tuple[Outcome, TransferItem]:
-        """Recognises, then sends one source; retries dropped connections for up to ``retry_for`` s."""
+    def send(self, source: LocalSource) -> tuple[Outcome, TransferItem]:
+        """Recognises, then sends one source (blocking); retries dropped connections for up to ``retry_for`` s."""
         try:
             inspected = inspect_source(source)
         except OSError as exc:
@@ -187,17 +223,18 @@ class _Uploader:
         if inspected.kind != "dicom":
             return "skipped", _skipped(source, inspected)
         try:
-            return await self._post(source, inspected)
+            return self._post(source, inspected)
         finally:
             inspected.close()
 
-    async def _post(self, source: LocalSource, inspected: InspectedSource) -> tuple[Outcome, TransferItem]:
+    def _post(self, source: LocalSource, inspected: InspectedSource) -> tuple[Outcome, TransferItem]:
         attempts = 0
         deadline: float | None = None
         while True:
             attempts += 1
             try:
-                answer = await self.client.post_instances(inspected.body)
+                assert inspected.body is not None  # a DICOM source has a body
+                answer = self.post(inspected.body, inspected.size)
                 break
             except (TransportError, ServerError) as exc:
                 if isinstance(exc, ServerError) and exc.status_code not in _RETRY_STATUSES:
@@ -206,7 +243,7 @@ class _Uploader:
                 deadline = deadline if deadline is not None else now + self.retry_for
                 if now >= deadline:
                     return _failed(source, exc, attempts)
-                await backend.sleep(min(2.0, 0.1 * 2 ** min(attempts, 5)) * (0.5 + random.random()))
+                time.sleep(min(2.0, 0.1 * 2 ** min(attempts, 5)) * (0.5 + random.random()))
                 if not isinstance(inspected.body, bytes):
                     # Re-open: the failed attempt may have left the file anywhere, or the file was replaced.
                     inspected.close()

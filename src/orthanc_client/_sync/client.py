@@ -22,6 +22,7 @@ from .._base import (
     resolve_settings,
     timeout_for,
 )
+from .._bulk_post import DirectPoster, direct_poster
 from .._exceptions import UnsupportedByServerError, error_for_response, error_for_transport
 from .._generated.sync_api import OrthancAPI
 from .._generated.operations import OLDEST_SPEC_VERSION
@@ -76,6 +77,8 @@ class Orthanc(OrthancAPI):
     ) -> None:
         self._settings = resolve_settings(url, username, password, token, headers, timeout, retries)
         self._retry = self._settings.retry
+        self._verify = verify
+        self._owns_transport = http_client is None
         if http_client is None:
             http_client = httpx.Client(
                 base_url=self._settings.base_url,
@@ -176,6 +179,13 @@ class Orthanc(OrthancAPI):
         """Streams the answer of any route (identity encoding): ``with client.stream("GET", p) as a:``."""
         operation = custom_operation(method, path, binary=True)
         return self._stream(operation, (), params=params, json=json, extra_headers=headers, timeout=timeout)
+
+    def _direct_poster(self, max_connections: int) -> DirectPoster | None:
+        """A pool of ``max_connections`` for many blocking POSTs from threads (the bulk upload), when it can
+        send what this client would; ``None`` otherwise (see ``orthanc_client._bulk_post``)."""
+        return direct_poster(
+            self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=max_connections
+        )
 
     def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
