@@ -11,7 +11,13 @@ import pytest
 import orthanc_client
 import orthanc_client.aio
 from orthanc_client import Job, JobFailedError, JobState, JobTimeoutError
-from orthanc_client._job_state import FIRST_POLL_INTERVAL, MAX_POLL_INTERVAL, next_poll_interval
+from orthanc_client._job_state import (
+    FIRST_POLL_INTERVAL,
+    MAX_POLL_INTERVAL,
+    MIN_POLL_INTERVAL,
+    estimated_remaining,
+    next_poll_interval,
+)
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study
 
@@ -133,6 +139,48 @@ def test_short_jobs_are_seen_fast_and_polls_stay_few() -> None:
     assert next_poll_interval(5.0, None) == pytest.approx(0.5)
     assert next_poll_interval(3600.0, None) == MAX_POLL_INTERVAL
     assert next_poll_interval(3600.0, 0.2) == 0.2
+
+
+def test_orthancs_estimate_brings_the_next_look_forward_never_later() -> None:
+    # Orthanc's EstimatedTimeOfArrival minus the answer's Timestamp (both its clock) is the time left
+    info = {"Timestamp": "20240102T120000.100000", "EstimatedTimeOfArrival": "20240102T120000.130000"}
+    assert estimated_remaining(info) == pytest.approx(0.03)
+    assert estimated_remaining({"Timestamp": "20240102T120000.100000"}) is None
+    assert estimated_remaining({**info, "EstimatedTimeOfArrival": "20240102T120000.000000"}) == 0.0
+    assert next_poll_interval(0.4, None, remaining=0.03) == pytest.approx(0.03)  # at the expected end
+    assert next_poll_interval(0.4, None, remaining=2.0) == FIRST_POLL_INTERVAL  # never later than without
+    assert next_poll_interval(0.2, None, remaining=0.0) == MIN_POLL_INTERVAL  # overran: at most 100/s
+    assert next_poll_interval(10.0, None, remaining=0.0) == pytest.approx(0.2)  # 2% of the wait: log(t) polls
+    assert next_poll_interval(0.4, 0.3, remaining=0.01) == 0.3  # a fixed interval stays fixed
+
+
+class EstimatingClient:
+    """A job that ends ``duration`` s after its first read, with Orthanc's estimate of the time left."""
+
+    def __init__(self, duration: float) -> None:
+        self.duration = duration
+        self.started: float | None = None
+        self.reads: list[float] = []
+
+    def get_jobs_id(self, id_: str) -> dict[str, Any]:
+        now = time.monotonic()
+        self.started = self.started if self.started is not None else now
+        self.reads.append(now - self.started)
+        left = self.duration - (now - self.started)
+        if left <= 0:
+            return {"ID": id_, "State": "Success", "Progress": 100}
+        stamp = dt.datetime(2024, 1, 2, 12, 0, 0)
+        eta = stamp + dt.timedelta(seconds=left)
+        return {"ID": id_, "State": "Running", "Progress": int(100 * (1 - left / self.duration)),
+                "Timestamp": stamp.strftime("%Y%m%dT%H%M%S.%f"), "EstimatedTimeOfArrival": eta.strftime("%Y%m%dT%H%M%S.%f")}
+
+
+def test_wait_looks_again_when_orthanc_expects_the_end() -> None:
+    client = EstimatingClient(0.37)
+    Job("j4", client).wait()  # type: ignore[arg-type]
+    # Without the estimate the last look could come up to FIRST_POLL_INTERVAL (50 ms) after the end.
+    assert client.reads[-1] - 0.37 < 0.02
+    assert len(client.reads) <= 12
 
 
 def test_control_calls_hit_their_routes() -> None:
