@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import statistics
 import time
 from collections.abc import Callable
@@ -71,3 +72,32 @@ class RequestCounter:
 
     def reset(self) -> None:
         self.count = 0
+
+
+class LoggedRequestCounter(logging.Handler):
+    """Counts the requests the library makes from its DEBUG log (one line per answer, whichever way the request
+    went: through httpx or the bulk upload's own pool). Unlike httpx event hooks, it does not change the path
+    the library takes (hooks make the upload post through httpx, so that they see every request).
+
+    Example: ``with LoggedRequestCounter() as counter: upload(...)``, then ``counter.count``.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.count = 0
+        self._logger = logging.getLogger("orthanc_client")
+        self._level = self._logger.level
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if " -> %d" in str(record.msg):
+            self.count += 1
+
+    def __enter__(self) -> LoggedRequestCounter:
+        self._level = self._logger.level
+        self._logger.setLevel(logging.DEBUG)
+        self._logger.addHandler(self)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._logger.removeHandler(self)
+        self._logger.setLevel(self._level)
