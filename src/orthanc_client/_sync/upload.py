@@ -63,7 +63,7 @@ def upload(
         skip_existing: compute each instance's Orthanc ID from its header (not its pixels) and send only
             what the server lacks (one ``/tools/find`` per batch). Otherwise Orthanc's ``AlreadyStored``
             answer puts the file in ``result.already_stored``.
-        concurrency: files in flight at once (threads with the blocking client, tasks with the asyncio one).
+        concurrency: files in flight at once, each read and posted by a worker thread (with either client).
         stop_on_error: stop sending new files after the first failure (files in flight still finish).
         progress: a bar on stderr; ``None`` shows it when stderr is a terminal.
         retry_for: after a dropped connection or a 502/503/504, keep retrying a file (re-opened, with
