@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import random
 
 import numpy as np
@@ -145,8 +146,9 @@ def test_pixel_header_parser_implicit_vr_sequences_and_unused_bits() -> None:
         parse_pixel_header(to_bytes(ds))
 
 
-def test_default_reads_orthancs_numpy_route_and_rescales_from_the_files(clean_orthanc: OrthancServer) -> None:
-    """Orthanc's /series/{id}/numpy by default (3 requests); with rescale the files, rescaled exactly here."""
+def test_with_a_callers_own_http_client_the_default_is_orthancs_route(clean_orthanc: OrthancServer) -> None:
+    """A caller's own httpx client (here: event hooks) rules out the direct path: Orthanc's /series/{id}/numpy
+    (3 requests); with rescale the files through the client, rescaled exactly here."""
     import httpx
 
     from orthanc_client import Orthanc
@@ -166,3 +168,84 @@ def test_default_reads_orthancs_numpy_route_and_rescales_from_the_files(clean_or
         np.testing.assert_array_equal(rescaled, synthetic.volume[::-1].astype(np.float32) * 0.5 - 3.0)
         assert rescaled.dtype == np.float32
         assert sum(p.endswith("/file") for p in paths) == 6 and not any(p.endswith("/numpy") for p in paths)
+
+
+def _requests(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The requests the client logged (one DEBUG line per answer), ``"direct"`` ones marked."""
+    return [r.getMessage() for r in caplog.records if r.name == "orthanc_client" and " -> " in r.getMessage()]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_default_reads_the_files_straight_into_the_volume(
+    clean_orthanc: OrthancServer, caplog: pytest.LogCaptureFixture, kind: str
+) -> None:
+    caplog.set_level(logging.DEBUG, logger="orthanc_client")
+    synthetic = make_series(7, rows=20, columns=12, slice_spacing=-1.0, dtype="int16",
+                            rescale_slope=0.25, rescale_intercept=-2.0)
+    datasets = list(synthetic.datasets)
+    random.Random(4).shuffle(datasets)
+    series_id = upload(clean_orthanc, datasets)[0]["ParentSeries"]
+    expected = synthetic.volume[::-1]
+    if kind == "sync":
+        with sync_client(clean_orthanc) as client:
+            volume = Series(series_id, client).to_numpy()
+            requests = _requests(caplog)
+            rescaled = Series(series_id, client).to_numpy(rescale=True)
+    else:
+        async with async_client(clean_orthanc) as aclient:
+            volume = await aio.Series(series_id, aclient).to_numpy()
+            requests = _requests(caplog)
+            rescaled = await aio.Series(series_id, aclient).to_numpy(rescale=True)
+    np.testing.assert_array_equal(volume, expected)
+    assert volume.dtype == np.int16
+    direct = [r for r in requests if "direct" in r]
+    assert len(direct) == 7 and all("/file -> 200" in r for r in direct), requests
+    assert len(requests) == 8 and not any("/numpy" in r for r in requests)  # + the geometry
+    assert rescaled.dtype == np.float32
+    np.testing.assert_allclose(rescaled, expected.astype(np.float64) * 0.25 - 2.0)
+    assert sum("direct" in r for r in _requests(caplog)) == 14
+
+
+def test_direct_reads_that_fail_are_asked_again_through_the_client(
+    clean_orthanc: OrthancServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orthanc_client import _bulk_get
+
+    caplog.set_level(logging.DEBUG, logger="orthanc_client")
+    synthetic = make_series(6, rows=9, columns=7, slice_spacing=2.0)
+    series_id = upload(clean_orthanc, synthetic.datasets)[0]["ParentSeries"]
+    original = _bulk_get.DirectConnection.get
+    calls = []
+
+    def flaky(connection: _bulk_get.DirectConnection, path: str) -> _bulk_get.Body:
+        calls.append(path)
+        if len(calls) == 3:
+            raise _bulk_get.DirectReadError("simulated")
+        return original(connection, path)
+
+    monkeypatch.setattr(_bulk_get.DirectConnection, "get", flaky)
+    with sync_client(clean_orthanc) as client:
+        volume = Series(series_id, client).to_numpy(concurrency=1)
+    np.testing.assert_array_equal(volume, synthetic.volume)
+    requests = _requests(caplog)
+    # two read directly; the third failed: it and the three not started yet go through the client
+    assert len(calls) == 3 and sum("direct" in r for r in requests) == 2
+    assert sum(r.endswith("ms)") and "/file" in r for r in requests) == 4
+
+
+def test_default_sends_a_compressed_series_to_orthancs_route(
+    clean_orthanc: OrthancServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    from pydicom.uid import RLELossless
+
+    caplog.set_level(logging.DEBUG, logger="orthanc_client")
+    synthetic = make_series(5, rows=6, columns=5, slice_spacing=1.0)
+    datasets = list(synthetic.datasets)
+    for dataset in datasets:
+        dataset.compress(RLELossless)
+    series_id = upload(clean_orthanc, datasets)[0]["ParentSeries"]
+    with sync_client(clean_orthanc) as client:
+        np.testing.assert_array_equal(Series(series_id, client).to_numpy(), synthetic.volume)
+    requests = _requests(caplog)
+    # geometry, the first file (read directly, compressed), Orthanc's slice order and its /numpy
+    assert len(requests) == 4 and "direct" in requests[1] and "/numpy" in requests[-1], requests

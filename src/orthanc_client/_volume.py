@@ -1,4 +1,5 @@
-"""Volume assembly, sans I/O: slice ordering by geometry, ``.npy`` header parsing, in-place reordering.
+"""Volume assembly, sans I/O: slice ordering by geometry, ``.npy`` and DICOM header parsing, in-place reordering,
+the output volume filled slot by slot.
 
 numpy is optional for the package: it is imported inside functions (``require_numpy`` says how to get it).
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import struct
+import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -132,6 +134,9 @@ _WANTED = {
     0x00280010: "rows", 0x00280011: "columns", 0x00280100: "allocated", 0x00280101: "stored",
     0x00280102: "high_bit", 0x00280103: "signed", 0x00281052: "intercept", 0x00281053: "slope",
 }  # fmt: skip
+_IMPLICIT_HEAD = struct.Struct("<HHI").unpack_from  # group, element, value length
+_EXPLICIT_HEAD = struct.Struct("<HH2sH").unpack_from  # group, element, VR, short value length
+_U32 = struct.Struct("<I").unpack_from
 _US = frozenset({"samples", "planar", "rows", "columns", "allocated", "stored", "high_bit", "signed"})
 
 
@@ -207,8 +212,25 @@ def _parse_pixel_header(buf: bytes) -> PixelFormat:
     if implicit is None:
         raise NotNativeError(f"transfer syntax {syntax}")
     found: dict[str, bytes] = {}
-    while True:
-        tag, vr, length, value = _element(buf, pos, implicit)
+    size = len(buf)
+    while True:  # _element inlined: about 50 elements before the pixels, for every file of a series
+        if size < pos + 8:
+            raise _MoreBytes
+        vr: bytes | None
+        if implicit:
+            group, number, length = _IMPLICIT_HEAD(buf, pos)
+            vr, value = None, pos + 8
+        else:
+            group, number, vr, length = _EXPLICIT_HEAD(buf, pos)
+            if group == 0xFFFE:
+                vr, length, value = None, _U32(buf, pos + 4)[0], pos + 8
+            elif vr in _LONG_VRS:
+                if size < pos + 12:
+                    raise _MoreBytes
+                length, value = _U32(buf, pos + 8)[0], pos + 12
+            else:
+                value = pos + 8
+        tag = group << 16 | number
         if tag == _PIXEL_DATA:
             if length == _UNDEFINED:
                 raise NotNativeError("encapsulated pixel data")
@@ -314,3 +336,88 @@ def fix_unused_bits(pixels: npt.NDArray[Any], bits_stored: int) -> None:
         pixels >>= shift
     else:
         pixels &= (1 << bits_stored) - 1
+
+
+class Frames(NamedTuple):
+    """One instance's pixels, ready for ``VolumeBuilder.place``: ``pixels`` to copy into its slot (``None`` when
+    they were read straight into it), the bit layout to fix and the rescale still to apply (``None``: nothing
+    to do, e.g. pixels that Orthanc or pydicom decoded come rescaled as asked)."""
+
+    pixels: Any
+    bits_stored: int | None = None
+    slope: float | None = None
+    intercept: float | None = None
+
+
+class VolumeBuilder:
+    """The output volume of a series: allocated by the first instance whose pixel layout is known (from any
+    thread, hence the lock), with one slot of frames per instance, in the order given."""
+
+    def __init__(self, numpy: Any, frame_counts: Sequence[tuple[str, int]], rescale: bool) -> None:
+        self.numpy = numpy
+        self.rescale = rescale
+        self.first_frame: dict[str, int] = {}
+        self.frames: dict[str, int] = {}
+        total = 0
+        for instance_id, count in frame_counts:
+            self.first_frame[instance_id] = total
+            self.frames[instance_id] = count
+            total += count
+        self.total = total
+        self.array: Any = None
+        self._lock = threading.Lock()
+
+    def frames_of(self, instance_id: str) -> Any:
+        """The instance's frames in the (allocated) output."""
+        start = self.first_frame[instance_id]
+        return self.array[start : start + self.frames[instance_id]]
+
+    def slot(self, instance_id: str, shape: tuple[int, ...], dtype: Any) -> Any:
+        """The instance's frames in the output (allocated here if needed); checks that they fit."""
+        with self._lock:
+            if self.array is None:
+                out_dtype = self.numpy.float32 if self.rescale else dtype
+                self.array = self.numpy.empty((self.total, *shape[1:]), dtype=out_dtype)
+        array = self.array
+        if not self.rescale and self.numpy.dtype(dtype) != array.dtype:
+            raise ValueError(f"instance {instance_id}: {self.numpy.dtype(dtype)} pixels in a {array.dtype} series")
+        if tuple(shape[1:]) != array.shape[1:] or shape[0] != self.frames[instance_id]:
+            raise ValueError(
+                f"instance {instance_id}: {tuple(shape)} pixels do not fit a {array.shape} series (frames or "
+                "image size differ from the other instances, or NumberOfFrames from the index)"
+            )
+        return self.frames_of(instance_id)
+
+    def native_target(self, instance_id: str, layout: PixelFormat) -> tuple[Any, Any]:
+        """``(bytes view to fill, buffer)`` for an instance's stored pixels: its slot itself (buffer ``None``)
+        or, when the output is rescaled to float32, a buffer of one instance, converted by ``place``."""
+        slot = self.slot(instance_id, layout.shape, layout.dtype)
+        if slot.dtype == self.numpy.dtype(layout.dtype):
+            return memoryview(slot.reshape(-1).view(self.numpy.uint8)), None
+        buffer = self.numpy.empty(layout.shape, dtype=layout.dtype)
+        return memoryview(buffer.reshape(-1).view(self.numpy.uint8)), buffer
+
+    def place(self, instance_id: str, result: Frames) -> None:
+        """Completes an instance's slot: copies ``result.pixels`` in, fixes unused bits, rescales."""
+        pixels = result.pixels
+        target = self.frames_of(instance_id) if pixels is None else self.slot(instance_id, pixels.shape, pixels.dtype)
+        if result.bits_stored is not None:
+            fix_unused_bits(target if pixels is None else pixels, result.bits_stored)
+        if pixels is not None:
+            target[...] = pixels
+        if self.rescale:
+            if result.slope is not None and result.slope != 1.0:
+                target *= result.slope
+            if result.intercept:
+                target += result.intercept
+
+    def result(self) -> Any:
+        """The volume (an empty one for a series without instances)."""
+        if self.array is None:
+            return self.numpy.empty((0, 0, 0), dtype=self.numpy.float32 if self.rescale else self.numpy.uint16)
+        return self.array
+
+
+def unused_bits(layout: PixelFormat) -> int | None:
+    """``layout.bits_stored`` when it leaves bits of the stored type unused (to fix), else ``None``."""
+    return layout.bits_stored if layout.bits_stored < int(layout.dtype[-1]) * 8 else None

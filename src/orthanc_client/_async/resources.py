@@ -592,11 +592,12 @@ class Series(_JobModifiable):
         """The series as a ``(slices, rows, columns)`` volume (a 4th axis for color), slices sorted along the
         slice normal (ImagePositionPatient on the ImageOrientationPatient normal; InstanceNumber when the
         geometry is missing). ``rescale``: apply RescaleSlope/Intercept. Dtype: the stored type (uint16,
-        int16, uint8...) without rescale, float32 with rescale. Three requests: the geometry, Orthanc's slice
-        order and its ``/series/{id}/numpy`` streamed into the output; with ``rescale`` (which Orthanc 1.10
-        rounds) or on a server without that route, the instance files instead, ``concurrency`` at a time,
-        rescaled here exactly. Peak memory: the volume plus about one network chunk per request in flight.
-        Needs numpy (the ``dicom`` extra).
+        int16, uint8...) without rescale, float32 with rescale. One request for the geometry, then the
+        instance files, ``concurrency`` at a time, each read straight into its slot and rescaled here exactly;
+        Orthanc's ``/series/{id}/numpy`` instead (two requests) for a compressed series without ``rescale``,
+        and when the client cannot use its direct path (a caller's own httpx client, event hooks, https...)
+        unless ``rescale`` (which Orthanc 1.10 rounds). Peak memory: about the volume. Needs numpy (the
+        ``dicom`` extra).
 
         Example::
 
