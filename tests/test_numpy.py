@@ -40,9 +40,14 @@ async def test_async_series_to_numpy(clean_orthanc: OrthancServer) -> None:
     datasets = list(synthetic.datasets)
     random.Random(1).shuffle(datasets)
     series_id = upload(clean_orthanc, datasets)[0]["ParentSeries"]
+    from orthanc_client._async import numpy_io
+
     async with async_client(clean_orthanc) as client:
         volume = await aio.Series(series_id, client).to_numpy()
+        server = await numpy_io.series_to_numpy(aio.Series(series_id, client), rescale=False, concurrency=2,
+                                                strategy="server")
     np.testing.assert_array_equal(volume, synthetic.volume)
+    np.testing.assert_array_equal(server, synthetic.volume)
 
 
 def test_geometric_order_falls_back_to_instance_number() -> None:
@@ -162,7 +167,9 @@ def test_with_a_callers_own_http_client_the_default_is_orthancs_route(clean_orth
     with Orthanc(clean_orthanc.url, clean_orthanc.username, clean_orthanc.password, http_client=http) as client:
         volume = Series(series_id, client).to_numpy()
         np.testing.assert_array_equal(volume, synthetic.volume[::-1])
-        assert len(paths) == 3 and paths[-1].endswith("/numpy"), paths
+        # the geometry, Orthanc's slice order and its pixels, sent at once
+        assert len(paths) == 3 and sorted(p.rsplit("/", 1)[-1] for p in paths) == [
+            "instances", "numpy", "ordered-slices"], paths
         paths.clear()
         rescaled = Series(series_id, client).to_numpy(rescale=True)
         np.testing.assert_array_equal(rescaled, synthetic.volume[::-1].astype(np.float32) * 0.5 - 3.0)
@@ -247,5 +254,16 @@ def test_default_sends_a_compressed_series_to_orthancs_route(
     with sync_client(clean_orthanc) as client:
         np.testing.assert_array_equal(Series(series_id, client).to_numpy(), synthetic.volume)
     requests = _requests(caplog)
-    # geometry, the first file (read directly, compressed), Orthanc's slice order and its /numpy
-    assert len(requests) == 4 and "direct" in requests[1] and "/numpy" in requests[-1], requests
+    # geometry, the first file (read directly, compressed), then Orthanc's slice order and its /numpy
+    assert len(requests) == 4 and "direct" in requests[1], requests
+    assert sorted(r.split(" -> ")[0].rsplit("/", 1)[-1] for r in requests[2:]) == ["numpy", "ordered-slices"]
+
+
+@pytest.mark.parametrize("strategy", ["auto", "server"])
+def test_a_missing_series_is_not_found_on_either_route(clean_orthanc: OrthancServer, strategy: str) -> None:
+    from orthanc_client import NotFoundError
+    from orthanc_client._sync import numpy_io
+
+    with sync_client(clean_orthanc) as client, pytest.raises(NotFoundError):
+        numpy_io.series_to_numpy(Series("0000-no-such-series", client), rescale=False, concurrency=2,
+                                 strategy=strategy)

@@ -9,9 +9,10 @@ pixels come one of two ways (``strategy``):
   (``_bulk_get``: plain sockets and ``recv_into``, in worker threads) when the client can use it, else
   through httpx, chunk by chunk. Other files (compressed, big endian, YBR...) are decoded by Orthanc
   (``/instances/{id}/numpy``), or by pydicom on servers without that route. Rescaling is done here, exactly.
-- ``"server"``: Orthanc's own ``/series/{id}/numpy`` (two more requests: Orthanc's slice order, then the
-  pixels streamed into the output array, reordered in place to geometric order); falls back to the files on
-  a server without the route, or whose slice order does not cover exactly the series' instances.
+- ``"server"``: Orthanc's own ``/series/{id}/numpy`` (two more requests: Orthanc's slice order and the
+  pixels, streamed into the output array then reordered in place to geometric order; sent together with the
+  geometry's, so that the small answers come while Orthanc builds the big one: 0.16 -> 0.13 s); falls back to
+  the files on a server without the route, or whose slice order does not cover exactly the series' instances.
 
 ``"auto"`` (the default) reads the files when the direct path is there, unless the first file turns out to
 need a decoder (without ``rescale``: Orthanc decodes the whole series on its route, faster than file by
@@ -83,39 +84,65 @@ async def series_to_numpy(
     if strategy not in STRATEGIES:
         raise InvalidInputError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
     numpy = require_numpy()
-    instances = await series.get_instances()  # geometry of every slice, one request
-    geometry = [
-        SliceGeometry(i.image_position_patient, i.image_orientation_patient, i.instance_number) for i in instances
-    ]
-    ordered = [instances[k] for k in geometric_order(geometry)]
     client = series.client
     reader = None if strategy == "server" else direct_reader(client.http_client, owns_transport=client._owns_transport)
+    ordered: list[Instance] | None = None
     if strategy == "files" or (strategy == "auto" and (rescale or reader is not None)):
+        ordered = await _ordered_instances(series)
         # auto, no rescale: a first file that needs a decoder sends the series to Orthanc's route instead
         volume = await _series_from_files(numpy, ordered, rescale, concurrency, reader, strategy == "auto" and not rescale)
         if volume is not None:
             return volume
-    try:
-        volume = await _series_from_server(numpy, series, [i.id for i in ordered], rescale)
-    except (UnsupportedByServerError, NotFoundError):
-        volume = None
+    ordered, volume = await _series_from_server(numpy, series, rescale, ordered)
     if volume is None:
         volume = await _series_from_files(numpy, ordered, rescale, concurrency, reader)
     assert volume is not None  # only a compressed series in "auto" leaves the files route without one
     return volume
 
 
+async def _ordered_instances(series: Series) -> list[Instance]:
+    """The series' instances (one request, geometry included) in geometric order."""
+    instances = await series.get_instances()
+    geometry = [
+        SliceGeometry(i.image_position_patient, i.image_orientation_patient, i.instance_number) for i in instances
+    ]
+    return [instances[k] for k in geometric_order(geometry)]
+
+
 async def _series_from_server(
-    numpy: Any, series: Series, wanted: list[str], rescale: bool
-) -> npt.NDArray[Any] | None:
-    """Three requests: geometry (done by the caller), Orthanc's slice order, the pixels (streamed into the
-    output array); then an in-place reorder. ``None`` when Orthanc's slices are not exactly the series'
-    instances (e.g. an instance arrived in between): the caller then reads the files, never a wrong order."""
+    numpy: Any, series: Series, rescale: bool, ordered: list[Instance] | None
+) -> tuple[list[Instance], npt.NDArray[Any] | None]:
+    """Orthanc's pixels (streamed into the output array), its slice order and, unless ``ordered`` is given, the
+    geometry: three requests at once, so that the small ones go while Orthanc builds the pixels' answer; then
+    an in-place reorder. The volume is ``None`` on a server without the route or when Orthanc's slices are not
+    exactly the series' instances (e.g. an instance arrived in between): the caller then reads the files,
+    never a wrong order."""
     client = series.client
-    slices = await client.get_series_id_ordered_slices(series.id)
-    volume = await _read_npy(numpy, client.stream_get_series_id_numpy(series.id, rescale=rescale))
+
+    async def request(name: str) -> Any:
+        if name == "geometry":
+            return await _ordered_instances(series)
+        if name == "slices":
+            return await client.get_series_id_ordered_slices(series.id)
+        return await _read_npy(numpy, client.stream_get_series_id_numpy(series.id, rescale=rescale))
+
+    names = ["pixels", "slices"] if ordered is not None else ["pixels", "slices", "geometry"]
+    answers: dict[str, Any] = {}
+    async for name, answer in backend.map_unordered(request, names, len(names)):
+        answers[name] = answer
+    for name in ("geometry", "slices", "pixels"):  # the geometry's error first: e.g. no such series
+        answer = answers.get(name)
+        if isinstance(answer, BaseException) and (
+            name == "geometry" or not isinstance(answer, (UnsupportedByServerError, NotFoundError))
+        ):
+            raise answer
+    ordered = answers["geometry"] if ordered is None else ordered
+    slices, volume = answers["slices"], answers["pixels"]
+    if isinstance(slices, BaseException) or isinstance(volume, BaseException):
+        return ordered, None
     # Orthanc stacks frames in its own slice order (SliceOrdering, the order of /ordered-slices); map each
     # (instance, frame) to its index there, then reorder in place to our geometric order.
+    wanted = [instance.id for instance in ordered]
     orthanc_index: dict[tuple[str, int], int] = {}
     for instance_id, first_frame, count in slices.get("SlicesShort", []):
         for frame in range(first_frame, first_frame + count):
@@ -125,9 +152,9 @@ async def _series_from_server(
         frames_of.setdefault(instance_id, []).append(frame)
     source = [orthanc_index[(i, f)] for i in wanted if i in frames_of for f in frames_of[i]]
     if len(source) != volume.shape[0] or set(frames_of) != set(wanted):
-        return None
+        return ordered, None
     permute_in_place(volume, source)
-    return _as_result_dtype(numpy, squeeze_channels(volume), rescale)
+    return ordered, _as_result_dtype(numpy, squeeze_channels(volume), rescale)
 
 
 async def _read_npy(numpy: Any, context: AsyncStreamContext) -> npt.NDArray[Any]:
