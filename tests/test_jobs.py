@@ -15,7 +15,7 @@ from orthanc_client._job_state import (
     FIRST_POLL_INTERVAL,
     MAX_POLL_INTERVAL,
     MIN_POLL_INTERVAL,
-    estimated_remaining,
+    ProgressPace,
     next_poll_interval,
 )
 from orthanc_client.testing import OrthancServer
@@ -141,12 +141,22 @@ def test_short_jobs_are_seen_fast_and_polls_stay_few() -> None:
     assert next_poll_interval(3600.0, 0.2) == 0.2
 
 
-def test_orthancs_estimate_brings_the_next_look_forward_never_later() -> None:
-    # Orthanc's EstimatedTimeOfArrival minus the answer's Timestamp (both its clock) is the time left
-    info = {"Timestamp": "20240102T120000.100000", "EstimatedTimeOfArrival": "20240102T120000.130000"}
-    assert estimated_remaining(info) == pytest.approx(0.03)
-    assert estimated_remaining({"Timestamp": "20240102T120000.100000"}) is None
-    assert estimated_remaining({**info, "EstimatedTimeOfArrival": "20240102T120000.000000"}) == 0.0
+def _answer(state: str, progress: int, seconds: float) -> dict[str, Any]:
+    stamp = dt.datetime(2024, 1, 2, 12, 0, 0) + dt.timedelta(seconds=seconds)
+    return {"State": state, "Progress": progress, "Timestamp": stamp.strftime("%Y%m%dT%H%M%S.%f")}
+
+
+def test_the_pace_of_progress_brings_the_next_look_forward_never_later() -> None:
+    pace = ProgressPace()
+    assert pace.remaining(_answer("Pending", 0, 0.0)) is None
+    assert pace.remaining(_answer("Running", 0, 0.01)) is None  # the pace starts here
+    assert pace.remaining(_answer("Running", 20, 0.11)) == pytest.approx(0.4)  # 20% in 0.1 s: 80% in 0.4 s
+    assert pace.remaining(_answer("Running", 20, 0.15)) == pytest.approx(0.56)  # slower: 20% in 0.14 s
+    assert pace.remaining(_answer("Running", 90, 0.46)) == pytest.approx(0.05)
+    assert pace.remaining(_answer("Paused", 90, 0.5)) is None
+    assert pace.remaining(_answer("Running", 90, 0.9)) is None  # paused: the pace starts again
+    assert pace.remaining(_answer("Running", 90, 1.0)) is None  # no move since then: no pace yet
+    assert pace.remaining(_answer("Running", 95, 1.1)) == pytest.approx(0.2)  # 5% in 0.2 s since 0.9 s
     assert next_poll_interval(0.4, None, remaining=0.03) == pytest.approx(0.03)  # at the expected end
     assert next_poll_interval(0.4, None, remaining=2.0) == FIRST_POLL_INTERVAL  # never later than without
     assert next_poll_interval(0.2, None, remaining=0.0) == MIN_POLL_INTERVAL  # overran: at most 100/s
@@ -154,8 +164,9 @@ def test_orthancs_estimate_brings_the_next_look_forward_never_later() -> None:
     assert next_poll_interval(0.4, 0.3, remaining=0.01) == 0.3  # a fixed interval stays fixed
 
 
-class EstimatingClient:
-    """A job that ends ``duration`` s after its first read, with Orthanc's estimate of the time left."""
+class SteadyJobClient:
+    """A job that runs at a steady pace and ends ``duration`` s after its first read. Like Orthanc 1.12.7 it
+    gives no usable EstimatedTimeOfArrival (``EffectiveRuntime`` near 0 while running: an estimate of "now")."""
 
     def __init__(self, duration: float) -> None:
         self.duration = duration
@@ -165,20 +176,18 @@ class EstimatingClient:
     def get_jobs_id(self, id_: str) -> dict[str, Any]:
         now = time.monotonic()
         self.started = self.started if self.started is not None else now
-        self.reads.append(now - self.started)
-        left = self.duration - (now - self.started)
-        if left <= 0:
-            return {"ID": id_, "State": "Success", "Progress": 100}
-        stamp = dt.datetime(2024, 1, 2, 12, 0, 0)
-        eta = stamp + dt.timedelta(seconds=left)
-        return {"ID": id_, "State": "Running", "Progress": int(100 * (1 - left / self.duration)),
-                "Timestamp": stamp.strftime("%Y%m%dT%H%M%S.%f"), "EstimatedTimeOfArrival": eta.strftime("%Y%m%dT%H%M%S.%f")}
+        seconds = now - self.started
+        self.reads.append(seconds)
+        if seconds >= self.duration:
+            return {"ID": id_, **_answer("Success", 100, seconds)}
+        answer = _answer("Running", int(100 * seconds / self.duration), seconds)
+        return {"ID": id_, **answer, "EffectiveRuntime": 0.001, "EstimatedTimeOfArrival": answer["Timestamp"]}
 
 
-def test_wait_looks_again_when_orthanc_expects_the_end() -> None:
-    client = EstimatingClient(0.37)
+def test_wait_looks_again_when_the_job_should_end() -> None:
+    client = SteadyJobClient(0.37)
     Job("j4", client).wait()  # type: ignore[arg-type]
-    # Without the estimate the last look could come up to FIRST_POLL_INTERVAL (50 ms) after the end.
+    # Without the pace the last look could come up to FIRST_POLL_INTERVAL (50 ms) after the end.
     assert client.reads[-1] - 0.37 < 0.02
     assert len(client.reads) <= 12
 

@@ -6,6 +6,7 @@ same enum (a generated copy would be a different class, and ``is`` comparisons a
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping
 from enum import Enum
 from typing import Any
@@ -14,15 +15,16 @@ from ._tags import parse_orthanc_timestamp
 
 # Polling: the first look comes quickly so that short jobs return fast; then the interval grows with the
 # time already waited (a tenth of it), capped so that a long job is still noticed within a second of its end.
-# A running job that Orthanc can time (EstimatedTimeOfArrival, from its progress) is looked at again when it
-# should end, not up to a whole interval later; if it has not ended by then, at most every MIN_POLL_INTERVAL
-# (a cap of 100 requests/s) or 2% of the time waited, whichever is longer, so that a job that overruns its
-# estimate is not polled at that rate for long (requests grow with the log of the wait).
+# A running job whose progress moves is looked at again when, at that pace, it should end (ProgressPace), not
+# up to a whole interval later; if it has not ended by then, at most every MIN_POLL_INTERVAL (a cap of 100
+# requests/s) or 2% of the time waited, whichever is longer, so that a job that overruns its estimate is not
+# polled at that rate for long (requests grow with the log of the wait).
 FIRST_POLL_INTERVAL = 0.05
 MAX_POLL_INTERVAL = 1.0
 POLL_FRACTION_OF_ELAPSED = 0.1
 MIN_POLL_INTERVAL = 0.01
 MIN_POLL_FRACTION_OF_ELAPSED = 0.02
+
 
 class JobState(str, Enum):
     """The state of an Orthanc job, as ``GET /jobs/{id}`` names it."""
@@ -42,7 +44,7 @@ class JobState(str, Enum):
 
 def next_poll_interval(elapsed: float, poll_interval: float | None, remaining: float | None = None) -> float:
     """Seconds to sleep before the next look at a job that has run ``elapsed`` seconds so far; ``remaining``
-    is the server's estimate of the seconds left (``None`` when it has none), which may shorten the sleep."""
+    is an estimate of the seconds it still needs (``ProgressPace``; ``None``: none), which may shorten it."""
     if poll_interval is not None:
         return poll_interval
     delay = min(MAX_POLL_INTERVAL, max(FIRST_POLL_INTERVAL, elapsed * POLL_FRACTION_OF_ELAPSED))
@@ -52,11 +54,28 @@ def next_poll_interval(elapsed: float, poll_interval: float | None, remaining: f
     return delay
 
 
-def estimated_remaining(info: Mapping[str, Any]) -> float | None:
-    """Seconds Orthanc expects a running job still needs: its ``EstimatedTimeOfArrival`` (from the progress)
-    minus the answer's ``Timestamp``, both the server's clock; ``None`` when it gives no estimate."""
-    eta = parse_orthanc_timestamp(info.get("EstimatedTimeOfArrival"))
-    now = parse_orthanc_timestamp(info.get("Timestamp"))
-    if eta is None or now is None:
-        return None
-    return max(0.0, (eta - now).total_seconds())
+class ProgressPace:
+    """Estimates the seconds a running job still needs from the pace of its ``Progress`` (percent) on the
+    server's clock (each answer's ``Timestamp``), since the first answer that showed it running.
+
+    Not Orthanc's own ``EstimatedTimeOfArrival``: it comes from ``EffectiveRuntime``, which Orthanc 1.12.7
+    reports near 0 while a job runs, so that estimate says "now" all along (1.10 gets it right)."""
+
+    def __init__(self) -> None:
+        self._start: tuple[dt.datetime, float] | None = None
+
+    def remaining(self, info: Mapping[str, Any]) -> float | None:
+        """Seconds left after the answer ``info`` of ``GET /jobs/{id}``; ``None`` while there is no pace yet."""
+        progress = info.get("Progress")
+        now = parse_orthanc_timestamp(info.get("Timestamp"))
+        if info.get("State") != JobState.RUNNING.value or not isinstance(progress, (int, float)) or now is None:
+            self._start = None  # paused, retried, resubmitted: the pace starts again
+            return None
+        if self._start is None or progress < self._start[1] or now < self._start[0]:
+            self._start = (now, float(progress))
+            return None
+        started, progress_then = self._start
+        if progress <= progress_then:
+            return None
+        seconds = (now - started).total_seconds()
+        return max(0.0, seconds * (100.0 - progress) / (progress - progress_then))

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from .. import _sync_backend as backend
 from .._exceptions import JobFailedError, JobTimeoutError
-from .._job_state import JobState, estimated_remaining, next_poll_interval
+from .._job_state import JobState, ProgressPace, next_poll_interval
 from .._tags import parse_orthanc_timestamp
 
 if TYPE_CHECKING:
@@ -133,15 +133,15 @@ class Job:
     def wait(self, timeout: float | None = None, poll_interval: float | None = None) -> Job:
         """Waits until the job succeeds and returns ``self``.
 
-        Polls ``GET /jobs/{id}`` quickly at first then less often, and again when Orthanc expects the job
-        to end (its ``EstimatedTimeOfArrival``; see ``next_poll_interval``); give ``poll_interval`` for a
-        fixed period instead.
+        Polls ``GET /jobs/{id}`` quickly at first then less often, and again when the job should end at the
+        pace of its progress (see ``next_poll_interval``); give ``poll_interval`` for a fixed period instead.
 
         Raises:
             JobFailedError: the job ended in ``Failure`` (carries Orthanc's error code, description, details).
             JobTimeoutError: ``timeout`` seconds passed first; the job goes on running on the server.
         """
         started = time.monotonic()
+        pace = ProgressPace()
         while True:
             self.refresh()
             state = self.state
@@ -150,7 +150,7 @@ class Job:
             if state is JobState.FAILURE:
                 raise JobFailedError(self.id, self._info)
             elapsed = time.monotonic() - started
-            delay = next_poll_interval(elapsed, poll_interval, estimated_remaining(self._info))
+            delay = next_poll_interval(elapsed, poll_interval, pace.remaining(self._info))
             if timeout is not None:
                 if elapsed >= timeout:
                     raise JobTimeoutError(self.id, timeout, self._info.get("State"), self.progress)
