@@ -36,6 +36,7 @@ from ._exceptions import (
     UnsupportedByServerError,
 )
 from ._job_state import JobState
+from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
@@ -83,6 +84,7 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'orthanc_client' has no attribute {name!r}")
 
 __all__ = [
+    "AnonymizeOptions",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
     "BadRequestError",

@@ -1,8 +1,9 @@
-"""The on-disk record of a bulk transfer (SQLite): what was requested, found, moved, verified, failed and why.
+"""The on-disk record of a bulk transfer (SQLite): what was requested, found, moved, verified, anonymized,
+failed and why.
 
 ``transfer()`` writes every step here before and after doing it, so a run that stops (Ctrl-C, a crash, the
 PACS going down) resumes where it was: requests already answered are not queried again, and studies already
-verified at the destination are never moved again. Plain ``sqlite3``, no I/O to Orthanc: the sync and async
+verified at the destination are never moved again, nor anonymized twice. Plain ``sqlite3``, no I/O to Orthanc: the sync and async
 ``transfer`` share it. Each call commits; a lock makes it safe from the sync API's worker threads.
 
 Inspect one by hand::
@@ -28,6 +29,11 @@ from typing import Any
 PENDING, MOVING, VERIFIED, FAILED = "pending", "moving", "verified", "failed"
 # Request states: PENDING (not yet C-FINDed), FOUND (its studies are in the manifest), FAILED.
 FOUND = "found"
+# Anonymization states of a verified study (``anonymize_status``; NULL: not asked for yet): ANONYMIZING (the
+# Orthanc job ``anonymize_job`` was started: its outcome is read from Orthanc before anything else is done),
+# ANONYMIZED (the copy ``anonymized_id`` is complete; ``original_deleted`` says whether the identifiable study
+# was deleted since), FAILED (gave up this run, ``anonymize_error`` says why; retried on the next).
+ANONYMIZING, ANONYMIZED = "anonymizing", "anonymized"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -50,15 +56,42 @@ CREATE TABLE IF NOT EXISTS studies (
     attempts INTEGER NOT NULL DEFAULT 0,
     moved_at REAL,
     error TEXT,
-    updated REAL NOT NULL
+    updated REAL NOT NULL,
+    destination_id TEXT,
+    anonymize_status TEXT,
+    anonymize_job TEXT,
+    anonymized_id TEXT,
+    original_deleted INTEGER NOT NULL DEFAULT 0,
+    anonymize_attempts INTEGER NOT NULL DEFAULT 0,
+    anonymize_error TEXT
 );
 CREATE INDEX IF NOT EXISTS studies_by_status ON studies (status);
 """
+# Columns added since the first manifests: a manifest written before gets them (NULL/0) when opened.
+_ADDED_STUDY_COLUMNS = {
+    "destination_id": "TEXT",
+    "anonymize_status": "TEXT",
+    "anonymize_job": "TEXT",
+    "anonymized_id": "TEXT",
+    "original_deleted": "INTEGER NOT NULL DEFAULT 0",
+    "anonymize_attempts": "INTEGER NOT NULL DEFAULT 0",
+    "anonymize_error": "TEXT",
+}
+_STUDY_COLUMNS = (
+    "study_uid, request_key, patient_id, accession_number, expected_instances, received_instances, status,"
+    " attempts, error, destination_id, anonymize_status, anonymize_job, anonymized_id, original_deleted,"
+    " anonymize_attempts, anonymize_error"
+)
 
 
 @dataclass(frozen=True)
 class StudyRecord:
-    """One row of the ``studies`` table."""
+    """One row of the ``studies`` table.
+
+    ``status``/``attempts``/``error`` follow the C-MOVE and its verification; the ``anonymize_*`` fields, the
+    anonymization on arrival: ``destination_id`` is the Orthanc ID of the study as received (the identifiable
+    original), ``anonymized_id`` the Orthanc ID of its anonymized copy.
+    """
 
     study_uid: str
     request_key: str
@@ -69,6 +102,20 @@ class StudyRecord:
     status: str
     attempts: int
     error: str | None
+    destination_id: str | None = None
+    anonymize_status: str | None = None
+    anonymize_job: str | None = None
+    anonymized_id: str | None = None
+    original_deleted: bool = False
+    anonymize_attempts: int = 0
+    anonymize_error: str | None = None
+
+
+def _study(row: tuple[Any, ...]) -> StudyRecord:
+    """A ``SELECT {_STUDY_COLUMNS}`` row as a record (SQLite keeps ``original_deleted`` as 0/1)."""
+    values = list(row)
+    values[13] = bool(values[13])
+    return StudyRecord(*values)
 
 
 @dataclass(frozen=True)
@@ -103,6 +150,10 @@ class Manifest:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
                     db.execute(statement)
+            present = {row[1] for row in db.execute("PRAGMA table_info(studies)")}
+            for column, declaration in _ADDED_STUDY_COLUMNS.items():
+                if column not in present:
+                    db.execute(f"ALTER TABLE studies ADD COLUMN {column} {declaration}")
 
     def __enter__(self) -> Manifest:
         return self
@@ -196,13 +247,14 @@ class Manifest:
     # --- studies -----------------------------------------------------------------------------------------
 
     def studies(self, *statuses: str) -> list[StudyRecord]:
-        sql = (
-            "SELECT study_uid, request_key, patient_id, accession_number, expected_instances,"
-            " received_instances, status, attempts, error FROM studies"
-        )
+        sql = f"SELECT {_STUDY_COLUMNS} FROM studies"
         if statuses:
             sql += f" WHERE status IN ({', '.join('?' * len(statuses))})"
-        return [StudyRecord(*row) for row in self._read(sql + " ORDER BY request_key, study_uid", statuses)]
+        return [_study(row) for row in self._read(sql + " ORDER BY request_key, study_uid", statuses)]
+
+    def study(self, study_uid: str) -> StudyRecord | None:
+        rows = self._read(f"SELECT {_STUDY_COLUMNS} FROM studies WHERE study_uid = ?", [study_uid])
+        return _study(rows[0]) if rows else None
 
     def count_studies(self) -> dict[str, int]:
         """``{status: count}``."""
@@ -242,4 +294,53 @@ class Manifest:
             db.executemany(
                 "UPDATE studies SET status = ?, error = ?, updated = ? WHERE study_uid = ? AND status != ?",
                 [(FAILED, error, now, uid, VERIFIED) for uid in study_uids],
+            )
+
+    # --- anonymization on arrival ------------------------------------------------------------------------
+
+    def anonymize_attempt(self, study_uid: str) -> None:
+        """Counts one attempt at anonymizing a study (starting its job, or waiting for the recorded one)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE studies SET anonymize_attempts = anonymize_attempts + 1, updated = ? WHERE study_uid = ?",
+                (time.time(), study_uid),
+            )
+
+    def anonymize_started(self, study_uid: str, original_id: str, job_id: str) -> None:
+        """Records the anonymization job of a verified study (before waiting, so that an interrupted run's
+        next run reads that job's outcome instead of anonymizing again)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE studies SET anonymize_status = ?, destination_id = ?, anonymize_job = ?, updated = ?"
+                " WHERE study_uid = ?",
+                (ANONYMIZING, original_id, job_id, time.time(), study_uid),
+            )
+
+    def anonymized(self, study_uid: str, anonymized_id: str) -> None:
+        """Records the complete anonymized copy (the job id stays, for the record)."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE studies SET anonymize_status = ?, anonymized_id = ?, anonymize_error = NULL, updated = ?"
+                " WHERE study_uid = ?",
+                (ANONYMIZED, anonymized_id, time.time(), study_uid),
+            )
+
+    def original_deleted(self, study_uid: str) -> None:
+        """Records that the identifiable study (``destination_id``) is gone from the destination."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE studies SET original_deleted = 1, anonymize_error = NULL, updated = ? WHERE study_uid = ?",
+                (time.time(), study_uid),
+            )
+
+    def anonymize_failed(self, study_uid: str, error: str, *, forget_job: bool) -> None:
+        """Records why anonymizing (or deleting the original after it) failed. A study already anonymized keeps
+        that state (only its original's deletion is retried); ``forget_job`` when the recorded job is known to
+        have failed, so that the next attempt starts a new one rather than waiting for it again."""
+        with self._write() as db:
+            db.execute(
+                "UPDATE studies SET anonymize_status = CASE WHEN anonymize_status = ? THEN ? ELSE ? END,"
+                " anonymize_job = CASE WHEN ? THEN NULL ELSE anonymize_job END,"
+                " anonymize_error = ?, updated = ? WHERE study_uid = ?",
+                (ANONYMIZED, ANONYMIZED, FAILED, forget_job, error, time.time(), study_uid),
             )

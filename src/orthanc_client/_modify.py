@@ -7,7 +7,7 @@ Sans-I/O: the resources turn their typed keyword arguments into Orthanc's JSON h
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, TypedDict
 
 from ._exceptions import InvalidInputError
 
@@ -135,3 +135,62 @@ def anonymize_body(
     if run_as_job:
         body["Asynchronous"] = True
     return body
+
+
+class AnonymizeOptions(TypedDict, total=False):
+    """How to anonymize, as one value: the keyword options of ``anonymize_as_job`` (see ``anonymize_body``)
+    plus ``timeout`` (seconds to wait for the job, as ``Study.anonymize(timeout=...)``), without
+    ``keep_source``: ``transfer(anonymize=...)`` decides that with its own ``keep_original``.
+
+    A plain dict works too; ``AnonymizeOptions(...)`` only lets a type checker see the keys.
+
+    Example::
+
+        options = AnonymizeOptions(replace={"PatientName": "STUDY-42"}, keep=["StudyDescription"])
+    """
+
+    replace: Mapping[str, Any] | None
+    remove: Iterable[str] | None
+    keep: Iterable[str] | None
+    keep_private_tags: bool
+    keep_labels: bool
+    force: bool
+    priority: int
+    dicom_version: str | None
+    transcode: str | None
+    private_creator: str | None
+    timeout: float | None
+
+
+_ANONYMIZE_OPTION_KEYS = frozenset(AnonymizeOptions.__annotations__)
+
+
+def anonymize_options(value: bool | Mapping[str, Any]) -> dict[str, Any] | None:
+    """``transfer(anonymize=...)`` checked before anything is sent: ``False`` -> ``None`` (do not anonymize),
+    ``True`` -> ``{}`` (Orthanc's defaults), a mapping -> a copy, its values checked as ``anonymize_body``
+    checks them (an identifier change without ``force``, one string for a list of tags...).
+
+    >>> anonymize_options({"keep": ["StudyDescription"]})
+    {'keep': ['StudyDescription']}
+    >>> anonymize_options(False) is None
+    True
+    """
+    if value is False or value is None:
+        return None
+    if value is True:
+        return {}
+    if not isinstance(value, Mapping):
+        raise InvalidInputError(f"anonymize takes True/False or a mapping of options, not {value!r}")
+    options = dict(value)
+    if "keep_source" in options:
+        raise InvalidInputError("anonymize: give keep_original=True/False to transfer() instead of keep_source")
+    unknown = sorted(set(options) - _ANONYMIZE_OPTION_KEYS)
+    if unknown:
+        raise InvalidInputError(
+            f"anonymize: unknown option(s) {', '.join(unknown)}; known: {', '.join(sorted(_ANONYMIZE_OPTION_KEYS))}"
+        )
+    for name in ("remove", "keep"):
+        if options.get(name) is not None:
+            options[name] = _tag_list(name, options[name])  # a generator would be spent by the first study
+    anonymize_body(**{k: v for k, v in options.items() if k != "timeout"})
+    return options

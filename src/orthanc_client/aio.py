@@ -32,11 +32,13 @@ from ._async.transfer import transfer
 from ._async.upload import upload
 from ._exceptions import JobFailedError, JobTimeoutError, NotLoadedError
 from ._job_state import JobState
+from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
 from ._transfer_report import TransferFailure, TransferReport
 
 __all__ = [
+    "AnonymizeOptions",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
     "FindAnswer",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -10,7 +11,16 @@ import pytest
 
 from orthanc_client import DicomNetworkError, FindAnswer, InvalidInputError, NotFoundError
 from orthanc_client._exceptions import HTTPError, error_for_response
-from orthanc_client._manifest import FAILED, MOVING, PENDING, VERIFIED, Manifest
+from orthanc_client._manifest import (
+    ANONYMIZED,
+    ANONYMIZING,
+    FAILED,
+    MOVING,
+    PENDING,
+    VERIFIED,
+    Manifest,
+)
+from orthanc_client._modify import anonymize_options
 from orthanc_client._networking import (
     find_body,
     normalize_level,
@@ -87,6 +97,75 @@ def test_manifest_keeps_verified_studies_across_runs(tmp_path: Path) -> None:
             1,
         )
         assert not reopened.studies(MOVING)
+
+
+# The studies table as the first manifests wrote it, before anonymization on arrival.
+_MANIFEST_BEFORE_ANONYMIZE = """
+CREATE TABLE requests (key TEXT PRIMARY KEY, query TEXT NOT NULL, status TEXT NOT NULL, studies INTEGER,
+    attempts INTEGER NOT NULL DEFAULT 0, error TEXT, updated REAL NOT NULL);
+CREATE TABLE studies (study_uid TEXT PRIMARY KEY, request_key TEXT NOT NULL, patient_id TEXT,
+    accession_number TEXT, expected_instances INTEGER, received_instances INTEGER, status TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, moved_at REAL, error TEXT, updated REAL NOT NULL);
+INSERT INTO requests VALUES ('AccessionNumber=A', '{"AccessionNumber": "A"}', 'found', 1, 1, NULL, 0);
+INSERT INTO studies VALUES ('1.2', 'AccessionNumber=A', 'P', 'A', 4, 4, 'verified', 1, 0, NULL, 0);
+"""
+
+
+def test_a_manifest_from_before_anonymization_resumes_into_it(tmp_path: Path) -> None:
+    path = tmp_path / "old.sqlite"
+    with sqlite3.connect(path) as db:
+        db.executescript(_MANIFEST_BEFORE_ANONYMIZE)
+    with Manifest(path) as manifest:
+        (study,) = manifest.studies(VERIFIED)
+        assert (study.study_uid, study.received_instances, study.anonymize_status) == ("1.2", 4, None)
+        assert (study.anonymized_id, study.original_deleted, study.anonymize_attempts) == (None, False, 0)
+        manifest.anonymize_attempt("1.2")
+        manifest.anonymize_started("1.2", "orig", "job-1")
+        manifest.anonymize_failed("1.2", "timed out", forget_job=False)  # the job may still finish
+    with Manifest(path) as reopened:
+        study = reopened.study("1.2")
+        assert study is not None and (study.anonymize_status, study.anonymize_job) == (FAILED, "job-1")
+        assert (study.destination_id, study.anonymize_error, study.anonymize_attempts) == (
+            "orig",
+            "timed out",
+            1,
+        )
+        reopened.anonymize_failed("1.2", "job failed", forget_job=True)  # the next attempt starts a new job
+        reopened.anonymize_started("1.2", "orig", "job-2")
+        assert reopened.studies()[0].anonymize_status == ANONYMIZING
+        reopened.anonymized("1.2", "copy")
+        reopened.anonymize_failed("1.2", "delete refused", forget_job=False)  # the copy stays recorded
+        study = reopened.study("1.2")
+        assert study is not None
+        assert (study.anonymize_status, study.anonymized_id, study.anonymize_job) == (
+            ANONYMIZED,
+            "copy",
+            "job-2",
+        )
+        assert (study.anonymize_error, study.original_deleted, study.status) == (
+            "delete refused",
+            False,
+            VERIFIED,
+        )
+        reopened.original_deleted("1.2")
+        study = reopened.study("1.2")
+        assert study is not None and study.original_deleted and study.anonymize_error is None
+
+
+def test_anonymize_options_are_checked_before_the_transfer_starts() -> None:
+    assert anonymize_options(False) is None and anonymize_options(True) == {}
+    options = anonymize_options({"keep": (t for t in ["StudyDescription"]), "timeout": 60})
+    assert options == {"keep": ["StudyDescription"], "timeout": 60}  # a generator is read once, here
+    assert anonymize_options({"replace": {"PatientID": "P-42"}}) == {"replace": {"PatientID": "P-42"}}
+    for bad, message in [
+        ({"keep_source": False}, "keep_original"),
+        ({"dicom_versoin": "2023b"}, "unknown option.*dicom_versoin"),
+        ({"replace": {"StudyInstanceUID": "1.2"}}, "force=True"),
+        ({"remove": "PatientName"}, "not one string"),
+        ("yes", "True/False or a mapping"),
+    ]:
+        with pytest.raises(InvalidInputError, match=message):
+            anonymize_options(bad)  # type: ignore[arg-type]
 
 
 def test_remote_errors_are_told_apart_from_orthancs_own() -> None:
