@@ -11,11 +11,13 @@ from typing import Literal
 class TransferFailure:
     """Something the transfer gave up on this run (the next run retries it).
 
-    ``kind`` is ``"request"`` (its C-FIND failed: ``key`` is e.g. ``"AccessionNumber=A1"``) or ``"study"``
-    (``key`` is the StudyInstanceUID); ``reason`` carries Orthanc's details.
+    ``kind`` is ``"request"`` (its C-FIND failed: ``key`` is e.g. ``"AccessionNumber=A1"``), ``"study"``
+    (not verified at the destination; ``key`` is the StudyInstanceUID) or ``"anonymize"`` (verified, but its
+    anonymization, or the deletion of its original afterwards, failed; ``key`` is the StudyInstanceUID);
+    ``reason`` carries Orthanc's details.
     """
 
-    kind: Literal["request", "study"]
+    kind: Literal["request", "study", "anonymize"]
     key: str
     reason: str
     attempts: int
@@ -32,6 +34,9 @@ class TransferReport:
         moves: C-MOVE jobs started this run. failed: what is still missing, and why.
         instances_expected: sum of the source's counts (``None`` if the source did not give them all).
         instances_received: instances counted at the destination for verified studies. elapsed: seconds.
+        anonymized: studies anonymized by this run (``transfer(anonymize=...)``). anonymized_ids: every
+        anonymized study, ``{StudyInstanceUID at the source: Orthanc ID of its anonymized copy}``.
+        originals_deleted: studies whose identifiable original was deleted after anonymization.
 
     Example::
 
@@ -53,6 +58,9 @@ class TransferReport:
     instances_received: int
     elapsed: float
     failed: list[TransferFailure] = field(default_factory=list)
+    anonymized: int = 0
+    anonymized_ids: dict[str, str] = field(default_factory=dict)
+    originals_deleted: int = 0
 
     @property
     def ok(self) -> bool:
@@ -68,6 +76,11 @@ class TransferReport:
             f" with {self.moves} C-MOVE job(s)",
             f"  instances at destination: {self.instances_received} / {expected} expected",
         ]
+        if self.anonymized_ids or self.anonymized:
+            lines.append(
+                f"  anonymized: {len(self.anonymized_ids)} (this run: {self.anonymized}),"
+                f" identifiable originals deleted: {self.originals_deleted}"
+            )
         if self.failed:
             lines.append(f"  failed: {len(self.failed)}")
             lines += [

@@ -3,7 +3,9 @@
 
 The manifest (``_manifest.py``, SQLite) records each step, so re-running the same call after an interruption
 continues where it stopped and never moves again a study already verified at the destination. Arrival is
-verified by counting the instances the destination holds against the source's C-FIND counts.
+verified by counting the instances the destination holds against the source's C-FIND counts. Optionally each
+verified study is then anonymized at the destination (an Orthanc job, recorded before it is waited for, so
+that it is never run twice for one study) and its identifiable original deleted.
 """
 
 from __future__ import annotations
@@ -17,15 +19,34 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import _sync_backend as backend
-from .._exceptions import InvalidInputError, OrthancError, UnsupportedByServerError
-from .._manifest import FAILED, FOUND, MOVING, PENDING, VERIFIED, Manifest, RequestRecord, StudyRecord
+from .._exceptions import (
+    InvalidInputError,
+    JobFailedError,
+    NotFoundError,
+    OrthancError,
+    UnsupportedByServerError,
+)
+from .._manifest import (
+    ANONYMIZED,
+    FAILED,
+    FOUND,
+    MOVING,
+    PENDING,
+    VERIFIED,
+    Manifest,
+    RequestRecord,
+    StudyRecord,
+)
+from .._modify import AnonymizeOptions, anonymize_options
 from .._networking import FindAnswer
 from .._operation import parse_version
 from .._progress import TransferProgress
 from .._query import dicom_query
 from .._tags import parse_int
 from .._transfer_report import TransferFailure, TransferReport
+from .jobs import Job
 from .modality import Modality
+from .resources import Study
 
 if TYPE_CHECKING:
     from .client import Orthanc
@@ -33,6 +54,11 @@ if TYPE_CHECKING:
 _LABELS_SINCE = (1, 12, 0)
 _MAX_BACKOFF = 60.0
 _STUDY_COUNT = "NumberOfStudyRelatedInstances"
+
+
+class _NotAnonymizable(OrthancError):
+    """The destination holds a verified study in a state that anonymizing it would not fix (gone, or split
+    over several Orthanc studies): reported, not retried within the run."""
 
 
 def transfer_requests(
@@ -70,6 +96,8 @@ def transfer(
     move_timeout: float | None = None,
     dicom_timeout: float | None = None,
     label: str | None = None,
+    anonymize: bool | AnonymizeOptions | Mapping[str, Any] = False,
+    keep_original: bool = False,
     progress: bool | None = None,
 ) -> TransferReport:
     """Finds the studies of each request at ``source`` (C-FIND) and C-MOVEs them to the destination in
@@ -87,7 +115,25 @@ def transfer(
             ``backoff``, then twice as long... between attempts; what still fails is reported (and retried
             by the next run).
         move_timeout: seconds to wait for one C-MOVE job; dicom_timeout: Orthanc's DICOM timeout.
-        label: a label put on each verified study at the destination (Orthanc 1.12+).
+        label: a label put on each verified study at the destination (Orthanc 1.12+); with ``anonymize``, on
+            the anonymized copy only: the label marks what the transfer delivered, so that whoever selects
+            studies by it never picks up identifiable data (a kept original is not labelled).
+        anonymize: anonymize each study once it is verified complete at the destination: ``True`` for
+            Orthanc's default profile, or the options of ``Study.anonymize`` as an ``AnonymizeOptions`` (or a
+            dict): ``replace``, ``keep``, ``remove``, ``dicom_version``, ``timeout`` (seconds to wait for one
+            job)... checked before anything is sent. Each study is one Orthanc job, waited for by polling,
+            recorded in the manifest before the wait: a re-run never anonymizes a study twice, and one
+            interrupted during the job reads that job's outcome. The copy's Orthanc ID is in the manifest and
+            in ``report.anonymized_ids``; a failure is recorded with Orthanc's reason, reported in
+            ``report.failed`` (``kind="anonymize"``) and retried by the next run. Each study is anonymized on
+            its own: without ``replace={"PatientID": ...}`` two studies of one patient get two random
+            PatientIDs.
+        keep_original: with ``anonymize``, keep the identifiable study at the destination next to its
+            anonymized copy. Default ``False``: the original is deleted once the copy holds as many instances,
+            because anonymizing on arrival is for a destination (a research PACS) that should end up holding
+            only anonymized data, and the source still has the original; this includes a study that was
+            already at the destination before the transfer. The deletion comes after the copy is recorded,
+            so a re-run with ``keep_original=False`` also deletes the originals an earlier run kept.
         progress: a progress bar on stderr (``None``: only when stderr is a terminal).
 
     Returns a ``TransferReport``; it does not raise for a failed study (see ``report.failed``).
@@ -97,10 +143,18 @@ def transfer(
         pacs = Modality(client, "pacs")
         report = transfer(pacs, accession_numbers=["A1", "A2"], manifest="pull.sqlite", concurrency=4)
         print(report)
+
+        # into a research Orthanc: only the anonymized copies stay there, labelled
+        report = transfer(
+            pacs, accession_numbers=["A1"], manifest="research.sqlite", destination=research,
+            anonymize=AnonymizeOptions(keep=["StudyDescription"]), label="project-42",
+        )
+        print(report.anonymized_ids)   # {StudyInstanceUID at the source: Orthanc ID of the anonymized study}
     """
     if batch_size < 1 or concurrency < 1 or max_attempts < 1:
         raise InvalidInputError("batch_size, concurrency and max_attempts must be at least 1")
     requests = transfer_requests(accession_numbers, patient_ids, queries)
+    anonymization = anonymize_options(anonymize)
     destination = destination if destination is not None else source.client
     if label is not None:
         version = destination.server_version()
@@ -120,6 +174,8 @@ def transfer(
         move_timeout,
         dicom_timeout,
         label,
+        anonymization,
+        keep_original,
     )
     try:
         return run.execute(requests, progress)
@@ -143,6 +199,8 @@ class _TransferRun:
         move_timeout: float | None,
         dicom_timeout: float | None,
         label: str | None,
+        anonymize: dict[str, Any] | None = None,
+        keep_original: bool = False,
     ) -> None:
         self.source = source
         self.destination = destination
@@ -155,11 +213,14 @@ class _TransferRun:
         self.move_timeout = move_timeout
         self.dicom_timeout = dicom_timeout
         self.label = label
+        self.anonymize = anonymize  # options for Study.anonymize_as_job, or None: do not anonymize
+        self.keep_original = keep_original
         # Counters for this run's report; the sync API runs batches in threads, hence the lock.
         self._counter_lock = threading.Lock()
         self.moves = 0
         self.moved = 0
         self.already_present = 0
+        self.anonymized = 0
 
     def _count(self, name: str) -> None:
         with self._counter_lock:
@@ -173,9 +234,18 @@ class _TransferRun:
         )
         wanted = set(requests)
         todo = [s for s in self.manifest.studies(PENDING, MOVING, FAILED) if s.request_key in wanted]
-        batches = [todo[i : i + self.batch_size] for i in range(0, len(todo), self.batch_size)]
-        with TransferProgress(progress, "transfer (studies)", total_files=len(todo)) as bar:
-            for batch, result in backend.map_unordered(self._transfer_batch, batches, self.concurrency):
+        # Verified by an earlier run but not (completely) anonymized: an interrupted run, a failed job, a first
+        # run without ``anonymize``. Nothing to move: these batches only anonymize.
+        unfinished = [
+            s
+            for s in self.manifest.studies(VERIFIED)
+            if s.request_key in wanted and self._needs_anonymizing(s)
+        ]
+        work = [(batch, False) for batch in self._batches(unfinished)]
+        work += [(batch, True) for batch in self._batches(todo)]
+        total = len(todo) + len(unfinished)
+        with TransferProgress(progress, "transfer (studies)", total_files=total) as bar:
+            for (batch, _move), result in backend.map_unordered(self._process, work, self.concurrency):
                 if isinstance(result, BaseException) and not isinstance(result, OrthancError):
                     raise result  # a bug, not a network failure: do not hide it in the report
                 if isinstance(result, OrthancError):
@@ -183,14 +253,26 @@ class _TransferRun:
                 bar.advance(files=len(batch))
         return self._report(wanted, time.monotonic() - started)
 
+    def _batches(self, studies: list[StudyRecord]) -> list[list[StudyRecord]]:
+        return [studies[i : i + self.batch_size] for i in range(0, len(studies), self.batch_size)]
+
+    def _process(self, work: tuple[list[StudyRecord], bool]) -> None:
+        """Moves and verifies a batch (unless it is verified already), then anonymizes its verified studies
+        one after the other (Orthanc runs few jobs at once anyway: ``ConcurrentJobs``)."""
+        batch, move = work
+        verified = self._transfer_batch(batch) if move else batch
+        if self.anonymize is not None:
+            for study in verified:
+                self._anonymize(study.study_uid)
+
     def _retrying(self, attempt_fn: Any, *args: Any) -> Any:
         """Runs ``attempt_fn`` until it succeeds or ``max_attempts`` failed; returns the result or the last
-        ``OrthancError``."""
+        ``OrthancError`` (at once for ``_NotAnonymizable``: trying again would not change it)."""
         for attempt in range(1, self.max_attempts + 1):
             try:
                 return attempt_fn(*args)
             except OrthancError as error:
-                if attempt == self.max_attempts:
+                if attempt == self.max_attempts or isinstance(error, _NotAnonymizable):
                     return error
                 backend.sleep(min(_MAX_BACKOFF, self.backoff * 2 ** (attempt - 1)))
         raise AssertionError("unreachable")
@@ -240,13 +322,14 @@ class _TransferRun:
 
     # --- C-MOVE and verification -------------------------------------------------------------------------
 
-    def _transfer_batch(self, batch: list[StudyRecord]) -> None:
+    def _transfer_batch(self, batch: list[StudyRecord]) -> list[StudyRecord]:
+        """Moves what the destination lacks, verifies; returns the studies of ``batch`` verified complete."""
         remaining = batch
         last_error: OrthancError | None = None
         for attempt in range(1, self.max_attempts + 1):
             remaining = self._verify(remaining, moved=attempt > 1)
             if not remaining:
-                return
+                return batch
             if attempt > 1:
                 backend.sleep(min(_MAX_BACKOFF, self.backoff * 2 ** (attempt - 2)))
             self.manifest.moving(s.study_uid for s in remaining)
@@ -266,6 +349,8 @@ class _TransferRun:
         if remaining:
             reason = str(last_error) if last_error is not None else "instances missing at the destination"
             self.manifest.failed([s.study_uid for s in remaining], reason)
+        missing = {s.study_uid for s in remaining}
+        return [s for s in batch if s.study_uid not in missing]
 
     def _verify(self, studies: list[StudyRecord], *, moved: bool) -> list[StudyRecord]:
         """Counts the studies' instances at the destination; records the complete ones; returns the others."""
@@ -288,7 +373,7 @@ class _TransferRun:
                 )
                 missing.append(study)
                 continue
-            if self.label is not None:
+            if self.label is not None and self.anonymize is None:  # else the anonymized copy is labelled
                 for orthanc_id in orthanc_ids:
                     self.destination.put_studies_id_labels_label(orthanc_id, self.label)
             self.manifest.received(study.study_uid, count, verified=True)
@@ -325,6 +410,121 @@ class _TransferRun:
             held[uid] = (total + counts.get(orthanc_id, 0), [*ids, orthanc_id])
         return held
 
+    # --- anonymization on arrival -------------------------------------------------------------------------
+
+    def _needs_anonymizing(self, study: StudyRecord) -> bool:
+        """Whether a verified study still lacks its anonymized copy, or (``keep_original=False``) still has
+        its identifiable original at the destination."""
+        if self.anonymize is None:
+            return False
+        if study.anonymize_status != ANONYMIZED:
+            return True
+        return not self.keep_original and not study.original_deleted
+
+    def _anonymize(self, study_uid: str) -> None:
+        """Anonymizes one verified study (retried as the C-MOVEs are); records the outcome or the reason."""
+        outcome = self._retrying(self._anonymize_attempt, study_uid)
+        if isinstance(outcome, OrthancError):
+            record = self.manifest.study(study_uid)
+            if record is not None and record.anonymize_status == ANONYMIZED:
+                reason = (
+                    f"anonymized as {record.anonymized_id}, but the identifiable original "
+                    f"{record.destination_id} was not deleted: {outcome}"
+                )
+            else:
+                reason = f"anonymization failed: {outcome}"
+            self.manifest.anonymize_failed(study_uid, reason, forget_job=False)
+
+    def _anonymize_attempt(self, study_uid: str) -> None:
+        """One attempt, resuming from what the manifest says was done: a recorded job is waited for (it may
+        have finished while nobody watched) rather than started again; a recorded copy is not made again."""
+        assert self.anonymize is not None
+        record = self.manifest.study(study_uid)
+        if record is None or record.status != VERIFIED:
+            raise AssertionError(f"anonymizing {study_uid}, which is not verified at the destination")
+        if record.anonymize_status != ANONYMIZED:
+            original_id, anonymized_id = self._anonymized_copy(record)
+            if self.label is not None:
+                Study(anonymized_id, self.destination).add_label(self.label)
+            self.manifest.anonymized(study_uid, anonymized_id)
+            self._count("anonymized")
+        else:
+            original_id, anonymized_id = str(record.destination_id), str(record.anonymized_id)
+        if not self.keep_original and not record.original_deleted:
+            self._delete_original(original_id, anonymized_id)
+            self.manifest.original_deleted(study_uid)
+
+    def _anonymized_copy(self, record: StudyRecord) -> tuple[str, str]:
+        """Runs (or resumes) the anonymization job of ``record``; returns ``(original id, copy id)``."""
+        assert self.anonymize is not None
+        options = {key: value for key, value in self.anonymize.items() if key != "timeout"}
+        self.manifest.anonymize_attempt(record.study_uid)
+        if record.anonymize_job is not None and record.destination_id is not None:
+            original_id, job = record.destination_id, Job(record.anonymize_job, self.destination)
+        else:
+            original_id = self._original_id(record.study_uid)
+            # KeepSource: the original goes only once the copy is recorded and counted (_delete_original), so
+            # a job that fails half-way never leaves a study with neither.
+            job = Study(original_id, self.destination).anonymize_as_job(**options, keep_source=True)
+            self.manifest.anonymize_started(record.study_uid, original_id, job.id)
+        try:
+            job.wait(timeout=self.anonymize.get("timeout"))
+        except JobFailedError as error:
+            # Failed for good: the next attempt starts a new job (a timeout keeps it: it may still finish).
+            self.manifest.anonymize_failed(
+                record.study_uid, f"anonymization failed: {error}", forget_job=True
+            )
+            raise
+        except NotFoundError as error:
+            # Orthanc forgot the job (restarted without SaveJobs, or pushed out of JobsHistorySize): its
+            # outcome is unknown, so the next attempt starts a new one.
+            forgotten = OrthancError(f"job {job.id} is unknown to Orthanc (forgotten since it started)")
+            self.manifest.anonymize_failed(record.study_uid, str(forgotten), forget_job=True)
+            raise forgotten from error
+        return original_id, str(job.content["ID"])
+
+    def _original_id(self, study_uid: str) -> str:
+        """The Orthanc ID of the study as received at the destination (one ``/tools/find`` by UID)."""
+        found = self.destination.post_tools_find(
+            {"Level": "Study", "Query": {"StudyInstanceUID": study_uid}}
+        )
+        ids = [str(orthanc_id) for orthanc_id in found]
+        if not ids:
+            raise _NotAnonymizable(
+                "the study is no longer at the destination (deleted since it was verified?)"
+            )
+        if len(ids) > 1:
+            # Anonymizing each would give each its own new StudyInstanceUID: one study would become several.
+            raise _NotAnonymizable(
+                f"the destination holds this StudyInstanceUID as {len(ids)} Orthanc studies ({', '.join(ids)}:"
+                " different PatientIDs); anonymizing them one by one would split the study, merge them first"
+            )
+        return ids[0]
+
+    def _delete_original(self, original_id: str, anonymized_id: str) -> None:
+        """Deletes the identifiable study once its anonymized copy holds at least as many instances."""
+        if original_id == anonymized_id:
+            # The options kept PatientID and StudyInstanceUID: the "copy" is the original's own Orthanc study.
+            raise _NotAnonymizable(
+                "the anonymized study has the original's Orthanc ID (the options keep PatientID and"
+                " StudyInstanceUID), so there is no separate original to delete"
+            )
+        original = Study(original_id, self.destination)
+        try:
+            held = (original.get_statistics()).count_instances or 0
+        except NotFoundError:
+            return  # already deleted (by an interrupted run, or by hand)
+        copied = (Study(anonymized_id, self.destination).get_statistics()).count_instances or 0
+        if copied < held:
+            raise OrthancError(
+                f"the anonymized copy {anonymized_id} holds {copied} of the original's {held} instances:"
+                " the original is kept"
+            )
+        try:
+            original.delete()
+        except NotFoundError:
+            pass
+
     def _report(self, wanted: set[str], elapsed: float) -> TransferReport:
         requests = [r for r in self.manifest.requests() if r.key in wanted]
         studies = [s for s in self.manifest.studies() if s.request_key in wanted]
@@ -345,6 +545,14 @@ class _TransferRun:
             for s in studies
             if s.status != VERIFIED
         ]
+        if self.anonymize is not None:
+            failed += [
+                TransferFailure(
+                    "anonymize", s.study_uid, s.anonymize_error or "not anonymized", s.anonymize_attempts
+                )
+                for s in studies
+                if s.status == VERIFIED and self._needs_anonymizing(s)
+            ]
         counts = [s.expected_instances for s in studies]
         return TransferReport(
             manifest=self.manifest.path,
@@ -360,4 +568,11 @@ class _TransferRun:
             instances_received=sum(s.received_instances or 0 for s in studies if s.status == VERIFIED),
             elapsed=elapsed,
             failed=failed,
+            anonymized=self.anonymized,
+            anonymized_ids={
+                s.study_uid: s.anonymized_id
+                for s in studies
+                if s.anonymize_status == ANONYMIZED and s.anonymized_id is not None
+            },
+            originals_deleted=sum(1 for s in studies if s.original_deleted),
         )
