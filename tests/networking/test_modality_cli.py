@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import httpx
 import pytest
 
 pytest.importorskip("click")
@@ -55,3 +56,30 @@ def test_modality_echo_find_move_and_transfer(network: NetworkPair, tmp_path: Pa
     assert report["instances_received"] == 2 * INSTANCES_PER_STUDY
     code, out = _run(network, "modality", "transfer", "remote", "--accession", "NOPE", "--manifest", manifest)
     assert code == 1 and "no study matches" in out
+
+
+def test_modality_transfer_anonymizes_on_arrival(network: NetworkPair, tmp_path: Path) -> None:
+    manifest = str(tmp_path / "m.sqlite")
+    args = ["modality", "transfer", "remote", "--accession", "ACC000101", "--manifest", manifest]
+    code, out = _run(network, *args, "--keep-original")
+    assert code == 2 and "need --anonymize" in out
+    code, out = _run(
+        network,
+        *args,
+        "--anonymize",
+        "--anonymize-replace",
+        "PatientName=CLI^ANON",
+        "--anonymize-keep",
+        "StudyDescription",
+        "--json",
+    )
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and report["anonymized"] == 1 and report["originals_deleted"] == 1
+    ((uid, copy_id),) = report["anonymized_ids"].items()
+    with httpx.Client(base_url=network.local.url, auth=network.local.auth, timeout=60) as local:
+        (study,) = local.get("/studies", params={"expand": ""}).json()  # the copy only
+    assert study["ID"] == copy_id and study["MainDicomTags"]["StudyInstanceUID"] != uid
+    assert study["PatientMainDicomTags"]["PatientName"] == "CLI^ANON"
+    assert study["MainDicomTags"]["StudyDescription"] == "Study 1"
+    code, out = _run(network, *args, "--anonymize")
+    assert code == 0 and "anonymized: 1 (this run: 0)" in out

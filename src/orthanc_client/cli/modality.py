@@ -141,7 +141,27 @@ def move_command(
 @click.option("--concurrency", type=int, default=2, show_default=True, help="C-MOVEs in flight.")
 @click.option("--max-attempts", type=int, default=3, show_default=True)
 @click.option("--target-aet", default=None, help="Where to (default: this Orthanc).")
-@click.option("--label", default=None, help="Label each arrived study (Orthanc 1.12+).")
+@click.option(
+    "--label",
+    default=None,
+    help="Label each arrived study, the anonymized copy with --anonymize (Orthanc 1.12+).",
+)
+@click.option(
+    "--anonymize",
+    is_flag=True,
+    help="Anonymize each verified study at the destination (an Orthanc job) and delete the identifiable"
+    " original, unless --keep-original.",
+)
+@click.option(
+    "--anonymize-replace",
+    multiple=True,
+    metavar="TAG=VALUE",
+    help="With --anonymize: set a tag (repeatable).",
+)
+@click.option(
+    "--anonymize-keep", multiple=True, metavar="TAG", help="With --anonymize: keep a tag (repeatable)."
+)
+@click.option("--keep-original", is_flag=True, help="With --anonymize: keep the original next to its copy.")
 @progress_option
 @json_option
 @pass_settings
@@ -158,16 +178,24 @@ def transfer_command(
     max_attempts: int,
     target_aet: str | None,
     label: str | None,
+    anonymize: bool,
+    anonymize_replace: tuple[str, ...],
+    anonymize_keep: tuple[str, ...],
+    keep_original: bool,
     progress: bool | None,
     as_json: bool,
 ) -> None:
     """C-FIND then C-MOVE from NAME in batches, verified and resumable: run it again with the same
-    --manifest to continue after an interruption. Exit code 1 if anything is missing.
+    --manifest to continue after an interruption. Exit code 1 if anything is missing (or, with --anonymize,
+    not anonymized).
 
     \b
-    Example:
+    Examples:
       orthanc modality transfer pacs --accessions-file list.txt --manifest pull.sqlite --concurrency 4
+      orthanc modality transfer pacs --accession A1 --anonymize --anonymize-keep StudyDescription
     """
+    if not anonymize and (anonymize_replace or anonymize_keep or keep_original):
+        raise click.UsageError("--anonymize-replace, --anonymize-keep and --keep-original need --anonymize")
     accessions = list(accession)
     if accessions_file is not None:
         accessions += [line.strip() for line in accessions_file if line.strip()]
@@ -184,6 +212,13 @@ def transfer_command(
             max_attempts=max_attempts,
             target_aet=target_aet,
             label=label,
+            anonymize={
+                "replace": parse_assignments(anonymize_replace, "--anonymize-replace"),
+                "keep": list(anonymize_keep),
+            }
+            if anonymize
+            else False,
+            keep_original=keep_original,
             progress=progress,
         )
     if as_json:
