@@ -43,6 +43,19 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> float:
     return min(times)
 
 
+def best_in_turns(repeat: int, contenders: dict[str, Callable[[], Any]]) -> dict[str, float]:
+    """Each contender's fastest of ``repeat`` runs, the contenders taking turns, so that a busy moment of the
+    machine disturbs them alike."""
+    best: dict[str, float] = {}
+    for _ in range(repeat):
+        for name, fn in contenders.items():
+            started = time.perf_counter()
+            fn()
+            elapsed = time.perf_counter() - started
+            best[name] = min(elapsed, best.get(name, elapsed))
+    return best
+
+
 def median_of(repeat: int, fn: Callable[[], Any]) -> float:
     times = []
     for _ in range(repeat):
