@@ -241,3 +241,20 @@ async def test_a_route_first_documented_in_1_12_works_where_older_servers_serve_
 ) -> None:
     answer = (await upload(api, study_files[:1]))[0]
     assert await api.get_instances_id_content_path(answer["ID"], "0010-0020") == b"CLIENT01"  # raw tag value
+
+
+def test_default_tls_context_is_built_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    import ssl
+
+    from orthanc_client._base import ssl_context
+
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    shared = ssl_context(True)
+    assert isinstance(shared, ssl.SSLContext) and shared.verify_mode == ssl.CERT_REQUIRED
+    assert ssl_context(True) is shared  # not the 30-45 ms CA bundle load again
+    assert ssl_context(False) is False
+    mine = ssl.create_default_context()
+    assert ssl_context(mine) is mine
+    monkeypatch.setenv("SSL_CERT_DIR", "/etc/ssl/certs")  # httpx honours it: another context
+    assert ssl_context(True) is not shared

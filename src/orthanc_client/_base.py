@@ -6,10 +6,12 @@ caller's arguments, and answers are decoded here. The two clients only send and 
 
 from __future__ import annotations
 
+import functools
 import io
 import json as jsonlib
 import logging
 import os
+import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
@@ -90,6 +92,23 @@ def resolve_settings(
     elif username is not None:
         auth = httpx.BasicAuth(username, password or "")
     return ClientSettings(base_url, auth, all_headers, as_timeout(timeout), as_policy(retries))
+
+
+def ssl_context(verify: Any) -> Any:
+    """What to give httpx as ``verify``: with the default (``True``), one context per process.
+
+    Building it loads the CA bundle, 30-45 ms, which httpx does again for every client it makes, even for an
+    ``http://`` server; scripts, the command line and the bulk helpers make clients often. ``SSL_CERT_FILE``
+    and ``SSL_CERT_DIR`` (which httpx honours) are part of the cache key. Anything else is passed on as is.
+    """
+    if verify is not True:
+        return verify
+    return _default_ssl_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+
+
+@functools.lru_cache(maxsize=4)
+def _default_ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
+    return httpx.create_ssl_context()
 
 
 def _redact_url(url: str) -> str:

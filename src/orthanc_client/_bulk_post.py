@@ -26,7 +26,7 @@ from typing import IO, Any
 import httpcore
 import httpx
 
-from ._base import CHUNK_SIZE
+from ._base import CHUNK_SIZE, ssl_context
 from ._exceptions import error_for_response, error_for_transport
 
 logger = logging.getLogger("orthanc_client")
@@ -53,8 +53,8 @@ def direct_poster(
         # BasicAuth's flow sets one header and needs no answer: run it once here, not once per request.
         authorized = next(auth.sync_auth_flow(httpx.Request("POST", base_url)))
         headers["Authorization"] = authorized.headers["Authorization"]
-    ssl_context = httpx.create_ssl_context(verify=verify) if base_url.scheme == "https" else None
-    return DirectPoster(base_url, headers, http_client.timeout, ssl_context, max_connections)
+    context = httpx.create_ssl_context(verify=ssl_context(verify)) if base_url.scheme == "https" else None
+    return DirectPoster(base_url, headers, http_client.timeout, context, max_connections)
 
 
 def _environment_proxy_applies(url: httpx.URL) -> bool:

@@ -19,6 +19,7 @@ from .._base import (
     decode_response,
     prepare_request,
     resolve_settings,
+    ssl_context,
     timeout_for,
 )
 from .._bulk_post import DirectPoster, direct_poster
@@ -84,7 +85,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
                 auth=self._settings.auth,
                 headers=self._settings.headers,
                 timeout=self._settings.timeout,
-                verify=verify,
+                verify=ssl_context(verify),
                 # Orthanc closes idle connections after 1 s ("Keep-Alive: timeout=1"): forget them sooner, so a
                 # POST (never retried) is not sent on a connection the server is closing.
                 limits=httpx.Limits(
