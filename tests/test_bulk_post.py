@@ -88,12 +88,13 @@ def test_no_direct_pool_through_a_proxy_or_with_other_authentication(monkeypatch
         monkeypatch.delenv(name, raising=False)
 
     def poster_for(http_client: httpx.Client) -> Any:
-        return _bulk_post.direct_poster(http_client, owns_transport=True, verify=True, max_connections=2)
+        return _bulk_post.direct_poster(http_client, owns_transport=True)
 
     plain = httpx.Client(base_url="http://127.0.0.1:8042/", auth=("u", "p"))
     assert poster_for(plain) is not None
     assert poster_for(httpx.Client(base_url="http://127.0.0.1:8042/", auth=httpx.DigestAuth("u", "p"))) is None
-    assert _bulk_post.direct_poster(plain, owns_transport=False, verify=True, max_connections=2) is None
+    assert _bulk_post.direct_poster(plain, owns_transport=False) is None
+    assert poster_for(httpx.Client(base_url="https://127.0.0.1:8042/")) is None  # TLS goes through httpx
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
     assert poster_for(plain) is None
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
@@ -105,7 +106,7 @@ def test_direct_poster_answers_errors_and_secrets(orthanc_server: OrthancServer,
     path = tmp_path / "a.dcm"
     path.write_bytes(data)
     with Orthanc(orthanc_server.url, *orthanc_server.auth) as client:
-        poster = client._direct_poster(2)
+        poster = client._direct_poster()
         assert poster is not None
         try:
             with open(path, "rb") as file:  # a file is streamed with its length
@@ -117,7 +118,7 @@ def test_direct_poster_answers_errors_and_secrets(orthanc_server: OrthancServer,
             poster.close()
 
     with Orthanc(orthanc_server.url, orthanc_server.username, "wrong-secret") as client:
-        poster = client._direct_poster(1)
+        poster = client._direct_poster()
         assert poster is not None
         with pytest.raises(UnauthorizedError) as caught:
             poster.post("instances", data, len(data))
@@ -152,7 +153,7 @@ def unavailable_server() -> Iterator[str]:
 
 def test_direct_poster_raises_typed_errors_and_upload_retries_503(unavailable_server: str) -> None:
     with Orthanc(unavailable_server, "user", "pw") as client:
-        poster = client._direct_poster(1)
+        poster = client._direct_poster()
         assert poster is not None
         with pytest.raises(ServerError) as caught:
             poster.post("instances", b"x", 1)
@@ -164,7 +165,7 @@ def test_direct_poster_raises_typed_errors_and_upload_retries_503(unavailable_se
 
     closed_port = unavailable_server.rsplit(":", 1)[0] + ":1"
     with Orthanc(closed_port) as client:
-        poster = client._direct_poster(1)
+        poster = client._direct_poster()
         assert poster is not None
         with pytest.raises(ConnectError):
             poster.post("instances", b"x", 1)

@@ -216,21 +216,21 @@ async def test_default_reads_the_files_straight_into_the_volume(
 def test_direct_reads_that_fail_are_asked_again_through_the_client(
     clean_orthanc: OrthancServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orthanc_client import _bulk_get
+    from orthanc_client import _direct_http
 
     caplog.set_level(logging.DEBUG, logger="orthanc_client")
     synthetic = make_series(6, rows=9, columns=7, slice_spacing=2.0)
     series_id = upload(clean_orthanc, synthetic.datasets)[0]["ParentSeries"]
-    original = _bulk_get.DirectConnection.get
+    original = _direct_http.DirectConnection.get
     calls = []
 
-    def flaky(connection: _bulk_get.DirectConnection, path: str) -> _bulk_get.Body:
+    def flaky(connection: _direct_http.DirectConnection, path: str) -> _direct_http.Body:
         calls.append(path)
         if len(calls) == 3:
-            raise _bulk_get.DirectReadError("simulated")
+            raise _direct_http.DirectReadError("simulated")
         return original(connection, path)
 
-    monkeypatch.setattr(_bulk_get.DirectConnection, "get", flaky)
+    monkeypatch.setattr(_direct_http.DirectConnection, "get", flaky)
     with sync_client(clean_orthanc) as client:
         volume = Series(series_id, client).to_numpy(concurrency=1)
     np.testing.assert_array_equal(volume, synthetic.volume)

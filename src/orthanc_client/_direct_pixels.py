@@ -1,4 +1,4 @@
-"""The files route of ``Series.to_numpy`` over a ``DirectReader``: blocking, shared by both APIs (the asyncio
+"""The files route of ``Series.to_numpy`` over a ``DirectOrigin``: blocking, shared by both APIs (the asyncio
 one runs it in a worker thread).
 
 ``concurrency`` threads, each with its own connection, take instances in turn: a file's head is parsed
@@ -13,7 +13,7 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from ._bulk_get import DirectConnection, DirectReader, DirectReadError
+from ._direct_http import DirectConnection, DirectOrigin, DirectReadError
 from ._volume import Frames, NotNativeError, PixelFormat, VolumeBuilder, parse_pixel_header, unused_bits
 
 _FIRST_READ = 64 << 10  # a file's head: read this much at a time until the pixel data starts
@@ -23,7 +23,7 @@ NATIVE, NOT_NATIVE, FAILED = "native", "not native", "failed"
 
 
 def read_native_files(
-    reader: DirectReader, volume: VolumeBuilder, concurrency: int, instance_ids: Sequence[str]
+    reader: DirectOrigin, volume: VolumeBuilder, concurrency: int, instance_ids: Sequence[str]
 ) -> dict[str, str]:
     """Reads the files of ``instance_ids`` into ``volume``; returns those it left: ``NOT_NATIVE`` (compressed,
     big endian, YBR...: to be decoded elsewhere) or ``FAILED`` (not read here: to be asked through the client,

@@ -78,7 +78,6 @@ class Orthanc(OrthancAPI):
     ) -> None:
         self._settings = resolve_settings(url, username, password, token, headers, timeout, retries)
         self._retry = self._settings.retry
-        self._verify = verify
         self._owns_transport = http_client is None
         if http_client is None:
             http_client = httpx.Client(
@@ -181,12 +180,10 @@ class Orthanc(OrthancAPI):
         operation = custom_operation(method, path, binary=True)
         return self._stream(operation, (), params=params, json=json, extra_headers=headers, timeout=timeout)
 
-    def _direct_poster(self, max_connections: int) -> DirectPoster | None:
-        """A pool of ``max_connections`` for many blocking POSTs from threads (the bulk upload), when it can
-        send what this client would; ``None`` otherwise (see ``orthanc_client._bulk_post``)."""
-        return direct_poster(
-            self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=max_connections
-        )
+    def _direct_poster(self) -> DirectPoster | None:
+        """Connections (one per thread) for many blocking POSTs (the bulk upload), when they can send what this
+        client would; ``None`` otherwise (see ``orthanc_client._bulk_post``)."""
+        return direct_poster(self._http, owns_transport=self._owns_transport)
 
     def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))

@@ -7,7 +7,7 @@ pixels come one of two ways (``strategy``):
 - ``"files"``: the instance files, ``concurrency`` at a time, each into its slot of a preallocated output.
   For Implicit/Explicit VR Little Endian files a small parser (``_volume.parse_pixel_header``) finds the pixel
   data in the file's head and the rest is read straight into the array: over the client's direct path
-  (``_bulk_get``: plain sockets and ``recv_into``, in worker threads) when the client can use it, else
+  (``_direct_http``: plain sockets and ``recv_into``, in worker threads) when the client can use it, else
   through httpx, chunk by chunk. Other files (compressed, big endian, YBR...) are decoded by Orthanc
   (``/instances/{id}/numpy``), or by pydicom on servers without that route. Rescaling is done here, exactly.
 - ``"server"``: Orthanc's own ``/series/{id}/numpy`` (two more requests: Orthanc's slice order and the
@@ -34,7 +34,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from .. import _sync_backend as backend
-from .._bulk_get import DirectReader, direct_reader
+from .._direct_http import DirectOrigin, direct_origin
 from .._direct_pixels import FAILED, MAX_HEADER, NOT_NATIVE, read_native_files
 from .._exceptions import InvalidInputError, NotFoundError, UnsupportedByServerError
 from .._tags import parse_float, parse_int
@@ -86,7 +86,7 @@ def series_to_numpy(
         raise InvalidInputError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
     numpy = require_numpy()
     client = series.client
-    reader = None if strategy == "server" else direct_reader(client.http_client, owns_transport=client._owns_transport)
+    reader = None if strategy == "server" else direct_origin(client.http_client, owns_transport=client._owns_transport)
     ordered: list[Instance] | None = None
     if strategy == "files" or (strategy == "auto" and (rescale or reader is not None)):
         ordered = _ordered_instances(series)
@@ -187,7 +187,7 @@ def _series_from_files(
     ordered: list[Instance],
     rescale: bool,
     concurrency: int,
-    reader: DirectReader | None,
+    reader: DirectOrigin | None,
     unless_compressed: bool = False,
 ) -> npt.NDArray[Any] | None:
     """Instance files, ``concurrency`` at a time, each read into its slot of the output: through ``reader``

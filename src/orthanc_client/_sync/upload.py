@@ -80,7 +80,7 @@ def upload(
         sources = list(sources)  # a folder walk is cheap; knowing the total makes the bar useful
         total = len(sources)
     started = time.perf_counter()
-    poster = client._direct_poster(concurrency)
+    poster = client._direct_poster()
     post: Callable[[bytes | IO[bytes], int], Any]
     if poster is not None:
         post = functools.partial(poster.post, "instances")

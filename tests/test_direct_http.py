@@ -1,4 +1,4 @@
-"""The direct binary GETs behind ``Series.to_numpy`` (``_bulk_get``): what is sent, which answers are refused,
+"""The direct binary GETs behind ``Series.to_numpy`` (``_direct_http``): what is sent, which answers are refused,
 connections kept, reopened and closed; against a scripted socket server (no Orthanc needed)."""
 
 from __future__ import annotations
@@ -7,11 +7,14 @@ import base64
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import httpx
 import pytest
 
-from orthanc_client._bulk_get import DirectReader, DirectReadError, direct_reader
+from orthanc_client import ConnectError, RequestTimeoutError, ServerError
+from orthanc_client._bulk_post import DirectPoster, direct_poster
+from orthanc_client._direct_http import DirectOrigin, DirectReadError, direct_origin
 
 Script = Callable[[socket.socket, bytes], bool]  # (connection, request head) -> keep the connection open?
 
@@ -22,6 +25,7 @@ class ScriptedServer:
     def __init__(self, script: Script) -> None:
         self.script = script
         self.heads: list[bytes] = []
+        self.bodies: list[bytes] = []  # the body of each request with a Content-Length
         self.connections = 0
         self._listener = socket.create_server(("127.0.0.1", 0))
         self.port = self._listener.getsockname()[1]
@@ -48,6 +52,18 @@ class ScriptedServer:
                     received += data
                 head, _, received = received.partition(b"\r\n\r\n")
                 self.heads.append(head)
+                length = next(
+                    (int(line.split(b":")[1]) for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")),
+                    None,
+                )
+                if length is not None:
+                    while len(received) < length:
+                        data = connection.recv(65536)
+                        if not data:
+                            return
+                        received += data
+                    self.bodies.append(received[:length])
+                    received = received[length:]
                 if not self.script(connection, head):
                     return
 
@@ -68,9 +84,9 @@ def serve() -> Iterator[Callable[[Script], ScriptedServer]]:
         server.close()
 
 
-def _reader(server: ScriptedServer, prefix: str = "/") -> DirectReader:
+def _reader(server: ScriptedServer, prefix: str = "/") -> DirectOrigin:
     http = httpx.Client(base_url=f"http://127.0.0.1:{server.port}{prefix}", auth=("user", "secret"), timeout=5)
-    reader = direct_reader(http, owns_transport=True)
+    reader = direct_origin(http, owns_transport=True)
     assert reader is not None
     return reader
 
@@ -185,7 +201,7 @@ def test_refused_connection_is_a_direct_read_error() -> None:
     with socket.create_server(("127.0.0.1", 0)) as probe:
         port = probe.getsockname()[1]
     http = httpx.Client(base_url=f"http://127.0.0.1:{port}")
-    reader = direct_reader(http, owns_transport=True)
+    reader = direct_origin(http, owns_transport=True)
     assert reader is not None
     with reader.connect() as connection, pytest.raises(DirectReadError):
         connection.get("x")
@@ -193,21 +209,105 @@ def test_refused_connection_is_a_direct_read_error() -> None:
 
 def test_used_only_when_it_sends_what_the_client_would(monkeypatch: pytest.MonkeyPatch) -> None:
     plain = httpx.Client(base_url="http://127.0.0.1:8042/", auth=("u", "p"))
-    assert direct_reader(plain, owns_transport=True) is not None
-    assert direct_reader(plain, owns_transport=False) is None  # a caller's own client: its transport may differ
+    assert direct_origin(plain, owns_transport=True) is not None
+    assert direct_origin(plain, owns_transport=False) is None  # a caller's own client: its transport may differ
     hooked = httpx.Client(base_url="http://127.0.0.1:8042/", event_hooks={"request": [lambda request: None]})
-    assert direct_reader(hooked, owns_transport=True) is None
-    assert direct_reader(httpx.Client(base_url="https://127.0.0.1:8042/"), owns_transport=True) is None
+    assert direct_origin(hooked, owns_transport=True) is None
+    assert direct_origin(httpx.Client(base_url="https://127.0.0.1:8042/"), owns_transport=True) is None
     digest = httpx.Client(base_url="http://127.0.0.1:8042/", auth=httpx.DigestAuth("u", "p"))
-    assert direct_reader(digest, owns_transport=True) is None
+    assert direct_origin(digest, owns_transport=True) is None
     with_cookies = httpx.Client(base_url="http://127.0.0.1:8042/", cookies={"session": "1"})
-    assert direct_reader(with_cookies, owns_transport=True) is None
+    assert direct_origin(with_cookies, owns_transport=True) is None
     monkeypatch.setenv("HTTP_PROXY", "http://proxy.example:3128")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    assert direct_reader(plain, owns_transport=True) is None
+    assert direct_origin(plain, owns_transport=True) is None
     token = httpx.Client(base_url="http://127.0.0.1:8042/", headers={"Authorization": "Bearer t"})
     monkeypatch.delenv("HTTP_PROXY")
-    reader = direct_reader(token, owns_transport=True)
+    reader = direct_origin(token, owns_transport=True)
     assert reader is not None and b"Authorization: Bearer t\r\n" in reader.request_bytes("x")
     assert "Bearer" not in repr(reader)
+
+
+def _poster(server: ScriptedServer, **options: object) -> DirectPoster:
+    http = httpx.Client(base_url=f"http://127.0.0.1:{server.port}/", auth=("user", "secret"), **options)  # type: ignore[arg-type]
+    poster = direct_poster(http, owns_transport=True)
+    assert poster is not None
+    return poster
+
+
+def test_posts_bytes_and_files_on_one_kept_connection(
+    serve: Callable[[Script], ScriptedServer], tmp_path: Path
+) -> None:
+    def script(connection: socket.socket, head: bytes) -> bool:
+        connection.sendall(_answer(b'{"Status": "Success"}', extra=b"Content-Type: application/json\r\n"))
+        return True
+
+    server = serve(script)
+    big = bytes(range(256)) * 9000  # over one CHUNK_SIZE: sent in parts
+    path = tmp_path / "file.dcm"
+    path.write_bytes(b"skip" + big)
+    poster = _poster(server)
+    try:
+        assert poster.post("instances", b"small", 5) == {"Status": "Success"}
+        with open(path, "rb") as file:
+            file.seek(4)  # sent from the current position, for the given length
+            assert poster.post("instances", file, len(big)) == {"Status": "Success"}
+    finally:
+        poster.close()
+    assert server.connections == 1 and server.bodies == [b"small", big]
+    request_line, *fields = server.heads[0].decode().split("\r\n")
+    assert request_line == "POST /instances HTTP/1.1"
+    headers = dict(field.split(": ", 1) for field in fields)
+    assert headers["Content-Length"] == "5" and headers["Accept-Encoding"] == "identity"
+    assert headers["Authorization"] == "Basic " + base64.b64encode(b"user:secret").decode()
+    assert "secret" not in repr(poster)
+
+
+def test_post_reads_chunked_answers_and_resends_on_a_closed_kept_connection(
+    serve: Callable[[Script], ScriptedServer], tmp_path: Path
+) -> None:
+    def script(connection: socket.socket, head: bytes) -> bool:
+        connection.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"ID\"\r\n4;x=1\r\n:\"a\"\r\n1\r\n}\r\n0\r\n\r\n")
+        return False  # then closes without saying so: the next post finds the kept connection dead
+
+    server = serve(script)
+    path = tmp_path / "file.dcm"
+    path.write_bytes(b"0123456789")
+    poster = _poster(server)
+    try:
+        assert poster.post("instances", b"one", 3) == {"ID": "a"}
+        with open(path, "rb") as file:
+            assert poster.post("instances", file, 10) == {"ID": "a"}  # sent again from its start
+    finally:
+        poster.close()
+    assert server.bodies[0] == b"one" and server.bodies[-1] == b"0123456789"
+    assert server.connections >= 2
+
+
+def test_post_errors_are_the_clients_typed_errors(serve: Callable[[Script], ScriptedServer]) -> None:
+    def busy(connection: socket.socket, head: bytes) -> bool:
+        connection.sendall(_answer(b'{"Message": "busy"}', status=b"503 Service Unavailable"))
+        return True
+
+    poster = _poster(serve(busy))
+    with pytest.raises(ServerError) as caught:
+        poster.post("instances", b"x", 1)
+    poster.close()
+    assert caught.value.status_code == 503
+
+    def silent(connection: socket.socket, head: bytes) -> bool:
+        threading.Event().wait(2)
+        return False
+
+    poster = _poster(serve(silent), timeout=0.3)
+    with pytest.raises(RequestTimeoutError):
+        poster.post("instances", b"x", 1)
+    poster.close()
+
+    with socket.create_server(("127.0.0.1", 0)) as probe:
+        port = probe.getsockname()[1]
+    refused = direct_poster(httpx.Client(base_url=f"http://127.0.0.1:{port}/"), owns_transport=True)
+    assert refused is not None
+    with pytest.raises(ConnectError):
+        refused.post("instances", b"x", 1)
