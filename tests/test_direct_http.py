@@ -7,6 +7,7 @@ import base64
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -311,3 +312,22 @@ def test_post_errors_are_the_clients_typed_errors(serve: Callable[[Script], Scri
     assert refused is not None
     with pytest.raises(ConnectError):
         refused.post("instances", b"x", 1)
+
+
+def test_poster_connections_are_shared_across_threads_not_one_per_thread(
+    serve: Callable[[Script], ScriptedServer],
+) -> None:
+    def script(connection: socket.socket, head: bytes) -> bool:
+        connection.sendall(_answer(b"{}"))
+        return True
+
+    server = serve(script)
+    poster = _poster(server)
+    try:
+        for _ in range(5):  # batch after batch on new threads, as an upload with skip_existing does
+            with ThreadPoolExecutor(3) as pool:
+                list(pool.map(lambda i: poster.post("instances", b"x", 1), range(6)))
+    finally:
+        poster.close()
+    assert len(server.bodies) == 30
+    assert server.connections <= 3

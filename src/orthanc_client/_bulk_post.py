@@ -31,7 +31,10 @@ def direct_poster(http_client: httpx.Client | httpx.AsyncClient, *, owns_transpo
 
 
 class DirectPoster:
-    """Posts bodies to paths under the server's base URL; each thread gets a connection of its own.
+    """Posts bodies to paths under the server's base URL; safe to share between threads.
+
+    Each post takes an idle connection (or opens one) and gives it back: as many connections as posts ever
+    ran at once, whichever threads made them (an upload may run batch after batch on new threads).
 
     Example::
 
@@ -43,34 +46,27 @@ class DirectPoster:
     def __init__(self, origin: DirectOrigin, base_url: str) -> None:
         self._origin = origin
         self._base_url = base_url  # for error messages: no credentials in it
-        self._local = threading.local()
-        self._connections: list[DirectConnection] = []
+        self._idle: list[DirectConnection] = []
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"DirectPoster(url={self._base_url!r})"  # never the headers: they hold the credentials
 
     def close(self) -> None:
-        """Closes every thread's connection."""
+        """Closes the idle connections (all of them, once no post is running)."""
         with self._lock:
-            connections, self._connections = self._connections, []
+            connections, self._idle = self._idle, []
         for connection in connections:
             connection.close()
-
-    def _connection(self) -> DirectConnection:
-        connection: DirectConnection | None = getattr(self._local, "connection", None)
-        if connection is None:
-            connection = self._local.connection = self._origin.connect()
-            with self._lock:
-                self._connections.append(connection)
-        return connection
 
     def post(self, path: str, body: bytes | IO[bytes], size: int) -> Any:
         """Sends ``body`` (bytes, or a binary file streamed from its current position, ``size`` bytes long)
         and returns the decoded JSON answer. Raises the client's ``HTTPError``/``TransportError`` subclasses."""
         url = self._base_url + path
+        with self._lock:
+            connection = self._idle.pop() if self._idle else self._origin.connect()
         try:
-            status, headers, content = self._connection().post(path, body, size)
+            status, headers, content = connection.post(path, body, size)
         except (OSError, DirectReadError) as exc:
             request = httpx.Request("POST", url)
             failure: httpx.TransportError
@@ -79,6 +75,9 @@ class DirectPoster:
             else:
                 failure = httpx.NetworkError(str(exc) or type(exc).__name__, request=request)
             raise error_for_transport(failure, request) from None
+        finally:
+            with self._lock:
+                self._idle.append(connection)  # closed after a failure: it reopens on its next use
         if status >= 400:
             response = httpx.Response(status, headers=headers, content=content, request=httpx.Request("POST", url))
             raise error_for_response(response)
