@@ -20,8 +20,10 @@ from .test_upload import Transfer
 
 
 @pytest.fixture(params=["sync", "async"])
-async def api(request: pytest.FixtureRequest, clean_orthanc: OrthancServer) -> AsyncIterator[Transfer]:
-    helper = Transfer(request.param, clean_orthanc)
+async def api(
+    request: pytest.FixtureRequest, clean_orthanc: OrthancServer, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[Transfer]:
+    helper = Transfer(request.param, clean_orthanc, monkeypatch)
     yield helper
     await helper.close()
 
