@@ -286,3 +286,23 @@ async def test_server_restart_mid_upload_loses_nothing(
         with httpx.Client(base_url=server.url, auth=server.auth) as http:
             assert http.get("/statistics").json()["CountInstances"] == 200
             assert sorted(http.get("/instances").json()) == sorted(set(result.instance_ids))
+
+
+async def test_cancelling_an_async_upload_stops_it_at_once(clean_orthanc: OrthancServer) -> None:
+    import asyncio
+    import time
+
+    files = [to_bytes(ds) for ds in make_study(4, 100, patient_id="CANCEL")]
+    async with orthanc_aio.AsyncOrthanc(clean_orthanc.url, *clean_orthanc.auth) as client:
+        task = asyncio.create_task(orthanc_aio.upload(client, files, progress=False))
+        while (await client.get_statistics())["CountInstances"] < 20:
+            await asyncio.sleep(0.01)
+        task.cancel()
+        started = time.perf_counter()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert time.perf_counter() - started < 1.0
+        await asyncio.sleep(0.5)  # what was in flight lands; nothing new is sent
+        stored = (await client.get_statistics())["CountInstances"]
+        await asyncio.sleep(0.3)
+        assert stored == (await client.get_statistics())["CountInstances"] < 400

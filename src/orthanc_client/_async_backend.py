@@ -28,8 +28,13 @@ async def sleep(seconds: float) -> None:
 def worker_threads(count: int) -> Iterator[ThreadPoolExecutor | None]:
     """Threads for blocking work (``run_in_worker``), so that it does not stall the event loop; the sync
     backend needs none (its ``map_unordered`` already runs calls in threads)."""
-    with ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="orthanc-client") as pool:
+    pool = ThreadPoolExecutor(max_workers=max(1, count), thread_name_prefix="orthanc-client")
+    try:
         yield pool
+    finally:
+        # Not waiting: after a normal end nothing runs any more, and after a cancellation the event loop must
+        # not block on the calls still running (each ends within the client's timeouts).
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 async def run_in_worker(workers: ThreadPoolExecutor | None, fn: Callable[[T], R], item: T) -> R:
