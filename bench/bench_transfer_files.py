@@ -14,7 +14,6 @@ import asyncio
 import shutil
 import sys
 import tempfile
-import time
 import tracemalloc
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -28,10 +27,10 @@ from orthanc_client import aio as orthanc_aio
 from orthanc_client.testing.dicom import make_series, write
 
 try:
-    from .common import LoggedRequestCounter, RequestCounter, row
+    from .common import LoggedRequestCounter, RequestCounter, best_in_turns, row
 except ImportError:  # run as a script
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from common import LoggedRequestCounter, RequestCounter, row  # type: ignore[no-redef]
+    from common import LoggedRequestCounter, RequestCounter, best_in_turns, row  # type: ignore[no-redef]
 
 UPLOAD_COUNT = 500
 STUDY_COUNT = 200
@@ -55,25 +54,6 @@ def _write_folder(folder: Path, count: int, size: int, patient: str) -> None:
 def _empty(http: httpx.Client) -> None:
     for patient in http.get("/patients").json():
         http.delete(f"/patients/{patient}")
-
-
-def _best_in_turns(
-    contenders: dict[str, Callable[[], Any]],
-    before: Callable[[], Any] = lambda: None,
-    after: Callable[[str], Any] = lambda name: None,
-) -> dict[str, float]:
-    """Each contender's fastest of ``REPEAT`` runs, taking turns; ``before()`` and ``after(name)`` run
-    untimed around each run (to reset the server or the disk, and to check the outcome)."""
-    best: dict[str, float] = {}
-    for _ in range(REPEAT):
-        for name, action in contenders.items():
-            before()
-            started = time.perf_counter()
-            action()
-            elapsed = time.perf_counter() - started
-            after(name)
-            best[name] = min(elapsed, best.get(name, elapsed))
-    return best
 
 
 def _peak_memory(action: Callable[[], Any]) -> float:
@@ -127,7 +107,8 @@ def run(server_url: str, username: str, password: str) -> list[dict[str, Any]]:
             stored = http.get("/statistics").json()["CountInstances"]
             assert stored == UPLOAD_COUNT, f"{name} stored {stored} instances, not {UPLOAD_COUNT}"
 
-        timings = _best_in_turns(
+        timings = best_in_turns(
+            REPEAT,
             {
                 "httpx-1": lambda: httpx_upload(1),
                 "httpx-8": lambda: httpx_upload(8),
@@ -194,7 +175,7 @@ def run(server_url: str, username: str, password: str) -> list[dict[str, Any]]:
                 shutil.rmtree(out, ignore_errors=True)
                 shutil.rmtree(py_out, ignore_errors=True)
 
-            timings = _best_in_turns({"ours": ours_download, "pyorthanc": pyorthanc_download}, clear_outputs)
+            timings = best_in_turns(REPEAT, {"ours": ours_download, "pyorthanc": pyorthanc_download}, clear_outputs)
             rows.append(
                 row(
                     f"download {UPLOAD_COUNT} x 100 KB to a folder vs pyorthanc",
@@ -222,7 +203,8 @@ def run(server_url: str, username: str, password: str) -> list[dict[str, Any]]:
             def folder_download() -> None:
                 download(client, [("study", study_id)], study_folder, progress=False)
 
-            timings = _best_in_turns(
+            timings = best_in_turns(
+                REPEAT,
                 {
                     "zip": zip_download,
                     "folder": folder_download,

@@ -43,15 +43,23 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> float:
     return min(times)
 
 
-def best_in_turns(repeat: int, contenders: dict[str, Callable[[], Any]]) -> dict[str, float]:
+def best_in_turns(
+    repeat: int,
+    contenders: dict[str, Callable[[], Any]],
+    before: Callable[[], Any] = lambda: None,
+    after: Callable[[str], Any] = lambda name: None,
+) -> dict[str, float]:
     """Each contender's fastest of ``repeat`` runs, the contenders taking turns, so that a busy moment of the
-    machine disturbs them alike."""
+    machine disturbs them alike. ``before()`` and ``after(name)`` run untimed around each run (to reset the
+    server or the disk, and to check the outcome)."""
     best: dict[str, float] = {}
     for _ in range(repeat):
         for name, fn in contenders.items():
+            before()
             started = time.perf_counter()
             fn()
             elapsed = time.perf_counter() - started
+            after(name)
             best[name] = min(elapsed, best.get(name, elapsed))
     return best
 
