@@ -83,24 +83,6 @@ async def test_upload_posts_directly_unless_the_client_was_customised(
     assert hooked == (["/instances"] * 3 if setup == "event hook" else [])
 
 
-def test_no_direct_pool_through_a_proxy_or_with_other_authentication(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY", "http_proxy", "all_proxy", "no_proxy"):
-        monkeypatch.delenv(name, raising=False)
-
-    def poster_for(http_client: httpx.Client) -> Any:
-        return _bulk_post.direct_poster(http_client, owns_transport=True)
-
-    plain = httpx.Client(base_url="http://127.0.0.1:8042/", auth=("u", "p"))
-    assert poster_for(plain) is not None
-    assert poster_for(httpx.Client(base_url="http://127.0.0.1:8042/", auth=httpx.DigestAuth("u", "p"))) is None
-    assert _bulk_post.direct_poster(plain, owns_transport=False) is None
-    assert poster_for(httpx.Client(base_url="https://127.0.0.1:8042/")) is None  # TLS goes through httpx
-    monkeypatch.setenv("HTTP_PROXY", "http://proxy.invalid:3128")
-    assert poster_for(plain) is None
-    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
-    assert poster_for(plain) is not None
-
-
 def test_direct_poster_answers_errors_and_secrets(orthanc_server: OrthancServer, tmp_path: Path) -> None:
     data = to_bytes(make_study(1, 1, patient_id="POSTER")[0])
     path = tmp_path / "a.dcm"

@@ -223,6 +223,9 @@ def test_used_only_when_it_sends_what_the_client_would(monkeypatch: pytest.Monke
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     assert direct_origin(plain, owns_transport=True) is None
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # a proxy that does not apply to the server
+    assert direct_origin(plain, owns_transport=True) is not None
+    monkeypatch.delenv("NO_PROXY")
     token = httpx.Client(base_url="http://127.0.0.1:8042/", headers={"Authorization": "Bearer t"})
     monkeypatch.delenv("HTTP_PROXY")
     reader = direct_origin(token, owns_transport=True)

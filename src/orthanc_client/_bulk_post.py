@@ -1,4 +1,4 @@
-"""The bulk upload's HTTP path: many ``POST``s from worker threads, one connection each.
+"""The bulk upload's HTTP path: many ``POST``s from worker threads over plain connections (``_direct_http``).
 
 Why not the client's httpx pool: on a 2-core machine that also runs Orthanc, the client's CPU per request
 competes with the server's. Measured with 500 x 100 KB files and 8 threads (Orthanc 1.10.1): httpx 0.83-0.92

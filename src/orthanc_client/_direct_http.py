@@ -24,7 +24,7 @@ import socket
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO, Any
 
 import httpx
@@ -105,8 +105,8 @@ class DirectOrigin:
 class DirectConnection:
     """One keep-alive connection, opened on first use and again after the server or an error closed it."""
 
-    def __init__(self, reader: DirectOrigin) -> None:
-        self._reader = reader
+    def __init__(self, origin: DirectOrigin) -> None:
+        self._origin = origin
         self._socket: socket.socket | None = None
         self._body: Body | None = None
 
@@ -124,9 +124,6 @@ class DirectConnection:
     def get(self, path: str) -> Body:
         """Sends ``GET <prefix><path>`` and reads the answer's head. Raises ``DirectReadError`` unless the
         answer is a 200 with a Content-Length and no content or transfer encoding (the connection is closed)."""
-        if self._body is not None and self._body.remaining:
-            self.close()  # the previous body was not read to its end
-        self._body = None
         try:
             return self._get(path)
         except (OSError, ValueError, IndexError) as exc:  # socket errors, timeouts, a malformed head
@@ -138,20 +135,8 @@ class DirectConnection:
 
     def _get(self, path: str) -> Body:
         started = time.perf_counter()
-        reused = self._socket is not None
-        if self._socket is None:
-            self._socket = self._open()
-        try:
-            self._socket.sendall(self._reader.request_bytes(path))
-            head, rest = self._read_head(self._socket)
-        except (ConnectionError, DirectReadError):
-            if not reused:
-                raise
-            # A kept-alive connection the server closed meanwhile: once more on a new one (a GET is safe).
-            self.close()
-            self._socket = self._open()
-            self._socket.sendall(self._reader.request_bytes(path))
-            head, rest = self._read_head(self._socket)
+        request = self._origin.request_bytes(path)
+        head, rest = self._exchange(lambda sock: sock.sendall(request))
         status, fields = _parse_head(head)
         logger.debug("GET /%s -> %d (%.1f ms, direct)", path, status, (time.perf_counter() - started) * 1000)
         if status != 200:
@@ -164,6 +149,7 @@ class DirectConnection:
         if len(rest) > length:
             raise DirectReadError(f"GET {path}: more bytes than the Content-Length")
         keep_alive = "close" not in fields.get("connection", "").lower()
+        assert self._socket is not None  # open after an exchange
         self._body = Body(self, self._socket, rest, length, keep_alive)
         return self._body
 
@@ -173,46 +159,40 @@ class DirectConnection:
         the status. A kept connection the server closed meanwhile is reopened once (nothing was answered, and
         the body is sent again); other failures raise ``OSError`` (``TimeoutError`` for a timeout) or
         ``DirectReadError`` (an answer that is not HTTP), and close the connection."""
-        if self._body is not None and self._body.remaining:
-            self.close()
-        self._body = None
-        start = None if isinstance(body, bytes) else body.tell()
         started = time.perf_counter()
         try:
-            reused = self._socket is not None
-            try:
-                status, fields, content = self._post(path, body, length)
-            except (ConnectionError, DirectReadError):
-                if not reused:
-                    raise
-                self.close()
-                if start is not None:
-                    body.seek(start)  # type: ignore[union-attr]  # a file, when start is set
-                status, fields, content = self._post(path, body, length)
-        except (OSError, ValueError, IndexError, DirectReadError) as exc:
+            status, fields, content = self._post(path, body, length)
+        except (OSError, DirectReadError):
             self.close()
-            if isinstance(exc, (ValueError, IndexError)):
-                raise DirectReadError(f"POST {path}: a malformed answer ({exc!r})") from None
             raise
+        except (ValueError, IndexError) as exc:
+            self.close()
+            raise DirectReadError(f"POST {path}: a malformed answer ({exc!r})") from None
         logger.debug("POST /%s -> %d (%.1f ms, direct)", path, status, (time.perf_counter() - started) * 1000)
         if "close" in fields.get("connection", "").lower():
             self.close()
         return status, fields, content
 
     def _post(self, path: str, body: bytes | IO[bytes], length: int) -> tuple[int, dict[str, str], bytes]:
-        if self._socket is None:
-            self._socket = self._open()
-        sock = self._socket
-        head = self._reader.request_bytes(path, b"POST", length)
-        if isinstance(body, bytes):
-            sock.sendall(head + body if len(body) < CHUNK_SIZE else head)
-            if len(body) >= CHUNK_SIZE:
-                sock.sendall(body)
-        else:
+        head = self._origin.request_bytes(path, b"POST", length)
+        start = None if isinstance(body, bytes) else body.tell()
+
+        def send(sock: socket.socket) -> None:
+            if isinstance(body, bytes):
+                if len(body) < CHUNK_SIZE:
+                    sock.sendall(head + body)  # one system call for a small file
+                else:
+                    sock.sendall(head)
+                    sock.sendall(body)
+                return
+            body.seek(start)  # type: ignore[arg-type]  # a file: start is its position
             sock.sendall(head)
             for chunk in _file_chunks(body, length):
                 sock.sendall(chunk)
-        head_bytes, rest = self._read_head(sock)
+
+        head_bytes, rest = self._exchange(send)
+        sock = self._socket
+        assert sock is not None  # open after an exchange
         status, fields = _parse_head(head_bytes)
         if "chunked" in fields.get("transfer-encoding", "").lower():
             content = _read_chunked(sock, rest)
@@ -223,10 +203,31 @@ class DirectConnection:
             fields["connection"] = "close"
         return status, fields, content
 
+    def _exchange(self, send: Callable[[socket.socket], None]) -> tuple[bytes, bytes]:
+        """Sends a request with ``send`` and reads the answer's head (and what came after it). A kept
+        connection the server closed meanwhile is reopened once and the request sent again: nothing was
+        answered on it."""
+        if self._body is not None and self._body.remaining:
+            self.close()  # the previous body was not read to its end
+        self._body = None
+        reused = self._socket is not None
+        if self._socket is None:
+            self._socket = self._open()
+        try:
+            send(self._socket)
+            return self._read_head(self._socket)
+        except ConnectionError:
+            if not reused:
+                raise
+            self.close()
+            self._socket = self._open()
+            send(self._socket)
+            return self._read_head(self._socket)
+
     def _open(self) -> socket.socket:
-        sock = socket.create_connection(self._reader.address, timeout=self._reader.connect_timeout)
+        sock = socket.create_connection(self._origin.address, timeout=self._origin.connect_timeout)
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self._reader.read_timeout)
+        sock.settimeout(self._origin.read_timeout)
         return sock
 
     @staticmethod

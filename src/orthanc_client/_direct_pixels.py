@@ -23,7 +23,7 @@ NATIVE, NOT_NATIVE, FAILED = "native", "not native", "failed"
 
 
 def read_native_files(
-    reader: DirectOrigin, volume: VolumeBuilder, concurrency: int, instance_ids: Sequence[str]
+    origin: DirectOrigin, volume: VolumeBuilder, concurrency: int, instance_ids: Sequence[str]
 ) -> dict[str, str]:
     """Reads the files of ``instance_ids`` into ``volume``; returns those it left: ``NOT_NATIVE`` (compressed,
     big endian, YBR...: to be decoded elsewhere) or ``FAILED`` (not read here: to be asked through the client,
@@ -36,7 +36,7 @@ def read_native_files(
     stop = threading.Event()
 
     def work() -> None:
-        with reader.connect() as connection:
+        with origin.connect() as connection:
             while not stop.is_set():
                 with lock:
                     instance_id = next(pending, None)

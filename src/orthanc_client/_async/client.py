@@ -23,6 +23,7 @@ from .._base import (
     timeout_for,
 )
 from .._bulk_post import DirectPoster, direct_poster
+from .._direct_http import DirectOrigin, direct_origin
 from .._exceptions import UnsupportedByServerError, error_for_response, error_for_transport
 from .._generated.async_api import AsyncOrthancAPI
 from .._generated.operations import OLDEST_SPEC_VERSION
@@ -179,9 +180,13 @@ class AsyncOrthanc(AsyncOrthancAPI):
         operation = custom_operation(method, path, binary=True)
         return self._stream(operation, (), params=params, json=json, extra_headers=headers, timeout=timeout)
 
+    def _direct_origin(self) -> DirectOrigin | None:
+        """Plain connections to the server for the bulk paths (blocking, from worker threads), when they can
+        send what this client would; ``None`` otherwise (see ``orthanc_client._direct_http``)."""
+        return direct_origin(self._http, owns_transport=self._owns_transport)
+
     def _direct_poster(self) -> DirectPoster | None:
-        """Connections (one per thread) for many blocking POSTs (the bulk upload), when they can send what this
-        client would; ``None`` otherwise (see ``orthanc_client._bulk_post``)."""
+        """Like ``_direct_origin()``, for many blocking POSTs (the bulk upload); ``None`` when there is none."""
         return direct_poster(self._http, owns_transport=self._owns_transport)
 
     async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:

@@ -33,7 +33,7 @@ import io
 from typing import TYPE_CHECKING, Any
 
 from .. import _async_backend as backend
-from .._direct_http import DirectOrigin, direct_origin
+from .._direct_http import DirectOrigin
 from .._direct_pixels import FAILED, MAX_HEADER, NOT_NATIVE, read_native_files
 from .._exceptions import InvalidInputError, NotFoundError, UnsupportedByServerError
 from .._tags import parse_float, parse_int
@@ -85,17 +85,17 @@ async def series_to_numpy(
         raise InvalidInputError(f"strategy must be one of {STRATEGIES}, not {strategy!r}")
     numpy = require_numpy()
     client = series.client
-    reader = None if strategy == "server" else direct_origin(client.http_client, owns_transport=client._owns_transport)
+    origin = None if strategy == "server" else client._direct_origin()
     ordered: list[Instance] | None = None
-    if strategy == "files" or (strategy == "auto" and (rescale or reader is not None)):
+    if strategy == "files" or (strategy == "auto" and (rescale or origin is not None)):
         ordered = await _ordered_instances(series)
         # auto, no rescale: a first file that needs a decoder sends the series to Orthanc's route instead
-        volume = await _series_from_files(numpy, ordered, rescale, concurrency, reader, strategy == "auto" and not rescale)
+        volume = await _series_from_files(numpy, ordered, rescale, concurrency, origin, strategy == "auto" and not rescale)
         if volume is not None:
             return volume
     ordered, volume = await _series_from_server(numpy, series, rescale, ordered)
     if volume is None:
-        volume = await _series_from_files(numpy, ordered, rescale, concurrency, reader)
+        volume = await _series_from_files(numpy, ordered, rescale, concurrency, origin)
     assert volume is not None  # only a compressed series in "auto" leaves the files route without one
     return volume
 
@@ -186,18 +186,18 @@ async def _series_from_files(
     ordered: list[Instance],
     rescale: bool,
     concurrency: int,
-    reader: DirectOrigin | None,
+    origin: DirectOrigin | None,
     unless_compressed: bool = False,
 ) -> npt.NDArray[Any] | None:
-    """Instance files, ``concurrency`` at a time, each read into its slot of the output: through ``reader``
+    """Instance files, ``concurrency`` at a time, each read into its slot of the output: through ``origin``
     when there is one (in a worker thread for the asyncio API), else (and for what it could not read) through
     the client. Instances keep their geometric order, the frames of a multi-frame instance their own order.
     ``None`` when ``unless_compressed`` and the first file needs a decoder."""
     volume = VolumeBuilder(numpy, [(i.id, max(1, i.number_of_frames or 1)) for i in ordered], rescale)
     left = {instance.id: FAILED for instance in ordered}
-    if reader is not None and ordered:
+    if origin is not None and ordered:
         ids = list(left)
-        read = functools.partial(read_native_files, reader, volume, concurrency)
+        read = functools.partial(read_native_files, origin, volume, concurrency)
         if unless_compressed:
             left = await backend.run_in_worker(None, read, ids[:1])
             if left.get(ids[0]) == NOT_NATIVE:
