@@ -55,9 +55,40 @@ apt_install() {
   return 0
 }
 
+# Orthanc and its plugins, on the host and in the chroot alike; PostgreSQL (for the cluster tests, run as a
+# private server on a free port, never the system service) and nginx (TLS and reverse-proxy tests) run on the
+# host only: both Orthanc releases reach them over loopback.
+ORTHANC_PACKAGES=(orthanc orthanc-dicomweb orthanc-postgresql)
+HOST_ONLY_PACKAGES=(postgresql nginx)
+
 install_host() {
-  apt_install orthanc
+  apt_install "${ORTHANC_PACKAGES[@]}" "${HOST_ONLY_PACKAGES[@]}"
+  # the packages enable their services; the tests start their own instances and need none running
+  for service in postgresql nginx; do
+    if command -v systemctl >/dev/null 2>&1 && systemctl is-active --quiet "$service" 2>/dev/null; then
+      systemctl stop "$service" || true
+    fi
+  done
   log "host: $(/usr/sbin/Orthanc --version | head -n1)"
+}
+
+# Packages added to ORTHANC_PACKAGES after a chroot was built are installed into it, without rebuilding it.
+chroot_missing_packages() {
+  local dir=$1 pkg
+  for pkg in "${ORTHANC_PACKAGES[@]}" ca-certificates; do
+    chroot "$dir" dpkg -s "$pkg" >/dev/null 2>&1 || printf '%s\n' "$pkg"
+  done
+}
+
+chroot_install() {
+  local dir=$1; shift
+  mount -t proc proc "$dir/proc"
+  mount --bind /dev "$dir/dev"
+  trap 'umount "$dir/dev" "$dir/proc" 2>/dev/null || true' EXIT
+  chroot "$dir" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+  chroot "$dir" apt-get clean
+  umount "$dir/dev" "$dir/proc"; trap - EXIT
 }
 
 install_chroot() {
@@ -65,6 +96,13 @@ install_chroot() {
   suite=$(other_suite)
   dir="$CHROOT_BASE/$suite"
   if [ -f "$dir/.orthanc-client-ready" ]; then
+    local missing
+    missing=$(chroot_missing_packages "$dir")
+    if [ -n "$missing" ]; then
+      log "chroot $dir: adding $(echo $missing)"
+      # shellcheck disable=SC2086
+      chroot_install "$dir" $missing
+    fi
     log "chroot $dir: ready ($(chroot "$dir" /usr/sbin/Orthanc --version | head -n1))"; return 0
   fi
   apt_install debootstrap
@@ -76,13 +114,7 @@ install_chroot() {
   # Without /etc/hosts Orthanc waits on a DNS timeout each time it generates a UID.
   cp /etc/hosts "$dir/etc/hosts"
   printf '#!/bin/sh\nexit 101\n' > "$dir/usr/sbin/policy-rc.d"; chmod +x "$dir/usr/sbin/policy-rc.d"
-  mount -t proc proc "$dir/proc"
-  mount --bind /dev "$dir/dev"
-  trap 'umount "$dir/dev" "$dir/proc" 2>/dev/null || true' EXIT
-  chroot "$dir" apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive chroot "$dir" apt-get install -y -qq --no-install-recommends orthanc ca-certificates >/dev/null
-  chroot "$dir" apt-get clean
-  umount "$dir/dev" "$dir/proc"; trap - EXIT
+  chroot_install "$dir" "${ORTHANC_PACKAGES[@]}" ca-certificates
   touch "$dir/.orthanc-client-ready"
   log "chroot $dir: $(chroot "$dir" /usr/sbin/Orthanc --version | head -n1)"
 }
