@@ -203,3 +203,18 @@ def test_atexit_kills_a_server_left_running(orthanc_version: str) -> None:
     with pytest.raises(ProcessLookupError):
         os.kill(int(pid), 0)
     assert not os.path.exists(workdir)
+
+
+def test_dicomweb_plugin_loads_by_name(orthanc_version: str) -> None:
+    with OrthancServer(orthanc_version, name="harness-dicomweb", plugins=("dicomweb",)) as server:
+        with httpx.Client(base_url=server.url, auth=server.auth, timeout=30) as client:
+            answer = client.get("/dicom-web/studies")
+            assert answer.status_code == 200, answer.text
+            assert answer.json() == []
+            plugins = client.get("/plugins").json()
+            assert "dicom-web" in plugins
+
+
+def test_unknown_plugin_is_refused_before_start(orthanc_version: str) -> None:
+    with pytest.raises(ValueError, match="unknown Orthanc plugin 'dicom_web'"):
+        OrthancServer(orthanc_version, plugins=("dicom_web",))

@@ -42,6 +42,13 @@ __all__ = [
 HOST_BINARY = "/usr/sbin/Orthanc"
 DEFAULT_CHROOT_BASE = "/var/cache/orthanc-client/chroots"
 _READY_MARKER = ".orthanc-client-ready"
+# Debian's plugin packages put each plugin here, on the host and in the chroot alike.
+PLUGIN_DIRECTORY = "/usr/share/orthanc/plugins"
+PLUGIN_FILES = {
+    "dicomweb": "libOrthancDicomWeb.so",
+    "postgresql-index": "libOrthancPostgreSQLIndex.so",
+    "postgresql-storage": "libOrthancPostgreSQLStorage.so",
+}
 _START_TIMEOUT = 30.0
 _STOP_TIMEOUT = 10.0
 
@@ -183,6 +190,8 @@ class OrthancServer:
     :param aet: ``DicomAet`` (1 to 16 characters).
     :param extra_config: merged last, at top level, over the generated configuration.
     :param password: generated when not given; never shown by ``repr``.
+    :param plugins: plugins to load, by name (a key of ``PLUGIN_FILES``: ``"dicomweb"``,
+        ``"postgresql-index"``, ``"postgresql-storage"``); their settings go in ``extra_config``.
     """
 
     def __init__(
@@ -194,8 +203,11 @@ class OrthancServer:
         extra_config: dict[str, Any] | None = None,
         username: str = "orthanc",
         password: str | None = None,
+        plugins: tuple[str, ...] | list[str] = (),
     ) -> None:
         self.binary = _resolve_binary(version)
+        self.plugins = tuple(plugins)
+        self._plugin_paths = [self._plugin_path(plugin) for plugin in self.plugins]
         self.version = self.binary.version
         self.name = name
         self.aet = _default_aet(name) if aet is None else aet
@@ -262,13 +274,25 @@ class OrthancServer:
             "StorageCompression": False,
             "ExecuteLuaEnabled": False,
             "DeidentifyLogs": False,
-            "Plugins": [],
+            "Plugins": list(self._plugin_paths),
         }
         known = self.binary.default_config_keys
         if known and "DicomAssociationCloseDelay" not in known:
             del config["DicomAssociationCloseDelay"]
         config.update(self.extra_config)
         return config
+
+    def _plugin_path(self, plugin: str) -> str:
+        """The plugin's path as Orthanc sees it; refuses a name we do not know or a package not installed."""
+        if plugin not in PLUGIN_FILES:
+            raise ValueError(f"unknown Orthanc plugin {plugin!r}; known: {', '.join(sorted(PLUGIN_FILES))}")
+        inside = f"{PLUGIN_DIRECTORY}/{PLUGIN_FILES[plugin]}"
+        if not (self.binary.root / inside.lstrip("/")).exists():
+            raise RuntimeError(
+                f"the {plugin} plugin is not installed for Orthanc {self.version} ({inside} under "
+                f"{self.binary.root}); run tools/install-orthanc.sh"
+            )
+        return inside
 
     @property
     def pid(self) -> int | None:
