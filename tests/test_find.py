@@ -115,3 +115,44 @@ def test_options_too_new_for_the_server_are_refused_before_sending(tree: Orthanc
         with pytest.raises(InvalidInputError):
             find_studies(client, page_size=0)
         assert isinstance(find_studies(client, limit=1)[0], Study)
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent"),
+    [
+        ("2024", "20240101-20241231"),
+        ("202402", "20240201-20240229"),
+        ("2023-02", "20230201-20230228"),
+        ("2023-2024", "20230101-20241231"),
+        ("202311-202402", "20231101-20240229"),
+        ("2024-", "20240101-"),
+        ("-2023", "-20231231"),
+        ("20240102", "20240102"),
+        ("20240102-20240103", "20240102-20240103"),
+        ("2024*", "2024*"),
+    ],
+)
+def test_years_and_months_are_whole_date_ranges(typed: str, sent: str) -> None:
+    from orthanc_client._query import dicom_query
+
+    assert dicom_query({"StudyDate": typed, "PatientBirthDate": typed}) == {
+        "StudyDate": sent,
+        "PatientBirthDate": sent,
+    }
+    assert dicom_query({"AccessionNumber": typed}) == {"AccessionNumber": typed}  # not a date: as typed
+
+
+@pytest.mark.parametrize("typed", ["2024-13", "202400", "202413-"])
+def test_an_impossible_month_is_refused(typed: str) -> None:
+    from orthanc_client._query import dicom_query
+
+    with pytest.raises(InvalidInputError, match="StudyDate"):
+        dicom_query({"StudyDate": typed})
+
+
+def test_a_year_or_month_finds_the_studies_of_that_period(tree: OrthancServer) -> None:
+    with sync_client(tree) as client:
+        assert len(find_studies(client, {"StudyDate": "2024"})) == 9
+        assert len(find_studies(client, {"StudyDate": "2024-01"})) == 9
+        assert find_studies(client, {"StudyDate": "2023"}) == []
+        assert len(find_studies(client, {"StudyDate": "2023-202401"})) == 9
