@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 SPEC ?=
 
-.PHONY: help install install-orthanc venv test check lint typecheck generate check-generated openapi demo bench clean
+.PHONY: help install install-orthanc venv test check lint typecheck generate check-generated openapi demo bench clean docs docs-serve docs-test
 
 help:
 	@echo "make demo      start a local Orthanc, upload/find/download a generated study, print a report"
@@ -13,6 +13,9 @@ help:
 	@echo "make generate  regenerate src/orthanc_client/_generated (SPEC=path adds a newer Orthanc's spec)"
 	@echo "make openapi   re-create openapi/*.json from the installed Orthanc binaries"
 	@echo "make bench     benchmarks against pyorthanc and plain httpx, printed as a table"
+	@echo "make docs      build the documentation site into site/ (strict: a broken link or reference fails)"
+	@echo "make docs-serve  preview the documentation site"
+	@echo "make docs-test run every Python example of README.md and docs/ against a real Orthanc"
 
 install: install-orthanc venv
 
@@ -24,7 +27,7 @@ $(BIN)/activate:
 	$(BIN)/pip install --quiet --upgrade pip
 
 venv: $(BIN)/activate
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,dicom,cli,bench]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,dicom,cli,bench,docs]'
 
 generate: venv
 	$(PY) -m generator $(if $(SPEC),--spec $(SPEC))
@@ -35,15 +38,28 @@ check-generated: venv
 	$(PY) tools/unasync.py --check
 
 lint: venv
-	$(BIN)/ruff check src tests generator tools bench examples
+	$(BIN)/ruff check src tests generator tools bench examples conftest.py docs/gen_reference.py
 
 typecheck: venv
 	$(BIN)/mypy src/orthanc_client
 
 check: check-generated lint typecheck
 
-test: install check
-	$(PY) -m pytest -q -ra --durations=15
+# One pytest run for the suite and the documentation's examples (conftest.py collects README.md and docs/),
+# so its closing line counts both.
+DOC_EXAMPLES := README.md docs CONTRIBUTING.md
+
+test: install check docs
+	$(PY) -m pytest -q -ra --durations=15 tests $(DOC_EXAMPLES)
+
+docs: venv
+	$(BIN)/mkdocs build --strict --site-dir site
+
+docs-serve: venv
+	$(BIN)/mkdocs serve
+
+docs-test: install
+	$(PY) -m pytest -q -ra $(DOC_EXAMPLES)
 
 openapi: install-orthanc venv
 	bash tools/dump-openapi.sh
@@ -55,4 +71,4 @@ bench: install
 	$(PY) -m bench
 
 clean:
-	rm -rf $(VENV) build dist .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist site .pytest_cache .mypy_cache .ruff_cache

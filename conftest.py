@@ -12,7 +12,6 @@ The unit and integration tests (``tests/``) have their own fixtures and do not u
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -35,14 +34,17 @@ def docs_orthanc() -> Iterator[Any]:
         yield site.research
 
 
-@pytest.fixture
-def docs_environment(docs_orthanc: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("ORTHANC_URL", docs_orthanc.url)
-    monkeypatch.setenv("ORTHANC_USERNAME", docs_orthanc.username)
-    monkeypatch.setenv("ORTHANC_PASSWORD", docs_orthanc.password)
-    monkeypatch.delenv("ORTHANC_TOKEN", raising=False)
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+@pytest.fixture(scope="module")
+def docs_environment(docs_orthanc: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Per document: the server's settings in the environment, and a fresh empty working folder."""
+    folder = tmp_path_factory.mktemp("docs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("ORTHANC_URL", docs_orthanc.url)
+        patch.setenv("ORTHANC_USERNAME", docs_orthanc.username)
+        patch.setenv("ORTHANC_PASSWORD", docs_orthanc.password)
+        patch.delenv("ORTHANC_TOKEN", raising=False)
+        patch.chdir(folder)
+        yield folder
 
 
 if Sybil is not None:

@@ -41,10 +41,44 @@ for family, ops in sorted(families.items()):
     with mkdocs_gen_files.open(f"reference/low-level/{family}.md", "w") as page:
         page.write(f"# /{family}\n\n")
         page.write("`AsyncOrthanc` has the same methods, to be awaited (`stream_*` as `async with`).\n\n")
-        page.write("::: orthanc_client._generated.sync_api.OrthancAPI\n")
-        page.write("    options:\n      show_root_heading: false\n      show_bases: false\n      members:\n")
-        page.writelines(f"        - {name}\n" for name in names)
+        for name in names:
+            # one directive per method: each gets its own anchor (the class itself is on no page)
+            page.write(f"::: orthanc_client._generated.sync_api.OrthancAPI.{name}\n")
+            page.write("    options:\n      show_root_full_path: false\n      heading_level: 2\n\n")
 
 for name in ("CHANGELOG.md", "CONTRIBUTING.md"):
     with mkdocs_gen_files.open(name.lower(), "w") as copy:
         copy.write(Path(name).read_text(encoding="utf-8"))
+
+
+def _command_reference() -> str:
+    """Every command's ``--help``, read from the command line itself, so the page cannot drift from it."""
+    import importlib
+
+    import click
+
+    from orthanc_client import cli as cli_package
+    from orthanc_client.cli._common import cli
+
+    for name in cli_package.COMMAND_MODULES:
+        importlib.import_module(f"orthanc_client.cli.{name}").register(cli)
+
+    sections: list[str] = []
+
+    def visit(command: click.Command, path: list[str], parent: click.Context | None) -> None:
+        ctx = click.Context(command, info_name=path[-1], parent=parent, terminal_width=100, max_content_width=100)
+        sections.append(f"## `{' '.join(path)}`\n\n```text\n{command.get_help(ctx)}\n```\n")
+        if isinstance(command, click.Group):
+            for sub_name in command.list_commands(ctx):
+                sub = command.get_command(ctx, sub_name)
+                if sub is not None and not sub.hidden:
+                    visit(sub, [*path, sub_name], ctx)
+
+    visit(cli, ["orthanc"], None)
+    return "# Command reference\n\nThe `--help` of every command, as the installed command line prints it.\n\n" + "\n".join(
+        sections
+    )
+
+
+with mkdocs_gen_files.open("cli-reference.md", "w") as reference:
+    reference.write(_command_reference())

@@ -335,8 +335,9 @@ async def download_zip(
         layout: the archive's folder layout in ``"client"`` mode, as for :func:`download`.
 
     Raises:
-        ``NotFoundError`` for an unknown resource, ``TransferError`` when an instance cannot be fetched:
-        the zip is written to ``<path>.part`` and renamed only when complete, so no partial archive is left.
+        NotFoundError: an unknown resource.
+        TransferError: an instance could not be fetched. The zip is written to ``<path>.part`` and renamed
+            only when complete, so no partial archive is left.
     """
     pairs = resolve_resources(resources, level)
     target = Path(os.fspath(path))
