@@ -175,6 +175,14 @@ def test_help_everywhere() -> None:
         ["jobs"],
         ["jobs", "wait"],
         ["system"],
+        ["show"],
+        ["delete"],
+        ["metadata", "set"],
+        ["stats"],
+        ["peers", "send"],
+        ["modality", "store"],
+        ["modality", "get"],
+        ["modality", "add"],
     ):
         result = subprocess.run(
             [sys.executable, "-m", "orthanc_client.cli", *command, "--help"], capture_output=True, text=True

@@ -16,7 +16,9 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMAND_MODULES = ["transfer", "modality", "find", "modify", "labels", "jobs", "system"]
+COMMAND_MODULES = [
+    "transfer", "modality", "find", "modify", "labels", "jobs", "system", "resources", "peers",
+]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .._exceptions import OrthancError
+from .._exceptions import NotFoundError, OrthancError
 from .._sync.client import Orthanc
 from .._sync.resources import Instance, Patient, Resource, Series, Study
 
@@ -80,9 +80,21 @@ def print_json(value: Any) -> None:
 
 
 def print_table(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str | None = None) -> None:
-    table = Table(*columns, title=title, show_lines=False)
-    for row in rows:
-        table.add_row(*("" if v is None else str(v) for v in row))
+    """A table that never cuts a value: plain aligned columns when piped (for ``cut``/``awk``), a rich table
+    that folds long values onto more lines on a terminal, however narrow."""
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    if not stdout.is_terminal:
+        widths = [max([len(c)] + [len(row[i]) for row in cells]) for i, c in enumerate(columns)]
+        if title:
+            click.echo(title)
+        for row in [list(columns), *cells]:
+            click.echo("  ".join(value.ljust(width) for value, width in zip(row, widths, strict=True)).rstrip())
+        return
+    table = Table(title=title, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    for row in cells:
+        table.add_row(*row)
     stdout.print(table)
 
 
@@ -114,3 +126,19 @@ RESOURCE_CLASSES: dict[str, type[Resource]] = {
 level_option = click.option(
     "--level", "-l", type=click.Choice(LEVELS), default="study", show_default=True, help="Resource level."
 )
+
+
+def load_resource(client: Orthanc, level: str, resource_id: str) -> Resource:
+    """The resource, loaded; an ID of another level is named as such (``--level series``), not a bare 404."""
+    try:
+        return RESOURCE_CLASSES[level](resource_id, client).load()
+    except NotFoundError:
+        for other, resource_class in RESOURCE_CLASSES.items():
+            if other == level:
+                continue
+            try:
+                resource_class(resource_id, client).load()
+            except NotFoundError:
+                continue
+            raise click.UsageError(f"{resource_id} is a {other} ID, not a {level} ID: use --level {other}") from None
+        raise

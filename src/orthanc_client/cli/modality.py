@@ -227,3 +227,83 @@ def transfer_command(
         click.echo(str(report))
     if not report.ok:
         sys.exit(1)
+
+
+@modality_group.command("store")
+@click.argument("name")
+@click.argument("resource_ids", nargs=-1, required=True)
+@click.option("--dicom-timeout", type=float, default=None, help="Seconds for the DICOM association.")
+@click.option("--wait-timeout", type=float, default=None, help="Seconds to wait for the C-STORE job.")
+@json_option
+@pass_settings
+def store_command(
+    settings: ConnectionSettings,
+    name: str,
+    resource_ids: tuple[str, ...],
+    dicom_timeout: float | None,
+    wait_timeout: float | None,
+    as_json: bool,
+) -> None:
+    """C-STORE resources of this Orthanc (any level, by Orthanc ID) to the modality, as a job."""
+    with settings.client() as client:
+        job = Modality(client, name).store(list(resource_ids), timeout=wait_timeout, dicom_timeout=dicom_timeout)
+    if as_json:
+        print_json(job.content)
+        return
+    failed = int(job.content.get("FailedInstancesCount", 0) or 0)
+    click.echo(f"stored {job.content.get('InstancesCount')} instances at {name} (job {job.id}); failed: {failed}")
+    if failed:
+        raise SystemExit(1)
+
+
+@modality_group.command("get")
+@click.argument("name")
+@click.option("--level", "-l", type=click.Choice(["Patient", "Study", "Series", "Instance"]), default="Study",
+              show_default=True, help="Level of the UIDs.")
+@click.option("--uid", multiple=True, required=True, help="A UID of --level to retrieve (repeatable).")
+@click.option("--dicom-timeout", type=float, default=None, help="Seconds for the DICOM association.")
+@click.option("--wait-timeout", type=float, default=None, help="Seconds to wait for the C-GET job.")
+@json_option
+@pass_settings
+def get_command(
+    settings: ConnectionSettings,
+    name: str,
+    level: str,
+    uid: tuple[str, ...],
+    dicom_timeout: float | None,
+    wait_timeout: float | None,
+    as_json: bool,
+) -> None:
+    """C-GET UIDs from the modality into this Orthanc (Orthanc 1.12.6+), as a job."""
+    with settings.client() as client:
+        job = Modality(client, name).get(list(uid), level=level, timeout=wait_timeout, dicom_timeout=dicom_timeout)
+    if as_json:
+        print_json(job.content)
+    else:
+        click.echo(f"C-GET from {name} finished (job {job.id})")
+
+
+@modality_group.command("add")
+@click.argument("name")
+@click.option("--aet", required=True, help="The modality's AE title.")
+@click.option("--host", required=True, help="Its host name or address.")
+@click.option("--port", type=click.IntRange(1, 65535), required=True, help="Its DICOM port.")
+@click.option("--manufacturer", default=None, help="Orthanc's manufacturer setting (e.g. GenericNoWildcardInDates).")
+@pass_settings
+def add_command(
+    settings: ConnectionSettings, name: str, aet: str, host: str, port: int, manufacturer: str | None
+) -> None:
+    """Declare (or replace) a modality at run time (PUT /modalities/NAME)."""
+    with settings.client() as client:
+        Modality.create(client, name, aet=aet, host=host, port=port, manufacturer=manufacturer)
+    click.echo(f"modality {name}: {aet}@{host}:{port}")
+
+
+@modality_group.command("remove")
+@click.argument("name")
+@pass_settings
+def remove_command(settings: ConnectionSettings, name: str) -> None:
+    """Forget a modality (DELETE /modalities/NAME)."""
+    with settings.client() as client:
+        Modality(client, name).delete()
+    click.echo(f"modality {name} removed")

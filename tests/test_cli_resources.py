@@ -1,0 +1,93 @@
+"""``orthanc show/delete/metadata/stats/peers`` and ``modality store/add/remove``, end to end in a subprocess."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+
+from orthanc_client.testing import OrthancServer
+from orthanc_client.testing.dicom import make_patient_tree, to_bytes
+
+from .test_cli import run
+
+
+@pytest.fixture
+def one_study(clean_orthanc: OrthancServer) -> dict[str, str]:
+    """One patient, one study of two series of two instances; returns the Orthanc IDs by level."""
+    with httpx.Client(base_url=clean_orthanc.url, auth=clean_orthanc.auth, timeout=30) as http:
+        for ds in make_patient_tree(1, 1, 2, 2, rows=8, columns=8):
+            http.post("/instances", content=to_bytes(ds)).raise_for_status()
+        study = http.get("/studies").json()[0]
+        series = http.get(f"/studies/{study}/series").json()[0]
+        patient = http.get(f"/studies/{study}").json()["ParentPatient"]
+        return {"patient": patient, "study": study, "series": series["ID"], "instance": series["Instances"][0]}
+
+
+def test_show_prints_tags_and_children_in_full_when_piped(clean_orthanc: OrthancServer, one_study: dict[str, str]) -> None:
+    shown = run(clean_orthanc, "show", one_study["study"])
+    assert shown.returncode == 0, shown.stderr
+    assert "StudyInstanceUID" in shown.stdout and "PAT0001" in shown.stdout
+    assert one_study["series"] in shown.stdout            # whole IDs: never cut in a pipe
+    as_json = json.loads(run(clean_orthanc, "show", one_study["study"], "--json").stdout)
+    assert as_json["ID"] == one_study["study"] and len(as_json["Children"]) == 2
+
+
+def test_an_id_of_another_level_is_named_as_such(clean_orthanc: OrthancServer, one_study: dict[str, str]) -> None:
+    shown = run(clean_orthanc, "show", one_study["series"])          # --level defaults to study
+    assert shown.returncode == 2
+    assert "is a series ID, not a study ID: use --level series" in shown.stderr
+    assert "Traceback" not in shown.stderr
+
+
+def test_metadata_set_get_list_delete(clean_orthanc: OrthancServer, one_study: dict[str, str]) -> None:
+    study = one_study["study"]
+    assert run(clean_orthanc, "metadata", "set", study, "1024", "qc-passed").returncode == 0
+    assert run(clean_orthanc, "metadata", "get", study, "1024").stdout.strip() == "qc-passed"
+    assert json.loads(run(clean_orthanc, "metadata", "list", study, "--json").stdout)["1024"] == "qc-passed"
+    assert run(clean_orthanc, "metadata", "delete", study, "1024").returncode == 0
+    missing = run(clean_orthanc, "metadata", "get", study, "1024")
+    assert missing.returncode == 1 and "has no metadata '1024'" in missing.stderr
+
+
+def test_stats_of_the_server_and_of_a_study(clean_orthanc: OrthancServer, one_study: dict[str, str]) -> None:
+    server = json.loads(run(clean_orthanc, "stats", "--json").stdout)
+    assert server["CountInstances"] == 4
+    study = json.loads(run(clean_orthanc, "stats", one_study["study"], "--json").stdout)
+    assert int(study["CountInstances"]) == 4 and int(study["CountSeries"]) == 2
+
+
+def test_delete_removes_exactly_that_resource(clean_orthanc: OrthancServer, one_study: dict[str, str]) -> None:
+    deleted = run(clean_orthanc, "delete", one_study["series"], "--level", "series", "--yes")
+    assert deleted.returncode == 0, deleted.stderr
+    with httpx.Client(base_url=clean_orthanc.url, auth=clean_orthanc.auth) as http:
+        assert http.get(f"/series/{one_study['series']}").status_code == 404
+        assert len(http.get(f"/studies/{one_study['study']}/instances").json()) == 2
+    refused = run(clean_orthanc, "delete", one_study["study"])          # no --yes, no terminal: aborted
+    assert refused.returncode == 1
+    with httpx.Client(base_url=clean_orthanc.url, auth=clean_orthanc.auth) as http:
+        assert http.get(f"/studies/{one_study['study']}").status_code == 200
+
+
+def test_modality_add_store_remove_and_peers(
+    clean_orthanc: OrthancServer, second_orthanc_server: OrthancServer, one_study: dict[str, str]
+) -> None:
+    with httpx.Client(base_url=second_orthanc_server.url, auth=second_orthanc_server.auth) as http:
+        for patient in http.get("/patients").json():
+            http.delete(f"/patients/{patient}")
+    added = run(
+        clean_orthanc, "modality", "add", "second", "--aet", second_orthanc_server.aet,
+        "--host", "127.0.0.1", "--port", str(second_orthanc_server.dicom_port),
+    )
+    assert added.returncode == 0, added.stderr
+    stored = run(clean_orthanc, "modality", "store", "second", one_study["study"], "--json")
+    assert stored.returncode == 0, stored.stderr
+    assert json.loads(stored.stdout)["InstancesCount"] == 4
+    with httpx.Client(base_url=second_orthanc_server.url, auth=second_orthanc_server.auth) as http:
+        assert http.get("/statistics").json()["CountInstances"] == 4
+    assert run(clean_orthanc, "modality", "remove", "second").returncode == 0
+    listed = json.loads(run(clean_orthanc, "modality", "list", "--json").stdout)
+    assert "second" not in listed
+    peers = run(clean_orthanc, "peers", "list", "--json")
+    assert peers.returncode == 0 and json.loads(peers.stdout) == []
