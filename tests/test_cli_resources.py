@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
@@ -91,3 +92,15 @@ def test_modality_add_store_remove_and_peers(
     assert "second" not in listed
     peers = run(clean_orthanc, "peers", "list", "--json")
     assert peers.returncode == 0 and json.loads(peers.stdout) == []
+
+
+def test_upload_exit_code_for_files_that_are_not_dicom(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
+    notes = tmp_path / "notes.txt"
+    notes.write_text("not DICOM")
+    named = run(clean_orthanc, "upload", str(notes), "--no-progress")
+    assert named.returncode == 1
+    assert f"named on the command line but not DICOM: {notes}" in named.stderr
+    folder = run(clean_orthanc, "upload", str(tmp_path), "--no-progress")   # a folder holding it: fine
+    assert folder.returncode == 0, folder.stderr
+    strict = run(clean_orthanc, "upload", str(tmp_path), "--no-progress", "--strict")
+    assert strict.returncode == 1 and "skipped (--strict)" in strict.stderr

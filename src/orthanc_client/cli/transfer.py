@@ -48,6 +48,9 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
     help="Files in flight at once.",
 )
 @click.option("--stop-on-error", is_flag=True, help="Stop at the first failed file.")
+@click.option(
+    "--strict", is_flag=True, help="Exit 1 when any file is skipped as not DICOM (not only files named here)."
+)
 @progress_option
 @json_option
 @pass_settings
@@ -58,10 +61,14 @@ def upload_command(
     skip_existing: bool,
     concurrency: int,
     stop_on_error: bool,
+    strict: bool,
     progress: bool | None,
     as_json: bool,
 ) -> None:
     """Upload DICOM files, folders or zips (recognised by content; other files are skipped).
+
+    Exit code 1 when a file failed, or when a file named on the command line is not DICOM; a folder that merely
+    holds other files too exits 0 unless --strict.
 
     \b
     Example:
@@ -77,7 +84,16 @@ def upload_command(
             stop_on_error=stop_on_error,
             progress=progress,
         )
+    named_files = {path.resolve() for path in paths if path.is_file()}
+    refused = [
+        item for item in result.skipped
+        if strict or (item.path is not None and Path(item.path).resolve() in named_files)
+    ]
     report(result, as_json)
+    if refused:
+        what = "skipped (--strict)" if strict else "named on the command line but not DICOM"
+        click.echo(f"{len(refused)} file(s) {what}: {', '.join(item.name for item in refused[:5])}", err=True)
+        sys.exit(1)
 
 
 @click.command("download")
