@@ -104,3 +104,21 @@ def test_upload_exit_code_for_files_that_are_not_dicom(clean_orthanc: OrthancSer
     assert folder.returncode == 0, folder.stderr
     strict = run(clean_orthanc, "upload", str(tmp_path), "--no-progress", "--strict")
     assert strict.returncode == 1 and "skipped (--strict)" in strict.stderr
+
+
+def test_modify_and_anonymize_refuse_what_they_would_ignore(
+    clean_orthanc: OrthancServer, one_study: dict[str, str], tmp_path: Path
+) -> None:
+    output = tmp_path / "anon.dcm"
+    no_level = run(clean_orthanc, "anonymize", one_study["instance"], "-o", str(output))
+    assert no_level.returncode == 2 and "--output is for --level instance" in no_level.stderr
+    wrong_level = run(clean_orthanc, "anonymize", one_study["instance"])
+    assert wrong_level.returncode == 2 and "is an instance ID, not a study ID" in wrong_level.stderr
+    forced = run(clean_orthanc, "modify", one_study["study"], "-r", "PatientID=OTHER")
+    assert forced.returncode == 2 and "give --force" in forced.stderr and "force=True" not in forced.stderr
+    with httpx.Client(base_url=clean_orthanc.url, auth=clean_orthanc.auth) as http:
+        assert len(http.get("/studies").json()) == 1          # nothing was created
+    assert not output.exists()
+    written = run(clean_orthanc, "anonymize", one_study["instance"], "-l", "instance", "-o", str(output))
+    assert written.returncode == 0, written.stderr
+    assert output.read_bytes()[128:132] == b"DICM"

@@ -140,5 +140,11 @@ def load_resource(client: Orthanc, level: str, resource_id: str) -> Resource:
                 resource_class(resource_id, client).load()
             except NotFoundError:
                 continue
-            raise click.UsageError(f"{resource_id} is a {other} ID, not a {level} ID: use --level {other}") from None
+            raise click.UsageError(
+                f"{resource_id} is {_article(other)} {other} ID, not {_article(level)} {level} ID: use --level {other}"
+            ) from None
         raise
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"

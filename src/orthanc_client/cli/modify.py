@@ -12,10 +12,11 @@ from typing import Any
 
 import click
 
+from .._exceptions import InvalidInputError
 from ._common import (
-    RESOURCE_CLASSES,
     ConnectionSettings,
     level_option,
+    load_resource,
     parse_assignments,
     pass_settings,
     print_json,
@@ -68,18 +69,21 @@ def _run(
     as_json: bool,
     output: str | None,
 ) -> None:
+    if output is not None and level != "instance":
+        raise click.UsageError(f"--output is for --level instance (a {level} is modified into a new {level} in Orthanc)")
     with settings.client() as client:
-        resource: Any = RESOURCE_CLASSES[level](resource_id, client)
+        # the ID must be of the level asked: a study action on an instance ID names the instance level
+        resource: Any = load_resource(client, level, resource_id)
         if level == "instance":
             if output is None:
                 raise click.UsageError(
                     f"{action} of an instance answers with the new file and stores nothing: give --output FILE"
                 )
-            data = getattr(resource, action)(**options)
+            data = _as_cli_error(lambda: getattr(resource, action)(**options))
             Path(output).write_bytes(data)
             click.echo(f"wrote {output} ({len(data)} bytes)")
             return
-        job = getattr(resource, f"{action}_as_job")(**options)
+        job = _as_cli_error(lambda: getattr(resource, f"{action}_as_job")(**options))
         if not wait:
             print_json({"ID": job.id}) if as_json else click.echo(job.id)
             return
@@ -89,6 +93,14 @@ def _run(
         print_json({"job": job.id, **content})
     else:
         click.echo(f"new {level}: {content.get('ID')}  (Orthanc path {content.get('Path')})")
+
+
+def _as_cli_error(call: Any) -> Any:
+    """The library's refusals name Python arguments; on the command line they name the flags."""
+    try:
+        return call()
+    except InvalidInputError as error:
+        raise click.UsageError(str(error).replace("pass force=True", "give --force")) from None
 
 
 @click.command("anonymize")
