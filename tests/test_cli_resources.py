@@ -122,3 +122,16 @@ def test_modify_and_anonymize_refuse_what_they_would_ignore(
     written = run(clean_orthanc, "anonymize", one_study["instance"], "-l", "instance", "-o", str(output))
     assert written.returncode == 0, written.stderr
     assert output.read_bytes()[128:132] == b"DICM"
+
+
+def test_cancelling_a_finished_job_says_so(clean_orthanc: OrthancServer, one_study: dict[str, str]) -> None:
+    import time
+
+    with httpx.Client(base_url=clean_orthanc.url, auth=clean_orthanc.auth, timeout=30) as http:
+        job = http.post(f"/studies/{one_study['study']}/anonymize", json={"Asynchronous": True}).json()["ID"]
+        deadline = time.monotonic() + 30
+        while http.get(f"/jobs/{job}").json()["State"] != "Success" and time.monotonic() < deadline:
+            time.sleep(0.05)
+    cancelled = run(clean_orthanc, "jobs", "cancel", job)
+    assert cancelled.returncode == 1
+    assert f"job {job} already finished (Success): nothing to cancel" in cancelled.stderr

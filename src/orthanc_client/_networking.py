@@ -128,6 +128,8 @@ class FindAnswer(Mapping[str, Any]):
     level: str
     tags: Mapping[str, Any] = field(repr=False)
     modality: str = ""
+    query_id: str | None = None
+    """The stored query in Orthanc (``/queries/{id}``) when ``find(..., keep_query=True)``; else ``None``."""
 
     def __getitem__(self, key: str) -> Any:
         return self.tags[key]
@@ -231,11 +233,11 @@ def raise_remote_error(node: RemoteNode, operation: str, error: HTTPError) -> No
     raise node.last_error from error
 
 
-def parse_answers(level: str, modality: str, answers: Any) -> list[FindAnswer]:
+def parse_answers(level: str, modality: str, answers: Any, query_id: str | None = None) -> list[FindAnswer]:
     """``GET /queries/{id}/answers?expand&simplify`` -> typed answers (``QueryRetrieveLevel`` etc. kept)."""
     if not isinstance(answers, list):
         raise OrthancError(f"unexpected answer list from Orthanc: {type(answers).__name__}")
-    return [FindAnswer(level, dict(item), modality) for item in answers if isinstance(item, dict)]
+    return [FindAnswer(level, dict(item), modality, query_id) for item in answers if isinstance(item, dict)]
 
 
 Identifier = str | Mapping[str, str] | FindAnswer

@@ -110,8 +110,10 @@ async def test_find_at_each_level_with_wildcards_dates_and_lists(api: Api) -> No
 
     # Each find cleans up the query it stored on the local Orthanc.
     assert await call(api.client.get_queries()) == []
-    await call(remote.find("Study", {}, keep_query=True))
-    assert len(await call(api.client.get_queries())) == 1
+    assert {a.query_id for a in listed} == {None}
+    kept = await call(remote.find("Study", {}, keep_query=True))
+    assert await call(api.client.get_queries()) == [kept[0].query_id]
+    assert {a.query_id for a in kept} == {kept[0].query_id}
     assert await call(remote.delete_queries()) == 1
 
 

@@ -181,7 +181,8 @@ class Modality:
         its instance count and a few descriptive tags are always asked for; ``return_tags`` adds more.
 
         Two requests however many answers (``POST /modalities/{id}/query``, then the answers expanded and
-        simplified); a third deletes the stored query unless ``keep_query``.
+        simplified); a third deletes the stored query unless ``keep_query``, in which case every answer's
+        ``query_id`` names it (``/queries/{id}``: retrieve from it, or delete it later).
 
         Example::
 
@@ -194,7 +195,7 @@ class Modality:
         finally:
             if not keep_query:
                 await self._forget_query(query_id)
-        return parse_answers(level, self.name, answers)
+        return parse_answers(level, self.name, answers, query_id if keep_query else None)
 
     async def _query(self, body: dict[str, Any], operation: str) -> str:
         """Runs a C-FIND whose answers Orthanc stores; returns the stored query's id."""

@@ -64,9 +64,12 @@ def wait_command(settings: ConnectionSettings, job_id: str, timeout: float | Non
 @click.argument("job_id")
 @pass_settings
 def cancel_command(settings: ConnectionSettings, job_id: str) -> None:
-    """Cancel a pending or running job."""
+    """Cancel a pending or running job (exit code 1, saying so, when it had already finished)."""
     with settings.client() as client:
-        Job(job_id, client).cancel()
+        job = Job(job_id, client).refresh()
+        if job.state is not None and job.state.is_finished:
+            raise click.ClickException(f"job {job_id} already finished ({job.state.value}): nothing to cancel")
+        job.cancel()
     click.echo(f"cancelled {job_id}")
 
 
