@@ -135,3 +135,22 @@ def test_cancelling_a_finished_job_says_so(clean_orthanc: OrthancServer, one_stu
     cancelled = run(clean_orthanc, "jobs", "cancel", job)
     assert cancelled.returncode == 1
     assert f"job {job} already finished (Success): nothing to cancel" in cancelled.stderr
+
+
+def test_echo_and_jobs_wait_have_json(clean_orthanc: OrthancServer, one_study: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        port = unused.getsockname()[1]
+    run(clean_orthanc, "modality", "add", "nobody", "--aet", "NOBODY", "--host", "127.0.0.1", "--port", str(port))
+    echo = run(clean_orthanc, "modality", "echo", "nobody", "--dicom-timeout", "2", "--json")
+    assert echo.returncode == 1
+    answer = json.loads(echo.stdout)
+    assert answer["modality"] == "nobody" and answer["ok"] is False and answer["error"]
+    run(clean_orthanc, "modality", "remove", "nobody")
+    with httpx.Client(base_url=clean_orthanc.url, auth=clean_orthanc.auth, timeout=30) as http:
+        job = http.post(f"/studies/{one_study['study']}/anonymize", json={"Asynchronous": True}).json()["ID"]
+    waited = run(clean_orthanc, "jobs", "wait", job, "--json")
+    assert waited.returncode == 0, waited.stderr
+    assert json.loads(waited.stdout)["State"] == "Success"

@@ -52,12 +52,16 @@ def list_command(settings: ConnectionSettings, as_json: bool) -> None:
 @jobs.command("wait")
 @click.argument("job_id")
 @click.option("--timeout", type=float, default=None, help="Give up after this many seconds (exit code 1).")
+@click.option("--json", "as_json", is_flag=True, help="The finished job's description as JSON.")
 @pass_settings
-def wait_command(settings: ConnectionSettings, job_id: str, timeout: float | None) -> None:
+def wait_command(settings: ConnectionSettings, job_id: str, timeout: float | None, as_json: bool) -> None:
     """Wait until a job ends, showing its progress; exit code 1 if it failed."""
     with settings.client() as client:
-        wait_with_progress(client, job_id, timeout)
-    click.echo(f"job {job_id} succeeded")
+        job = wait_with_progress(client, job_id, timeout)
+    if as_json:
+        print_json(job.info)
+    else:
+        click.echo(f"job {job_id} succeeded")
 
 
 @jobs.command("cancel")

@@ -32,11 +32,16 @@ def labels(ctx: click.Context, as_json: bool) -> None:
 @labels.command("show")
 @click.argument("resource_id")
 @level_option
+@click.option("--json", "as_json", is_flag=True, help="As a JSON list.")
 @pass_settings
-def show_command(settings: ConnectionSettings, resource_id: str, level: str) -> None:
+def show_command(settings: ConnectionSettings, resource_id: str, level: str, as_json: bool) -> None:
     """The labels of one resource."""
     with settings.client() as client:
-        for name in RESOURCE_CLASSES[level](resource_id, client).get_labels():
+        names = RESOURCE_CLASSES[level](resource_id, client).get_labels()
+    if as_json:
+        print_json(names)
+    else:
+        for name in names:
             click.echo(name)
 
 

@@ -50,8 +50,9 @@ def list_command(settings: ConnectionSettings, as_json: bool) -> None:
 @modality_group.command("echo")
 @click.argument("name")
 @click.option("--dicom-timeout", type=float, default=None, help="Seconds for the DICOM association.")
+@json_option
 @pass_settings
-def echo_command(settings: ConnectionSettings, name: str, dicom_timeout: float | None) -> None:
+def echo_command(settings: ConnectionSettings, name: str, dicom_timeout: float | None, as_json: bool) -> None:
     """C-ECHO NAME: exit code 0 if it answers, 1 with Orthanc's reason if not.
 
     \b
@@ -60,8 +61,14 @@ def echo_command(settings: ConnectionSettings, name: str, dicom_timeout: float |
     """
     with settings.client() as client:
         modality = Modality(client, name)
-        if not modality.echo(dicom_timeout=dicom_timeout):
-            fail(str(modality.last_error))
+        answered = modality.echo(dicom_timeout=dicom_timeout)
+    if as_json:
+        print_json({"modality": name, "ok": answered, "error": None if answered else str(modality.last_error)})
+        if not answered:
+            sys.exit(1)
+        return
+    if not answered:
+        fail(str(modality.last_error))
     click.echo(f"{name}: C-ECHO ok")
 
 
@@ -96,6 +103,7 @@ def find_command(
 @click.option("--uid", multiple=True, help="Move this UID of --level (repeatable).")
 @click.option("--target-aet", default=None, help="Where to (default: this Orthanc).")
 @click.option("--wait-timeout", type=float, default=None, help="Seconds to wait for the C-MOVE job.")
+@json_option
 @pass_settings
 def move_command(
     settings: ConnectionSettings,
@@ -105,6 +113,7 @@ def move_command(
     uid: tuple[str, ...],
     target_aet: str | None,
     wait_timeout: float | None,
+    as_json: bool,
 ) -> None:
     """C-MOVE from NAME what a query matches, or explicit UIDs; waits for the job.
 
@@ -121,6 +130,9 @@ def move_command(
         if not resources:
             fail("nothing matches at the modality")
         job = modality.move(resources, level=level, target_aet=target_aet, timeout=wait_timeout)
+    if as_json:
+        print_json({"moved": len(resources), "level": level, "job": job.info})
+        return
     click.echo(
         f"moved {len(resources)} {level}(s) from {name}: job {job.id} {job.state.value if job.state else ''}"
     )
