@@ -8,6 +8,7 @@ APIs, as ``JobState`` is). The HTTP calls live in ``_async/modality.py``, ``_asy
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn, Protocol, runtime_checkable
@@ -212,7 +213,7 @@ def query_body(level: str, dicom: dict[str, str], dicom_timeout: float | None) -
     """``POST /modalities/{id}/query`` for a query already in DICOM syntax, asking for nothing more."""
     body: dict[str, Any] = {"Level": level, "Query": dicom}
     if dicom_timeout is not None:
-        body["Timeout"] = dicom_timeout
+        body["Timeout"] = dicom_timeout_seconds(dicom_timeout)
     return body
 
 
@@ -231,6 +232,14 @@ def raise_remote_error(node: RemoteNode, operation: str, error: HTTPError) -> No
         raise error
     node.last_error = DicomNetworkError.from_http_error(node.name, operation, error)
     raise node.last_error from error
+
+
+def dicom_timeout_seconds(seconds: float) -> int:
+    """Orthanc's DICOM ``Timeout`` field takes whole seconds (a float is refused with a 400): round up, so a
+    timeout is never shorter than asked; anything not positive and finite is refused before sending."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidInputError(f"dicom_timeout must be a positive number of seconds, got {seconds!r}")
+    return math.ceil(seconds)
 
 
 def parse_answers(level: str, modality: str, answers: Any, query_id: str | None = None) -> list[FindAnswer]:

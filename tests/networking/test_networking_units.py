@@ -197,3 +197,19 @@ def test_one_resource_to_retrieve_is_not_iterated() -> None:
     assert _as_items("1.2") == ["1.2"]
     assert _as_items(answer) == [answer] and _as_items(identifier) == [identifier]
     assert _as_items(iter(("1.2", answer))) == ["1.2", answer]
+
+
+@pytest.mark.parametrize(("given", "sent"), [(2, 2), (2.0, 2), (0.5, 1), (10.2, 11)])
+def test_dicom_timeouts_are_whole_seconds_rounded_up(given: float, sent: int) -> None:
+    from orthanc_client._networking import dicom_timeout_seconds, query_body
+
+    assert dicom_timeout_seconds(given) == sent
+    assert query_body("Study", {}, given)["Timeout"] == sent
+
+
+@pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "5"])
+def test_a_dicom_timeout_that_is_not_a_positive_number_is_refused(bad: object) -> None:
+    from orthanc_client._networking import dicom_timeout_seconds
+
+    with pytest.raises(InvalidInputError, match="dicom_timeout"):
+        dicom_timeout_seconds(bad)  # type: ignore[arg-type]

@@ -16,6 +16,7 @@ from .._networking import (
     FindAnswer,
     Identifier,
     ResourceRef,
+    dicom_timeout_seconds,
     find_body,
     modality_config,
     normalize_level,
@@ -155,7 +156,7 @@ class Modality:
 
     async def check(self, *, dicom_timeout: float | None = None) -> None:
         """C-ECHO that raises ``DicomNetworkError`` (with Orthanc's details) when the modality does not answer."""
-        body: dict[str, Any] = {} if dicom_timeout is None else {"Timeout": dicom_timeout}
+        body: dict[str, Any] = {} if dicom_timeout is None else {"Timeout": dicom_timeout_seconds(dicom_timeout)}
         try:
             await self.client.post_modalities_id_echo(self.name, body)
         except HTTPError as error:
@@ -239,7 +240,7 @@ class Modality:
         if target_aet:
             options["TargetAet"] = target_aet
         if dicom_timeout is not None:
-            options["Timeout"] = dicom_timeout
+            options["Timeout"] = dicom_timeout_seconds(dicom_timeout)
         if parse_version(await self.client.server_version()) < _MOVE_AS_JOB_SINCE:
             return await self._move_through_query(level, identifiers, options)
         try:
@@ -300,7 +301,7 @@ class Modality:
         level, identifiers = retrieve_identifiers(level, _as_items(resources))
         body: dict[str, Any] = {"Level": level, "Resources": identifiers, "Asynchronous": True}
         if dicom_timeout is not None:
-            body["Timeout"] = dicom_timeout
+            body["Timeout"] = dicom_timeout_seconds(dicom_timeout)
         try:
             created = await self.client.post_modalities_id_get(self.name, body)
         except HTTPError as error:
@@ -337,7 +338,7 @@ class Modality:
         """Starts a C-STORE job sending Orthanc resources (ids or ``Patient``/``Study``/... objects)."""
         body: dict[str, Any] = {"Resources": orthanc_ids(resources), "Asynchronous": True, **(options or {})}
         if dicom_timeout is not None:
-            body["Timeout"] = dicom_timeout
+            body["Timeout"] = dicom_timeout_seconds(dicom_timeout)
         try:
             created = await self.client.post_modalities_id_store(self.name, body)
         except HTTPError as error:

@@ -17,6 +17,7 @@ from .._networking import (
     FindAnswer,
     Identifier,
     ResourceRef,
+    dicom_timeout_seconds,
     find_body,
     modality_config,
     normalize_level,
@@ -156,7 +157,7 @@ class Modality:
 
     def check(self, *, dicom_timeout: float | None = None) -> None:
         """C-ECHO that raises ``DicomNetworkError`` (with Orthanc's details) when the modality does not answer."""
-        body: dict[str, Any] = {} if dicom_timeout is None else {"Timeout": dicom_timeout}
+        body: dict[str, Any] = {} if dicom_timeout is None else {"Timeout": dicom_timeout_seconds(dicom_timeout)}
         try:
             self.client.post_modalities_id_echo(self.name, body)
         except HTTPError as error:
@@ -240,7 +241,7 @@ class Modality:
         if target_aet:
             options["TargetAet"] = target_aet
         if dicom_timeout is not None:
-            options["Timeout"] = dicom_timeout
+            options["Timeout"] = dicom_timeout_seconds(dicom_timeout)
         if parse_version(self.client.server_version()) < _MOVE_AS_JOB_SINCE:
             return self._move_through_query(level, identifiers, options)
         try:
@@ -301,7 +302,7 @@ class Modality:
         level, identifiers = retrieve_identifiers(level, _as_items(resources))
         body: dict[str, Any] = {"Level": level, "Resources": identifiers, "Asynchronous": True}
         if dicom_timeout is not None:
-            body["Timeout"] = dicom_timeout
+            body["Timeout"] = dicom_timeout_seconds(dicom_timeout)
         try:
             created = self.client.post_modalities_id_get(self.name, body)
         except HTTPError as error:
@@ -338,7 +339,7 @@ class Modality:
         """Starts a C-STORE job sending Orthanc resources (ids or ``Patient``/``Study``/... objects)."""
         body: dict[str, Any] = {"Resources": orthanc_ids(resources), "Asynchronous": True, **(options or {})}
         if dicom_timeout is not None:
-            body["Timeout"] = dicom_timeout
+            body["Timeout"] = dicom_timeout_seconds(dicom_timeout)
         try:
             created = self.client.post_modalities_id_store(self.name, body)
         except HTTPError as error:
