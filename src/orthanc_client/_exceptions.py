@@ -60,11 +60,13 @@ class JobFailedError(OrthancError):
         error_code: Orthanc's numeric ``ErrorCode``; error_description: its ``ErrorDescription``;
         error_details: its ``ErrorDetails`` (Orthanc >= 1.11; often the most useful part), else ``None``.
         info: the whole last ``GET /jobs/{id}`` answer.
+        hint: what to check, where the caller knows more than Orthanc's message says (else ``None``).
     """
 
-    def __init__(self, job_id: str, info: dict[str, Any]) -> None:
+    def __init__(self, job_id: str, info: dict[str, Any], hint: str | None = None) -> None:
         self.job_id = job_id
         self.info = info
+        self.hint = hint
         self.job_type: str | None = info.get("Type")
         self.error_code: int | None = info.get("ErrorCode")
         self.error_description: str | None = info.get("ErrorDescription")
@@ -76,7 +78,13 @@ class JobFailedError(OrthancError):
             text += f" (ErrorCode {self.error_code})"
         if self.error_details:
             text += f"; details: {self.error_details}"
+        if hint:
+            text += f". {hint}"
         super().__init__(text)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # rebuilt from its parts, so it crosses process pools whole
+        return (type(self), (self.job_id, self.info, self.hint))
 
 
 class NotLoadedError(OrthancError, RuntimeError):

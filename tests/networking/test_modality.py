@@ -177,6 +177,20 @@ async def test_move_answers_uids_and_as_job(api: Api) -> None:
         assert local.get("/statistics").json()["CountInstances"] == STUDIES * INSTANCES_PER_STUDY + INSTANCES
 
 
+async def test_move_to_an_aet_the_remote_does_not_know_says_what_to_check(api: Api) -> None:
+    import pickle
+
+    remote = api.Modality(api.client, "remote")
+    studies = await call(remote.find("Study", {"PatientID": "PAT0001"}))
+    with pytest.raises(JobFailedError) as failure:
+        await call(remote.move(studies, target_aet="NOSUCHAET", timeout=60))
+    message = str(failure.value)
+    assert "could not deliver to the AET 'NOSUCHAET'" in message and "DicomModalities" in message
+    assert failure.value.error_details  # the remote's own answer stays in the message
+    copy = pickle.loads(pickle.dumps(failure.value))
+    assert str(copy) == message and copy.job_id == failure.value.job_id
+
+
 async def test_move_refuses_mixed_levels_before_sending(api: Api) -> None:
     remote = api.Modality(api.client, "remote")
     study = FindAnswer("Study", {"StudyInstanceUID": "1.2.3"})

@@ -11,7 +11,7 @@ import builtins
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import DicomNetworkError, HTTPError, InvalidInputError, NotFoundError
+from .._exceptions import DicomNetworkError, HTTPError, InvalidInputError, JobFailedError, NotFoundError
 from .._networking import (
     FindAnswer,
     Identifier,
@@ -288,7 +288,16 @@ class Modality:
         job = await self.start_move(
             resources, level=level, target_aet=target_aet, dicom_timeout=dicom_timeout
         )
-        return await job.wait(timeout=timeout)
+        try:
+            return await job.wait(timeout=timeout)
+        except JobFailedError as error:
+            # The remote answers a C-MOVE it cannot deliver with a bare DIMSE status: say what to check.
+            destination = f"the AET {target_aet!r}" if target_aet else "this Orthanc's AET"
+            hint = (
+                f"The remote {self.name!r} could not deliver to {destination}: check that it knows that AET "
+                "(with its host and port, e.g. in its DicomModalities) and that it holds what was asked"
+            )
+            raise JobFailedError(error.job_id, error.info, hint=hint) from None
 
     async def start_get(
         self,
