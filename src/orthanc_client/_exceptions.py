@@ -27,6 +27,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import httpx
@@ -148,7 +149,14 @@ class HTTPError(OrthancError, httpx.HTTPStatusError):
             text += f": {self.body.strip()[:300]}"
         if self.details:
             text += f"; details: {self.details}"
+        hint = self._hint()
+        if hint:
+            text += f". {hint}"
         return text
+
+    def _hint(self) -> str | None:
+        """What a person can do about it, where the status alone does not say (subclasses)."""
+        return None
 
     def __str__(self) -> str:
         return str(self.args[0])
@@ -161,6 +169,13 @@ class BadRequestError(HTTPError):
 class UnauthorizedError(HTTPError):
     """401: wrong or missing credentials."""
 
+    def _hint(self) -> str | None:
+        return (
+            "The server refused the credentials: give them as Orthanc(url, username, password) (or token=...), "
+            "or set ORTHANC_USERNAME and ORTHANC_PASSWORD (or ORTHANC_TOKEN); on the command line, "
+            "--username and --password"
+        )
+
 
 class ForbiddenError(HTTPError):
     """403: the credentials are not allowed this call."""
@@ -168,6 +183,17 @@ class ForbiddenError(HTTPError):
 
 class NotFoundError(HTTPError):
     """404: the resource (or route) does not exist."""
+
+    def _hint(self) -> str | None:
+        found = _RESOURCE_IN_PATH.findall(httpx.URL(self.url).path)
+        if not found:
+            return None
+        plural, resource_id = found[-1]
+        return f"No {_SINGULAR[plural]} with the ID {resource_id} on this server"
+
+
+_RESOURCE_IN_PATH = re.compile(r"/(patients|studies|series|instances)/([^/]+)")
+_SINGULAR = {"patients": "patient", "studies": "study", "series": "series", "instances": "instance"}
 
 
 class ConflictError(HTTPError):
