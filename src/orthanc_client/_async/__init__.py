@@ -1,1 +1,2 @@
-"""The asynchronous hand-written layer: the single source of truth from which ``_sync`` is generated."""
+"""The hand-written high-level layer: ``_async/`` is its one source, ``_sync/`` is written from it by
+``tools/unasync.py``."""

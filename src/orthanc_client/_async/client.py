@@ -1,4 +1,5 @@
-"""``AsyncOrthanc``: the asynchronous client (``Orthanc``, the synchronous one, is generated from this file)."""
+"""The client that owns the connection pool, the retries and the timeouts (this file is the one source of the
+client class of both APIs)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ _OLDEST = parse_version(OLDEST_SPEC_VERSION)
 
 
 class AsyncOrthanc(AsyncOrthancAPI):
-    """A connection to one Orthanc server, with every REST route as an ``async`` method.
+    """A connection to one Orthanc server, with every REST route as a method.
 
     With no arguments it reads ``ORTHANC_URL``, ``ORTHANC_USERNAME`` and ``ORTHANC_PASSWORD`` (or
     ``ORTHANC_TOKEN``), falling back to ``http://localhost:8042``. It owns one connection pool: use it as a

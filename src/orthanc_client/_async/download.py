@@ -279,7 +279,7 @@ async def download(
 
     with TransferProgress(progress, "download", len(planned)) as bar:
         results = backend.map_unordered(fetch, until_stopped(), concurrency)
-        async with contextlib.aclosing(results):  # type: ignore[type-var]  # an async generator
+        async with contextlib.aclosing(results):  # type: ignore[type-var]  # stops the generator early
             async for (info, relative), outcome in results:
                 if isinstance(outcome, BaseException):
                     if not isinstance(outcome, Exception):
@@ -381,7 +381,7 @@ async def download_zip(
             zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive,
         ):
             results = backend.map_unordered(fetch, planned, concurrency)
-            async with contextlib.aclosing(results):  # type: ignore[type-var]  # an async generator
+            async with contextlib.aclosing(results):  # type: ignore[type-var]  # stops the generator early
                 async for (info, relative), outcome in results:
                     if isinstance(outcome, BaseException):
                         result.add("failed", TransferItem.from_error(relative, outcome))

@@ -148,7 +148,7 @@ async def iter_resources(
 async def iter_patients(
     client: AsyncOrthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> AsyncIterator[Patient]:
-    """Streams matching patients (async: ``async for``). Example: ``iter_patients(client, {"PatientName": "DOE*"})``."""
+    """Streams matching patients. Example: ``iter_patients(client, {"PatientName": "DOE*"})``."""
     async for resource in iter_resources(client, Patient, query, **options):
         yield resource
 

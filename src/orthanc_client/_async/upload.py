@@ -145,7 +145,7 @@ class _Uploader:
 
     async def run(self, sources: Iterable[LocalSource], concurrency: int) -> None:
         results = backend.map_unordered(self._send_in_worker, self._until_stopped(sources), concurrency)
-        async with contextlib.aclosing(results):  # type: ignore[type-var]  # an async generator
+        async with contextlib.aclosing(results):  # type: ignore[type-var]  # stops the generator early
             async for source, outcome in results:
                 self.record(*_unpack(source, outcome))
 
@@ -153,7 +153,7 @@ class _Uploader:
         for batch in _batched(self._until_stopped(sources), EXISTENCE_BATCH):
             identified: list[tuple[LocalSource, DicomIdentifiers | None]] = []
             results = backend.map_unordered(self._identify_in_worker, batch, concurrency)
-            async with contextlib.aclosing(results):  # type: ignore[type-var]  # an async generator
+            async with contextlib.aclosing(results):  # type: ignore[type-var]  # stops the generator early
                 async for source, outcome in results:
                     if isinstance(outcome, BaseException):
                         self.record(*_unpack(source, outcome))

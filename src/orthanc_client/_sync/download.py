@@ -280,7 +280,7 @@ def download(
 
     with TransferProgress(progress, "download", len(planned)) as bar:
         results = backend.map_unordered(fetch, until_stopped(), concurrency)
-        with contextlib.closing(results):  # type: ignore[type-var]  # an async generator
+        with contextlib.closing(results):  # type: ignore[type-var]  # stops the generator early
             for (info, relative), outcome in results:
                 if isinstance(outcome, BaseException):
                     if not isinstance(outcome, Exception):
@@ -382,7 +382,7 @@ def download_zip(
             zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive,
         ):
             results = backend.map_unordered(fetch, planned, concurrency)
-            with contextlib.closing(results):  # type: ignore[type-var]  # an async generator
+            with contextlib.closing(results):  # type: ignore[type-var]  # stops the generator early
                 for (info, relative), outcome in results:
                     if isinstance(outcome, BaseException):
                         result.add("failed", TransferItem.from_error(relative, outcome))

@@ -149,7 +149,7 @@ def iter_resources(
 def iter_patients(
     client: Orthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> Iterator[Patient]:
-    """Streams matching patients (async: ``for``). Example: ``iter_patients(client, {"PatientName": "DOE*"})``."""
+    """Streams matching patients. Example: ``iter_patients(client, {"PatientName": "DOE*"})``."""
     for resource in iter_resources(client, Patient, query, **options):
         yield resource
 

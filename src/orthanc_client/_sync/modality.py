@@ -12,7 +12,7 @@ import builtins
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import JobFailedError, DicomNetworkError, HTTPError, InvalidInputError, NotFoundError
+from .._exceptions import DicomNetworkError, HTTPError, InvalidInputError, JobFailedError, NotFoundError
 from .._networking import (
     FindAnswer,
     Identifier,

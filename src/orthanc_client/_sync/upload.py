@@ -146,7 +146,7 @@ class _Uploader:
 
     def run(self, sources: Iterable[LocalSource], concurrency: int) -> None:
         results = backend.map_unordered(self._send_in_worker, self._until_stopped(sources), concurrency)
-        with contextlib.closing(results):  # type: ignore[type-var]  # an async generator
+        with contextlib.closing(results):  # type: ignore[type-var]  # stops the generator early
             for source, outcome in results:
                 self.record(*_unpack(source, outcome))
 
@@ -154,7 +154,7 @@ class _Uploader:
         for batch in _batched(self._until_stopped(sources), EXISTENCE_BATCH):
             identified: list[tuple[LocalSource, DicomIdentifiers | None]] = []
             results = backend.map_unordered(self._identify_in_worker, batch, concurrency)
-            with contextlib.closing(results):  # type: ignore[type-var]  # an async generator
+            with contextlib.closing(results):  # type: ignore[type-var]  # stops the generator early
                 for source, outcome in results:
                     if isinstance(outcome, BaseException):
                         self.record(*_unpack(source, outcome))
