@@ -80,6 +80,9 @@ class Orthanc(OrthancAPI):
         self._settings = resolve_settings(url, username, password, token, headers, timeout, retries)
         self._retry = self._settings.retry
         self._owns_transport = http_client is None
+        # The bulk paths (``_direct_http``) verify TLS as the httpx pool does, and are bounded alike.
+        self._verify = verify
+        self._max_connections = max_connections
         if http_client is None:
             http_client = httpx.Client(
                 base_url=self._settings.base_url,
@@ -184,11 +187,15 @@ class Orthanc(OrthancAPI):
     def _direct_origin(self) -> DirectOrigin | None:
         """Plain connections to the server for the bulk paths (blocking, from worker threads), when they can
         send what this client would; ``None`` otherwise (see ``orthanc_client._direct_http``)."""
-        return direct_origin(self._http, owns_transport=self._owns_transport)
+        return direct_origin(
+            self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=self._max_connections
+        )
 
     def _direct_poster(self) -> DirectPoster | None:
         """Like ``_direct_origin()``, for many blocking POSTs (the bulk upload); ``None`` when there is none."""
-        return direct_poster(self._http, owns_transport=self._owns_transport)
+        return direct_poster(
+            self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=self._max_connections
+        )
 
     def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
