@@ -20,11 +20,10 @@ from .._base import (
     decode_response,
     prepare_request,
     resolve_settings,
-    ssl_context,
     timeout_for,
 )
 from .._bulk_post import DirectPoster, direct_poster
-from .._direct_http import DirectOrigin, direct_origin
+from .._direct_http import DirectOrigin, direct_origin, tls_context
 from .._exceptions import UnsupportedByServerError, error_for_response, error_for_transport
 from .._generated.sync_api import OrthancAPI
 from .._generated.operations import OLDEST_SPEC_VERSION
@@ -56,7 +55,8 @@ class Orthanc(OrthancAPI):
         headers: headers sent with every request.
         timeout: seconds, or an ``httpx.Timeout``; the default waits up to 10 s to connect and 10 minutes
             for an answer (archives and anonymizations are slow). ``None`` waits forever.
-        verify: TLS verification (``False``, a CA bundle path or an ``ssl.SSLContext``).
+        verify: TLS verification: on by default (the system's CAs), ``False``, a CA bundle path (a file or
+            a folder) or an ``ssl.SSLContext``; the bulk paths (upload, numpy) verify alike.
         retries: how many times to retry what is safe to retry, or a ``RetryPolicy``.
         max_connections: size of the connection pool.
         http_client: an ``httpx.Client`` to use instead of making one (for custom transports); the URL,
@@ -80,8 +80,8 @@ class Orthanc(OrthancAPI):
         self._settings = resolve_settings(url, username, password, token, headers, timeout, retries)
         self._retry = self._settings.retry
         self._owns_transport = http_client is None
-        # The bulk paths (``_direct_http``) verify TLS as the httpx pool does, and are bounded alike.
-        self._verify = verify
+        # One SSLContext for the httpx pool and the bulk paths (``_direct_http``): they verify alike.
+        self._verify = tls_context(verify)
         self._max_connections = max_connections
         if http_client is None:
             http_client = httpx.Client(
@@ -89,7 +89,7 @@ class Orthanc(OrthancAPI):
                 auth=self._settings.auth,
                 headers=self._settings.headers,
                 timeout=self._settings.timeout,
-                verify=ssl_context(verify),
+                verify=self._verify,
                 # Orthanc closes idle connections after 1 s ("Keep-Alive: timeout=1"): forget them sooner, so a
                 # POST (never retried) is not sent on a connection the server is closing.
                 limits=httpx.Limits(
