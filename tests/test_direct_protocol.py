@@ -11,6 +11,7 @@ import time
 import tracemalloc
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -25,6 +26,7 @@ from orthanc_client import (
     upload,
 )
 from orthanc_client._bulk_post import DirectPoster, direct_poster
+from orthanc_client._direct_files import fetch_file
 from orthanc_client._direct_http import DirectOrigin, DirectReadError, direct_origin
 from orthanc_client.testing.dicom import make_study, to_bytes
 
@@ -349,3 +351,29 @@ def test_the_pool_is_bounded_and_idle_connections_expire(serve: Callable[[Handle
     poster.post("instances", b"x", 1)
     assert server.connections == before + 1
     poster.close()
+
+
+@pytest.mark.parametrize(
+    "response",
+    [
+        answer(b"<html>" + b"x" * 300 + b"</html>", extra=b"Content-Type: text/html\r\n"),
+        answer(b"", status=b"302 Found", extra=b"Location: /login\r\n"),
+        answer(b"short"),
+        answer(b"\0" * 128 + b"DICM" + b"cut", extra=b"")[:-2],  # cut short: the server closes below
+    ],
+    ids=["login page", "redirect", "too short", "truncated"],
+)
+def test_a_file_the_fast_path_cannot_vouch_for_is_left_to_the_client(
+    serve: Callable[[Handler], RawServer], tmp_path: Path, response: bytes
+) -> None:
+    def handler(server: RawServer, connection: socket.socket) -> None:
+        if server.read_request(connection) is not None:
+            connection.sendall(response)
+
+    server = serve(handler)
+    target = tmp_path / "a.dcm"
+    assert fetch_file(origin_for(server), "x", target) is None
+    assert list(tmp_path.iterdir()) == []  # neither the file nor its .part
+    good = b"\0" * 128 + b"DICM" + bytes(range(256)) * 5000
+    server = serve(keep_answering(answer(good)))
+    assert fetch_file(origin_for(server), "x", target) == len(good) and target.read_bytes() == good
