@@ -377,3 +377,47 @@ def test_a_file_the_fast_path_cannot_vouch_for_is_left_to_the_client(
     good = b"\0" * 128 + b"DICM" + bytes(range(256)) * 5000
     server = serve(keep_answering(answer(good)))
     assert fetch_file(origin_for(server), "x", target) == len(good) and target.read_bytes() == good
+
+
+def test_a_dead_kept_connection_costs_one_resend_not_one_per_idle_connection(
+    serve: Callable[[Handler], RawServer],
+) -> None:
+    def handler(server: RawServer, connection: socket.socket) -> None:
+        if server.read_request(connection) is not None:
+            time.sleep(0.1)  # so that three posts need three connections
+            connection.sendall(answer(OK_JSON))
+        server.read_request(connection)  # then the server drops it, unanswered, as after a restart
+
+    server = serve(handler)
+    poster = poster_for(server)
+    with ThreadPoolExecutor(3) as pool:
+        list(pool.map(lambda _: poster.post("instances", b"x", 1), range(3)))
+    assert server.connections == 3
+    assert poster.post("instances", b"y", 1)["ID"] == "a"
+    assert [body for _, body in server.requests].count(b"y") == 2  # the dead one, then a new connection
+    assert server.connections == 4
+    poster.close()
+
+
+def test_a_full_pool_waits_for_the_pool_timeout(serve: Callable[[Handler], RawServer]) -> None:
+    def handler(server: RawServer, connection: socket.socket) -> None:
+        while server.read_request(connection) is not None:
+            time.sleep(0.5)
+            connection.sendall(answer(OK_JSON))
+
+    server = serve(handler)
+    http = httpx.Client(base_url=server.url, timeout=httpx.Timeout(5, pool=0.1))
+    poster = direct_poster(http, owns_transport=True, max_connections=1)
+    assert poster is not None
+    with ThreadPoolExecutor(2) as pool:
+        outcomes = list(pool.map(lambda _: _outcome(lambda: poster.post("instances", b"x", 1)), range(2)))
+    assert sorted(outcomes) == ["RequestTimeoutError", "ok"]  # one waited 0.1 s for the only connection
+    poster.close()
+
+
+def _outcome(call: Callable[[], object]) -> str:
+    try:
+        call()
+    except Exception as exc:  # noqa: BLE001 - the test compares the kinds
+        return type(exc).__name__
+    return "ok"

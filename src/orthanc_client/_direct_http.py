@@ -228,15 +228,16 @@ class DirectOrigin:
         return self._prefix + urllib.parse.quote(path)
 
     # The pool. A slot is held from ``_take`` to ``_give_back``/``_discard``.
-    def _take(self) -> tuple[http.client.HTTPConnection, bool]:
-        """A connection and whether it was kept from an earlier request."""
-        if not self._slots.acquire(timeout=-1 if self.pool_timeout is None else self.pool_timeout):
+    def _take(self, *, fresh: bool = False) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection and whether it was kept from an earlier request; ``fresh``: a new one, the idle
+        ones closed."""
+        if not self._slots.acquire(timeout=self.pool_timeout):  # None: as long as it takes
             raise TimeoutError(f"no free connection among the pool's to {self.address} (pool timeout)")
         now = time.monotonic()
         with self._lock:
             while self._idle:
                 since, connection = self._idle.pop()
-                if now - since < IDLE_EXPIRY:
+                if now - since < IDLE_EXPIRY and not fresh:
                     return connection, True
                 connection.close()  # the server may be closing it: never send on it
         return self._new(), False
@@ -272,15 +273,20 @@ class DirectOrigin:
         again, once and only if ``idempotent``."""
         target = self.target(path)
         start = None if body is None or isinstance(body, bytes) else body.tell()
+        fresh = False
         while True:
-            connection, reused = self._take()
+            connection, reused = self._take(fresh=fresh)
             try:
                 response = self._send(connection, method, target, body, start, length)
             except _NothingAnswered as nothing:
                 self._discard(connection)
                 if reused and idempotent:
-                    continue  # once: a new connection is not ``reused``
+                    fresh = True  # once, on a new connection: the other idle ones may be as dead
+                    continue
                 raise nothing.error from None
+            except http.client.HTTPException as exc:  # whatever http.client refuses: never a raw error
+                self._discard(connection)
+                raise DirectProtocolError(f"{method} {target}: {exc!r}") from None
             except BaseException:
                 self._discard(connection)
                 raise
