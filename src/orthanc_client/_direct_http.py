@@ -47,7 +47,7 @@ from typing import IO, Any
 
 import httpx
 
-from ._base import CHUNK_SIZE
+from ._base import CHUNK_SIZE, ssl_context
 from ._exceptions import InvalidInputError
 
 logger = logging.getLogger("orthanc_client")
@@ -110,7 +110,8 @@ def tls_context(verify: Any) -> ssl.SSLContext:
     if isinstance(verify, ssl.SSLContext):
         return verify
     if verify is True:
-        return _default_context(os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR"))
+        context: ssl.SSLContext = ssl_context(True)  # one per process, as httpx would build it
+        return context
     if verify is False:
         return _unverified_context()
     if isinstance(verify, (str, os.PathLike)):
@@ -118,12 +119,6 @@ def tls_context(verify: Any) -> ssl.SSLContext:
     raise InvalidInputError(
         f"verify must be True, False, a CA bundle path or an ssl.SSLContext, not {type(verify).__name__}"
     )
-
-
-@functools.lru_cache(maxsize=4)
-def _default_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
-    # The same settings as the client's httpx pool (SSL_CERT_FILE/SSL_CERT_DIR are part of the cache key).
-    return httpx.create_ssl_context()
 
 
 @functools.lru_cache(maxsize=1)
