@@ -421,3 +421,9 @@ def _outcome(call: Callable[[], object]) -> str:
     except Exception as exc:  # noqa: BLE001 - the test compares the kinds
         return type(exc).__name__
     return "ok"
+
+
+@pytest.mark.parametrize("verify", [123, "/nonexistent/ca.pem", object()])
+def test_a_bad_verify_is_refused_when_the_client_is_made(verify: object) -> None:
+    with pytest.raises(InvalidInputError, match="verify"):
+        Orthanc("https://127.0.0.1:1", verify=verify)
