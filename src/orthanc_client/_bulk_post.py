@@ -1,4 +1,4 @@
-"""The bulk upload's HTTP path: many ``POST``s from worker threads over plain connections (``_direct_http``).
+"""The bulk upload's HTTP path: many ``POST``s from worker threads over the direct pool (``_direct_http``).
 
 Why not the client's httpx pool: on a 2-core machine that also runs Orthanc, the client's CPU per request
 competes with the server's. Measured with 500 x 100 KB files and 8 threads (Orthanc 1.10.1): httpx 0.83-0.92
@@ -7,26 +7,36 @@ with asyncio, 8 connections took 0.84 s (httpcore) to 0.99 s (httpx). So both ``
 threads, for the asyncio client too (its event loop only coordinates).
 
 A ``DirectPoster`` sends what the client would send (``_direct_http.direct_origin`` says when it can: not
-with a caller's own httpx client, event hooks, cookies, an authentication flow other than basic, an
-environment proxy or an ``https://`` server). The upload then posts through the client instead. Errors are
-the client's typed errors.
+with a caller's own httpx client, event hooks, cookies, an authentication flow other than basic or an
+environment proxy). The upload then posts through the client instead. Errors are the client's typed errors.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import ssl
 from typing import IO, Any
 
 import httpx
 
-from ._direct_http import DirectConnection, DirectOrigin, DirectReadError, direct_origin
-from ._exceptions import error_for_response, error_for_transport
+from ._direct_http import DirectOrigin, DirectProtocolError, DirectReadError, direct_origin, post
+from ._exceptions import ProtocolError, error_for_response, error_for_transport
+
+IDEMPOTENT_POSTS = frozenset({"instances"})
+"""Paths where a duplicate POST is harmless: Orthanc stores the same instance again (``AlreadyStored``)."""
 
 
-def direct_poster(http_client: httpx.Client | httpx.AsyncClient, *, owns_transport: bool) -> DirectPoster | None:
+def direct_poster(
+    http_client: httpx.Client | httpx.AsyncClient,
+    *,
+    owns_transport: bool,
+    verify: Any = True,
+    max_connections: int = 32,
+) -> DirectPoster | None:
     """A poster sending exactly what ``http_client`` would, or ``None`` when that is not possible (module doc)."""
-    origin = direct_origin(http_client, owns_transport=owns_transport)
+    origin = direct_origin(
+        http_client, owns_transport=owns_transport, verify=verify, max_connections=max_connections
+    )
     return None if origin is None else DirectPoster(origin, str(http_client.base_url))
 
 
@@ -46,39 +56,44 @@ class DirectPoster:
     def __init__(self, origin: DirectOrigin, base_url: str) -> None:
         self._origin = origin
         self._base_url = base_url  # for error messages: no credentials in it
-        self._idle: list[DirectConnection] = []
-        self._lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"DirectPoster(url={self._base_url!r})"  # never the headers: they hold the credentials
 
     def close(self) -> None:
         """Closes the idle connections (all of them, once no post is running)."""
-        with self._lock:
-            connections, self._idle = self._idle, []
-        for connection in connections:
-            connection.close()
+        self._origin.close()
 
     def post(self, path: str, body: bytes | IO[bytes], size: int) -> Any:
         """Sends ``body`` (bytes, or a binary file streamed from its current position, ``size`` bytes long)
-        and returns the decoded JSON answer. Raises the client's ``HTTPError``/``TransportError`` subclasses."""
+        and returns the decoded JSON answer. Raises the client's ``HTTPError``/``TransportError`` subclasses:
+        any answer but a 2xx is an ``HTTPError`` (a redirect included), an answer that is not HTTP or not JSON
+        a ``ProtocolError``. Only paths in ``IDEMPOTENT_POSTS`` are ever sent twice (module ``_direct_http``)."""
         url = self._base_url + path
-        with self._lock:
-            connection = self._idle.pop() if self._idle else self._origin.connect()
+        request = httpx.Request("POST", url)
         try:
-            status, headers, content = connection.post(path, body, size)
+            status, headers, content = post(self._origin, path, body, size, idempotent=path in IDEMPOTENT_POSTS)
+        except DirectProtocolError as exc:
+            raise ProtocolError(f"Orthanc's answer is not valid HTTP ({exc}): POST {url}", request=request) from None
         except (OSError, DirectReadError) as exc:
-            request = httpx.Request("POST", url)
             failure: httpx.TransportError
             if isinstance(exc, TimeoutError):
                 failure = httpx.ReadTimeout(str(exc) or "timed out", request=request)
+            elif isinstance(exc, ssl.SSLCertVerificationError):
+                failure = httpx.ConnectError(f"TLS certificate verification failed: {exc.verify_message}",
+                                             request=request)
             else:
                 failure = httpx.NetworkError(str(exc) or type(exc).__name__, request=request)
             raise error_for_transport(failure, request) from None
-        finally:
-            with self._lock:
-                self._idle.append(connection)  # closed after a failure: it reopens on its next use
-        if status >= 400:
-            response = httpx.Response(status, headers=headers, content=content, request=httpx.Request("POST", url))
+        if not 200 <= status < 300:
+            response = httpx.Response(status, headers=headers, content=content, request=request)
             raise error_for_response(response)
-        return json.loads(content) if content else None
+        if not content:
+            return None
+        try:
+            return json.loads(content)
+        except ValueError:
+            kind = headers.get("content-type", "no Content-Type")
+            raise ProtocolError(
+                f"Orthanc's answer is not JSON ({kind}, {len(content)} bytes): POST {url}", request=request
+            ) from None

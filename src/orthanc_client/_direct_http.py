@@ -1,55 +1,88 @@
-"""HTTP/1.1 over plain sockets, for the bulk paths: many GETs of binary answers read straight into the caller's
-memory (the instance files behind ``Series.to_numpy``), and many POSTs of DICOM files (``upload``).
+"""HTTP/1.1 for the bulk paths, on the standard library's ``http.client``, with a small pool of its own: many
+GETs of binary answers read straight into the caller's memory (the instance files behind ``Series.to_numpy``),
+and many POSTs of DICOM files (``upload``), over ``http://`` and ``https://`` alike.
 
 Why not the client's httpx pool: on a 2-core machine that also runs Orthanc, the client's CPU per request
 competes with the server's, and httpx hands a body out in 64 KB chunks, each through h11, httpcore and httpx
-and then copied again. Measured with the 100 files of a 512 x 512 x 100 uint16 series (Orthanc 1.10.1), best
-of 6: httpx 0.15-0.19 s (0.16-0.19 s of client CPU), httpcore's pool used directly 0.11-0.14 s, one socket per
-thread reading with ``recv_into`` 0.05 s (0.04 s of CPU), whatever the concurrency from 2 to 8. Uploading 500
-x 100 KB files from 8 threads: httpx 0.83-0.92 s, httpcore 0.68-0.71 s, a connection per thread 0.58-0.62 s.
+and then copied again. ``http.client`` reads a body with ``readinto`` straight into the target and parses the
+protocol (1xx answers, chunked bodies, HTTP/1.0, TLS) in C or in a few lines. Measured (``bench``, GETs of
+100 x 526 KB and POSTs of 100 KB files): see ``bench/bench_transport.py``.
 
 A ``DirectOrigin`` sends what the client would send (path prefix, headers, basic or bearer credentials,
-timeouts), so it is used only when it can (``direct_origin``): not with a caller's own httpx client, event
-hooks, an authentication flow other than basic, cookies or an environment proxy, and only for ``http://``
-servers (``https://`` goes through httpx). For a GET, anything it does not expect (a status other than 200,
-a chunked or encoded answer, a broken connection) raises ``DirectReadError``; the caller then asks again
-through the client, which retries what can be retried and raises the typed errors. A POST returns any
-answer, whole; a broken connection raises ``OSError`` (the caller decides about sending again).
+timeouts, TLS verification), so it is used only when it can (``direct_origin``): not with a caller's own httpx
+client, event hooks, an authentication flow other than basic, cookies or an environment proxy.
+
+What it guarantees beyond ``http.client``:
+
+- informational answers (``100 Continue``, ``103 Early Hints``, asked for or not) are skipped, never taken
+  for the answer, and never make it wait;
+- two ``Content-Length`` headers that disagree are refused; no more memory than what has arrived is ever
+  reserved for a body (it grows in steps of at most 1 MB, whatever a server announces);
+- header values holding CR, LF or NUL are refused before anything is sent (``InvalidInputError``);
+- writes use the write timeout, reads the read timeout;
+- an answer the server sends before it read the whole body (an early ``413``) is reported, not lost;
+- a request is sent again (once, on a new connection) only when a kept connection turned out to be closed
+  before any answer came, and only when a duplicate is harmless: GETs, and POSTs the caller marks
+  ``idempotent`` (``POST /instances`` stores the same instance again).
+
+For a GET, anything it does not expect (a status other than 200, a redirect included, a chunked or encoded
+answer, a broken connection) raises ``DirectReadError``; the caller then asks again through the client, which
+retries what can be retried and raises the typed errors (``RedirectError`` for a 3xx...). A POST returns any
+complete answer; a broken connection raises ``OSError``, an answer that is not HTTP ``DirectProtocolError``.
 """
 
 from __future__ import annotations
 
+import functools
+import http.client
 import logging
-import socket
+import os
+import ssl
+import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
 import httpx
 
-from ._base import CHUNK_SIZE
+from ._base import CHUNK_SIZE, ssl_context
+from ._exceptions import InvalidInputError
 
 logger = logging.getLogger("orthanc_client")
 
-_MAX_HEAD = 64 << 10  # status line and headers
-_READ_SIZE = 1 << 20  # at most this much per recv: what the kernel has, straight into the target
+_READ_SIZE = 1 << 20  # the most reserved at once for a body: what a server announces is not trusted
+IDLE_EXPIRY = 0.5  # seconds: Orthanc closes idle connections after 1 s ("Keep-Alive: timeout=1")
+_FORBIDDEN_IN_HEADERS = frozenset("\r\n\0")
 
 
 class DirectReadError(Exception):
     """The direct read could not be done; ask through the client instead."""
 
 
-def direct_origin(http_client: httpx.Client | httpx.AsyncClient, *, owns_transport: bool) -> DirectOrigin | None:
-    """Connections sending exactly what ``http_client`` would, or ``None`` when that is not possible (module doc)."""
+class DirectProtocolError(DirectReadError):
+    """The server's answer was not valid HTTP (or contradicted itself, e.g. two ``Content-Length``)."""
+
+
+def direct_origin(
+    http_client: httpx.Client | httpx.AsyncClient,
+    *,
+    owns_transport: bool,
+    verify: Any = True,
+    max_connections: int = 32,
+) -> DirectOrigin | None:
+    """Connections sending exactly what ``http_client`` would, or ``None`` when that is not possible (module doc).
+
+    ``verify`` is what the client gave httpx (``True``, ``False``, a CA bundle path or an ``ssl.SSLContext``).
+    Raises ``InvalidInputError`` for a header value that holds CR, LF or NUL (header injection)."""
     if not owns_transport or any(http_client.event_hooks.values()) or http_client.cookies:
         return None
     auth = http_client.auth
     if auth is not None and type(auth) is not httpx.BasicAuth:
         return None
     base_url = http_client.base_url
-    if base_url.scheme != "http" or not base_url.host or _environment_proxy_applies(base_url):
+    if base_url.scheme not in ("http", "https") or not base_url.host or _environment_proxy_applies(base_url):
         return None
     headers = httpx.Headers(http_client.headers)
     headers["Accept-Encoding"] = "identity"
@@ -58,7 +91,8 @@ def direct_origin(http_client: httpx.Client | httpx.AsyncClient, *, owns_transpo
         # BasicAuth's flow sets one header and needs no answer: run it once here, not once per request.
         authorized = next(auth.sync_auth_flow(httpx.Request("GET", base_url)))
         headers["Authorization"] = authorized.headers["Authorization"]
-    return DirectOrigin(base_url, headers, http_client.timeout)
+    context = tls_context(verify) if base_url.scheme == "https" else None
+    return DirectOrigin(base_url, headers, http_client.timeout, context, max_connections=max_connections)
 
 
 def _environment_proxy_applies(url: httpx.URL) -> bool:
@@ -70,8 +104,65 @@ def _environment_proxy_applies(url: httpx.URL) -> bool:
     return not urllib.request.proxy_bypass_environment(host, proxies)  # type: ignore[attr-defined]  # not in typeshed
 
 
+def tls_context(verify: Any) -> ssl.SSLContext:
+    """The ``ssl.SSLContext`` for a client's ``verify``: the context itself, a CA bundle (file or folder) path,
+    ``True`` (the system's CAs, as httpx) or ``False`` (no verification). Anything else: ``InvalidInputError``."""
+    if isinstance(verify, ssl.SSLContext):
+        return verify
+    if verify is True:
+        context: ssl.SSLContext = ssl_context(True)  # one per process, as httpx would build it
+        return context
+    if verify is False:
+        return _unverified_context()
+    if isinstance(verify, (str, os.PathLike)):
+        return _ca_context(os.fspath(verify))
+    raise InvalidInputError(
+        f"verify must be True, False, a CA bundle path or an ssl.SSLContext, not {type(verify).__name__}"
+    )
+
+
+@functools.lru_cache(maxsize=1)
+def _unverified_context() -> ssl.SSLContext:
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+@functools.lru_cache(maxsize=8)
+def _ca_context(path: str) -> ssl.SSLContext:
+    try:
+        if os.path.isdir(path):
+            return ssl.create_default_context(capath=path)
+        return ssl.create_default_context(cafile=path)
+    except (OSError, ssl.SSLError) as exc:
+        raise InvalidInputError(f"verify: cannot load the CA bundle {path!r} ({exc})") from None
+
+
+class _Response(http.client.HTTPResponse):
+    """``http.client``'s answer, skipping every informational (1xx) answer, not only ``100 Continue``."""
+
+    def _read_status(self) -> tuple[str, int, str]:
+        version, status, reason = super()._read_status()  # type: ignore[misc]  # private, stable since 3.0
+        if 100 < status < 200 and status != 101:
+            return version, 100, reason  # ``begin`` then skips its headers and reads the next answer
+        return version, status, reason
+
+
+class _HTTPConnection(http.client.HTTPConnection):
+    response_class = _Response
+
+
+class _HTTPSConnection(http.client.HTTPSConnection):
+    response_class = _Response
+
+
 class DirectOrigin:
-    """Opens connections to one server; each ``DirectConnection`` serves one thread at a time.
+    """A bounded pool of connections to one server, shared by threads.
+
+    ``connect()`` gives a handle for one thread; each request on it takes a connection from the pool (an idle
+    one younger than ``IDLE_EXPIRY``, or a new one) and gives it back once its answer was read whole. At most
+    ``max_connections`` are open at once (a thread waits, up to the client's pool timeout, for one to free up).
 
     Example::
 
@@ -81,33 +172,207 @@ class DirectOrigin:
             first = body.read(4096)           # what has arrived, at most 4096 bytes
             body.readinto(memoryview(array))  # exactly len(view) bytes
             body.discard()                    # the rest, so the connection can be reused
+        origin.close()
     """
 
-    def __init__(self, base_url: httpx.URL, headers: httpx.Headers, timeout: httpx.Timeout) -> None:
-        self.address = (base_url.host, base_url.port or 80)
-        self._prefix = base_url.raw_path  # ends with "/": relative paths keep a path prefix
-        self._headers = b"".join(name + b": " + value + b"\r\n" for name, value in headers.raw)
+    def __init__(
+        self,
+        base_url: httpx.URL,
+        headers: httpx.Headers,
+        timeout: httpx.Timeout,
+        context: ssl.SSLContext | None = None,
+        *,
+        max_connections: int = 32,
+    ) -> None:
+        self.address = (base_url.host, base_url.port or (443 if context is not None else 80))
+        self.tls = context is not None
+        self._context = context
+        self._prefix = base_url.raw_path.decode("ascii")  # ends with "/": relative paths keep a path prefix
+        self._headers: list[tuple[str, str]] = []
+        for raw_name, raw_value in headers.raw:  # names as given (``multi_items`` lower-cases them)
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
+            if _FORBIDDEN_IN_HEADERS.intersection(name) or _FORBIDDEN_IN_HEADERS.intersection(value):
+                # Only the name: the value may be a credential.
+                raise InvalidInputError(f"header {name!r} holds a CR, LF or NUL character (header injection)")
+            self._headers.append((name, value))
         self.connect_timeout = timeout.connect
         self.read_timeout = timeout.read
+        self.write_timeout = timeout.write
+        self.pool_timeout = timeout.pool
+        self._slots = threading.BoundedSemaphore(max_connections)
+        self._idle: list[tuple[float, http.client.HTTPConnection]] = []
+        self._lock = threading.Lock()
+        self._closed = False
 
     def __repr__(self) -> str:
-        return f"DirectOrigin(address={self.address!r})"  # never the headers: they hold the credentials
-
-    def request_bytes(self, path: str, method: bytes = b"GET", length: int | None = None) -> bytes:
-        target = self._prefix + urllib.parse.quote(path).encode("ascii")
-        fields = self._headers if length is None else self._headers + b"Content-Length: %d\r\n" % length
-        return method + b" " + target + b" HTTP/1.1\r\n" + fields + b"\r\n"
+        scheme = "https" if self.tls else "http"
+        return f"DirectOrigin(address={self.address!r}, scheme={scheme!r})"  # never the headers: credentials
 
     def connect(self) -> DirectConnection:
         return DirectConnection(self)
 
+    def close(self) -> None:
+        """Closes the idle connections; those in use close when given back."""
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for _, connection in idle:
+            connection.close()
+
+    def target(self, path: str) -> str:
+        return self._prefix + urllib.parse.quote(path)
+
+    # The pool. A slot is held from ``_take`` to ``_give_back``/``_discard``.
+    def _take(self, *, fresh: bool = False) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection and whether it was kept from an earlier request; ``fresh``: a new one, the idle
+        ones closed."""
+        if not self._slots.acquire(timeout=self.pool_timeout):  # None: as long as it takes
+            raise TimeoutError(f"no free connection among the pool's to {self.address} (pool timeout)")
+        now = time.monotonic()
+        with self._lock:
+            while self._idle:
+                since, connection = self._idle.pop()
+                if now - since < IDLE_EXPIRY and not fresh:
+                    return connection, True
+                connection.close()  # the server may be closing it: never send on it
+        return self._new(), False
+
+    def _new(self) -> http.client.HTTPConnection:
+        host, port = self.address
+        if self._context is None:
+            return _HTTPConnection(host, port, timeout=self.connect_timeout)
+        return _HTTPSConnection(host, port, timeout=self.connect_timeout, context=self._context)
+
+    def _give_back(self, connection: http.client.HTTPConnection) -> None:
+        if connection.sock is None:  # closed by the answer (Connection: close, HTTP/1.0, read to its end)
+            self._slots.release()
+            return
+        with self._lock:
+            if not self._closed:
+                self._idle.append((time.monotonic(), connection))
+                connection = None  # type: ignore[assignment]  # kept
+        if connection is not None:
+            connection.close()
+        self._slots.release()
+
+    def _discard(self, connection: http.client.HTTPConnection) -> None:
+        connection.close()
+        self._slots.release()
+
+    def exchange(
+        self, method: str, path: str, body: bytes | IO[bytes] | None = None, length: int = 0,
+        *, idempotent: bool = False,
+    ) -> tuple[http.client.HTTPConnection, _Response]:
+        """Sends a request and reads the head of its (final) answer; the caller reads the body and gives the
+        connection back. A kept connection closed before any answer came is replaced, and the request sent
+        again, once and only if ``idempotent``."""
+        target = self.target(path)
+        start = None if body is None or isinstance(body, bytes) else body.tell()
+        fresh = False
+        while True:
+            connection, reused = self._take(fresh=fresh)
+            try:
+                response = self._send(connection, method, target, body, start, length)
+            except _NothingAnswered as nothing:
+                self._discard(connection)
+                if reused and idempotent:
+                    fresh = True  # once, on a new connection: the other idle ones may be as dead
+                    continue
+                raise nothing.error from None
+            except http.client.HTTPException as exc:  # whatever http.client refuses: never a raw error
+                self._discard(connection)
+                raise DirectProtocolError(f"{method} {target}: {exc!r}") from None
+            except BaseException:
+                self._discard(connection)
+                raise
+            return connection, response
+
+    def _send(
+        self, connection: http.client.HTTPConnection, method: str, target: str,
+        body: bytes | IO[bytes] | None, start: int | None, length: int,
+    ) -> _Response:
+        if connection.sock is None:
+            connection.connect()  # with the connect timeout
+        sock = connection.sock
+        sock.settimeout(self.write_timeout)
+        sent = False
+        try:
+            connection.putrequest(method, target, skip_host=True, skip_accept_encoding=True)
+            for name, value in self._headers:
+                connection.putheader(name, value)
+            if body is not None:
+                connection.putheader("Content-Length", str(length))
+            if isinstance(body, bytes) and length < CHUNK_SIZE:
+                connection.endheaders(body)  # one system call for a small file
+            else:
+                connection.endheaders()
+                if isinstance(body, bytes):
+                    connection.send(body)
+                elif body is not None:
+                    body.seek(start)  # type: ignore[arg-type]  # a file: start is its position
+                    for chunk in _file_chunks(body, length):
+                        connection.send(chunk)
+            sent = True
+        except OSError as exc:
+            # The server may have answered before reading the whole body (an early 413) and closed, or
+            # stopped reading: read what it said. A timeout is never sent again.
+            early = self._early_answer(connection)
+            if early is not None:
+                return early
+            if isinstance(exc, TimeoutError):
+                raise
+            raise _NothingAnswered(exc) from None
+        sock.settimeout(self.read_timeout)
+        try:
+            response: _Response = connection.getresponse()  # type: ignore[assignment]  # our response_class
+        except http.client.RemoteDisconnected as exc:  # closed without a byte of an answer
+            raise _NothingAnswered(ConnectionResetError(f"the server closed the connection: {exc}")) from None
+        except ConnectionResetError as exc:
+            raise _NothingAnswered(exc) from None
+        except (http.client.HTTPException, ValueError) as exc:
+            raise DirectProtocolError(f"{method} {target}: not an HTTP answer ({exc!r})") from None
+        assert sent
+        _check_lengths(response)
+        return response
+
+    def _early_answer(self, connection: http.client.HTTPConnection) -> _Response | None:
+        sock = connection.sock
+        if sock is None:
+            return None
+        try:
+            sock.settimeout(min(self.read_timeout or 1.0, 1.0))
+            response: _Response = connection.getresponse()  # type: ignore[assignment]  # our response_class
+            _check_lengths(response)
+        except (OSError, http.client.HTTPException, ValueError, DirectReadError):
+            return None
+        response.will_close = True  # the body was not sent whole: this connection cannot carry another request
+        return response
+
+
+class _NothingAnswered(Exception):
+    """The connection broke before the server sent a byte of an answer (the server may have read the request)."""
+
+    def __init__(self, error: OSError) -> None:
+        self.error = error
+
+
+def _check_lengths(response: http.client.HTTPResponse) -> None:
+    """``http.client`` takes the first of several ``Content-Length`` and reads a malformed one as "until the
+    server closes": both are refused (a body framed two ways is how answers get mixed up)."""
+    lengths = {value.strip() for value in response.headers.get_all("Content-Length") or ()}
+    if len(lengths) > 1:
+        response.close()
+        raise DirectProtocolError(f"conflicting Content-Length headers: {sorted(lengths)}")
+    if lengths and not next(iter(lengths)).isdigit():
+        response.close()
+        raise DirectProtocolError(f"malformed Content-Length header: {next(iter(lengths))!r}")
+
 
 class DirectConnection:
-    """One keep-alive connection, opened on first use and again after the server or an error closed it."""
+    """One thread's handle on a ``DirectOrigin``: one request at a time, its answer read before the next."""
 
     def __init__(self, origin: DirectOrigin) -> None:
         self._origin = origin
-        self._socket: socket.socket | None = None
         self._body: Body | None = None
 
     def __enter__(self) -> DirectConnection:
@@ -117,161 +382,63 @@ class DirectConnection:
         self.close()
 
     def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        """Ends the current body, if any: its connection is closed when not read to its end."""
+        if self._body is not None:
+            self._body.release()
+            self._body = None
 
     def get(self, path: str) -> Body:
         """Sends ``GET <prefix><path>`` and reads the answer's head. Raises ``DirectReadError`` unless the
-        answer is a 200 with a Content-Length and no content or transfer encoding (the connection is closed)."""
+        answer is a 200 with a Content-Length and no content or transfer encoding."""
+        self.close()
+        started = time.perf_counter()
         try:
-            return self._get(path)
-        except (OSError, ValueError, IndexError) as exc:  # socket errors, timeouts, a malformed head
-            self.close()
-            raise DirectReadError(f"GET {path}: {exc!r}") from None
+            connection, response = self._origin.exchange("GET", path, idempotent=True)
         except DirectReadError:
-            self.close()
             raise
-
-    def _get(self, path: str) -> Body:
-        started = time.perf_counter()
-        request = self._origin.request_bytes(path)
-        head, rest = self._exchange(lambda sock: sock.sendall(request))
-        status, fields = _parse_head(head)
+        except (OSError, http.client.HTTPException, ValueError) as exc:  # socket errors, timeouts, TLS
+            raise DirectReadError(f"GET {path}: {exc!r}") from None
+        status = response.status
         logger.debug("GET /%s -> %d (%.1f ms, direct)", path, status, (time.perf_counter() - started) * 1000)
+        reason = None
         if status != 200:
-            raise DirectReadError(f"GET {path}: HTTP {status}")
-        if "transfer-encoding" in fields or fields.get("content-encoding", "identity").lower() != "identity":
-            raise DirectReadError(f"GET {path}: encoded answer")
-        length = int(fields["content-length"]) if "content-length" in fields else -1
-        if length < 0:
-            raise DirectReadError(f"GET {path}: no Content-Length")
-        if len(rest) > length:
-            raise DirectReadError(f"GET {path}: more bytes than the Content-Length")
-        keep_alive = "close" not in fields.get("connection", "").lower()
-        assert self._socket is not None  # open after an exchange
-        self._body = Body(self, self._socket, rest, length, keep_alive)
+            reason = f"HTTP {status}"
+        elif response.chunked or response.getheader("Content-Encoding", "identity").lower() != "identity":
+            reason = "encoded answer"
+        elif response.length is None:
+            reason = "no Content-Length"
+        if reason is not None:
+            response.close()
+            self._origin._discard(connection)
+            raise DirectReadError(f"GET {path}: {reason}")
+        self._body = Body(self._origin, connection, response)
         return self._body
-
-    def post(self, path: str, body: bytes | IO[bytes], length: int) -> tuple[int, dict[str, str], bytes]:
-        """Sends ``POST <prefix><path>`` with ``body`` (bytes, or a binary file sent from its current position,
-        ``length`` bytes) and returns the answer's status, headers (lower-case names) and whole body, whatever
-        the status. A kept connection the server closed meanwhile is reopened once (nothing was answered, and
-        the body is sent again); other failures raise ``OSError`` (``TimeoutError`` for a timeout) or
-        ``DirectReadError`` (an answer that is not HTTP), and close the connection."""
-        started = time.perf_counter()
-        try:
-            status, fields, content = self._post(path, body, length)
-        except (OSError, DirectReadError):
-            self.close()
-            raise
-        except (ValueError, IndexError) as exc:
-            self.close()
-            raise DirectReadError(f"POST {path}: a malformed answer ({exc!r})") from None
-        logger.debug("POST /%s -> %d (%.1f ms, direct)", path, status, (time.perf_counter() - started) * 1000)
-        if "close" in fields.get("connection", "").lower():
-            self.close()
-        return status, fields, content
-
-    def _post(self, path: str, body: bytes | IO[bytes], length: int) -> tuple[int, dict[str, str], bytes]:
-        head = self._origin.request_bytes(path, b"POST", length)
-        start = None if isinstance(body, bytes) else body.tell()
-
-        def send(sock: socket.socket) -> None:
-            if isinstance(body, bytes):
-                if len(body) < CHUNK_SIZE:
-                    sock.sendall(head + body)  # one system call for a small file
-                else:
-                    sock.sendall(head)
-                    sock.sendall(body)
-                return
-            body.seek(start)  # type: ignore[arg-type]  # a file: start is its position
-            sock.sendall(head)
-            for chunk in _file_chunks(body, length):
-                sock.sendall(chunk)
-
-        head_bytes, rest = self._exchange(send)
-        sock = self._socket
-        assert sock is not None  # open after an exchange
-        status, fields = _parse_head(head_bytes)
-        if "chunked" in fields.get("transfer-encoding", "").lower():
-            content = _read_chunked(sock, rest)
-        elif "content-length" in fields:
-            content = _read_exactly(sock, rest, int(fields["content-length"]))
-        else:  # the answer ends when the server closes the connection
-            content = rest + _read_to_end(sock)
-            fields["connection"] = "close"
-        return status, fields, content
-
-    def _exchange(self, send: Callable[[socket.socket], None]) -> tuple[bytes, bytes]:
-        """Sends a request with ``send`` and reads the answer's head (and what came after it). A kept
-        connection the server closed meanwhile is reopened once and the request sent again: nothing was
-        answered on it."""
-        if self._body is not None and self._body.remaining:
-            self.close()  # the previous body was not read to its end
-        self._body = None
-        reused = self._socket is not None
-        if self._socket is None:
-            self._socket = self._open()
-        try:
-            send(self._socket)
-            return self._read_head(self._socket)
-        except ConnectionError:
-            if not reused:
-                raise
-            self.close()
-            self._socket = self._open()
-            send(self._socket)
-            return self._read_head(self._socket)
-
-    def _open(self) -> socket.socket:
-        sock = socket.create_connection(self._origin.address, timeout=self._origin.connect_timeout)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.settimeout(self._origin.read_timeout)
-        return sock
-
-    @staticmethod
-    def _read_head(sock: socket.socket) -> tuple[bytes, bytes]:
-        received = b""
-        while True:
-            chunk = sock.recv(_MAX_HEAD)
-            if not chunk:
-                raise ConnectionResetError("connection closed before an answer")
-            received += chunk
-            end = received.find(b"\r\n\r\n")
-            if end >= 0:
-                return received[:end], received[end + 4 :]
-            if len(received) > _MAX_HEAD:
-                raise DirectReadError("answer head too long")
-
-    def _done(self, body: Body) -> None:
-        if not body.keep_alive:
-            self.close()
 
 
 class Body:
     """The body of one answer, read in order: ``read`` some bytes, ``readinto`` a buffer, ``discard`` the rest.
     A failure raises ``DirectReadError`` and closes the connection."""
 
-    def __init__(self, connection: DirectConnection, sock: socket.socket, buffered: bytes, length: int,
-                 keep_alive: bool) -> None:
-        self._connection = connection
-        self._socket = sock
-        self._buffered = buffered
-        self.length = length
-        self.remaining = length
-        self.keep_alive = keep_alive
-        if not length:
-            connection._done(self)
+    def __init__(self, origin: DirectOrigin, connection: http.client.HTTPConnection, response: _Response) -> None:
+        self._origin = origin
+        self._connection: http.client.HTTPConnection | None = connection
+        self._response = response
+        self.length: int = response.length or 0
+        self.remaining = self.length
+        self.keep_alive = not response.will_close
+        if not self.remaining:
+            self.release()
 
     def read(self, limit: int) -> bytes:
         """Up to ``limit`` bytes (at least one, unless the body is over): what is buffered or has arrived."""
-        if self._buffered:
-            data, self._buffered = self._buffered[:limit], self._buffered[limit:]
-        elif self.remaining:
-            data = self._recv(min(limit, self.remaining))
-        else:
+        if not self.remaining:
             return b""
+        try:
+            data = self._response.read1(min(limit, self.remaining, _READ_SIZE))
+        except (OSError, http.client.HTTPException, ValueError) as exc:
+            self._fail(repr(exc))
+        if not data:
+            self._fail("connection closed in the body")
         self._consumed(len(data))
         return data
 
@@ -281,62 +448,93 @@ class Body:
         if size > self.remaining:
             self._fail(f"{size} bytes wanted, {self.remaining} left in the answer")
         filled = 0
-        if self._buffered:
-            filled = min(size, len(self._buffered))
-            target[:filled] = self._buffered[:filled]
-            self._buffered = self._buffered[filled:]
+        view = target.cast("B") if target.format != "B" else target
         try:
             while filled < size:
-                count = self._socket.recv_into(target[filled:], min(size - filled, _READ_SIZE))
+                count = self._response.readinto(view[filled:])
                 if not count:
                     self._fail("connection closed in the body")
                 filled += count
-        except OSError as exc:
+        except (OSError, http.client.HTTPException, ValueError) as exc:
             self._fail(repr(exc))
         self._consumed(size)
 
     def discard(self) -> None:
         """Reads and drops what is left, so that the connection can serve the next request."""
-        self._consumed(len(self._buffered))
-        self._buffered = b""
         if self.remaining > _READ_SIZE:  # cheaper to open a new connection than to read it all
-            self._connection.close()
-            self.remaining = 0
-            return
+            self._fail(None)
         if self.remaining:
             self.readinto(memoryview(bytearray(self.remaining)))
 
-    def _recv(self, size: int) -> bytes:
-        try:
-            data = self._socket.recv(size)
-        except OSError as exc:
-            self._fail(repr(exc))
-        if not data:
-            self._fail("connection closed in the body")
-        return data
+    def release(self) -> None:
+        """Gives the connection back to the pool (closed first unless the body was read to its end)."""
+        connection, self._connection = self._connection, None
+        if connection is None:
+            return
+        self._response.close()  # its file only: a kept socket stays open
+        if self.remaining or not self.keep_alive:
+            self._origin._discard(connection)
+        else:
+            self._origin._give_back(connection)
 
     def _consumed(self, count: int) -> None:
         self.remaining -= count
         if not self.remaining:
-            self._connection._done(self)
+            self.release()
 
-    def _fail(self, reason: str) -> Any:
-        self._connection.close()
-        raise DirectReadError(reason)
+    def _fail(self, reason: str | None) -> Any:
+        self.remaining = max(self.remaining, 1)  # never give a half-read connection back
+        self.release()
+        self.remaining = 0
+        if reason is not None:
+            raise DirectReadError(reason)
 
 
-def _parse_head(head: bytes) -> tuple[int, dict[str, str]]:
-    """The status and the headers (lower-case names) of an answer's head; ``ValueError``/``IndexError`` if it
-    is not one."""
-    lines = head.decode("latin-1").split("\r\n")
-    if not lines[0].startswith("HTTP/"):
-        raise ValueError(f"not an HTTP answer: {lines[0][:40]!r}")
-    status = int(lines[0].split(" ", 2)[1])
-    fields: dict[str, str] = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    return status, fields
+def post(
+    origin: DirectOrigin, path: str, body: bytes | IO[bytes], length: int, *, idempotent: bool = False
+) -> tuple[int, dict[str, str], bytes]:
+    """Sends ``POST <prefix><path>`` with ``body`` (bytes, or a binary file sent from its current position,
+    ``length`` bytes) and returns the answer's status, headers (lower-case names) and whole body, whatever the
+    status. Failures raise ``OSError`` (``TimeoutError`` for a timeout; ``ssl.SSLError`` for TLS) or
+    ``DirectProtocolError`` (an answer that is not HTTP). See ``DirectOrigin.exchange`` for re-sends."""
+    started = time.perf_counter()
+    connection, response = origin.exchange("POST", path, body, length, idempotent=idempotent)
+    try:
+        content = _read_whole(response)
+    except (http.client.HTTPException, ValueError) as exc:
+        origin._discard(connection)
+        raise DirectProtocolError(f"POST {path}: a malformed answer body ({exc!r})") from None
+    except BaseException:
+        origin._discard(connection)
+        raise
+    response.close()  # its file only: a kept socket stays open
+    if response.will_close:
+        origin._discard(connection)
+    else:
+        origin._give_back(connection)
+    logger.debug("POST /%s -> %d (%.1f ms, direct)", path, response.status, (time.perf_counter() - started) * 1000)
+    headers: dict[str, str] = {}
+    for name, value in response.getheaders():
+        headers.setdefault(name.lower(), value)
+    return response.status, headers, content
+
+
+def _read_whole(response: http.client.HTTPResponse) -> bytes:
+    """The whole body, in steps of at most 1 MB: a server announcing 2 GB and sending 1 byte costs 1 MB."""
+    if response.length is not None and not response.chunked:
+        parts: list[bytes] = []
+        left = response.length
+        while left > 0:
+            part = response.read(min(left, _READ_SIZE))
+            if not part:
+                raise http.client.IncompleteRead(b"".join(parts), left)
+            parts.append(part)
+            left -= len(part)
+        return b"".join(parts)
+    content = bytearray()  # chunked, or until the server closes (length-less): as it arrives
+    while part := response.read1(_READ_SIZE):
+        content += part
+    return bytes(content)
 
 
 def _file_chunks(file: IO[bytes], length: int) -> Iterator[bytes]:
@@ -348,55 +546,3 @@ def _file_chunks(file: IO[bytes], length: int) -> Iterator[bytes]:
         left -= len(chunk)
         yield chunk
 
-
-def _read_exactly(sock: socket.socket, buffered: bytes, length: int) -> bytes:
-    if len(buffered) > length:
-        raise DirectReadError("more bytes than the Content-Length")
-    content = bytearray(length)
-    view = memoryview(content)
-    view[: len(buffered)] = buffered
-    filled = len(buffered)
-    while filled < length:
-        count = sock.recv_into(view[filled:], min(length - filled, _READ_SIZE))
-        if not count:
-            raise ConnectionResetError("connection closed in the body")
-        filled += count
-    return bytes(content)
-
-
-def _read_to_end(sock: socket.socket) -> bytes:
-    parts = []
-    while chunk := sock.recv(_READ_SIZE):
-        parts.append(chunk)
-    return b"".join(parts)
-
-
-def _read_chunked(sock: socket.socket, buffered: bytes) -> bytes:
-    """A chunked body (a proxy in front of Orthanc may send one): the chunks' data, trailers dropped."""
-    data = bytearray(buffered)
-    position = 0
-    content = bytearray()
-
-    def need(count: int) -> None:
-        while len(data) - position < count:
-            chunk = sock.recv(_READ_SIZE)
-            if not chunk:
-                raise ConnectionResetError("connection closed in a chunked body")
-            data.extend(chunk)
-
-    def line() -> bytes:
-        nonlocal position
-        while (end := data.find(b"\r\n", position)) < 0:
-            need(len(data) - position + 1)
-        text, position = bytes(data[position:end]), end + 2
-        return text
-
-    while True:
-        size = int(line().split(b";", 1)[0], 16)
-        if size == 0:
-            while line():  # trailers, up to the empty line
-                pass
-            return bytes(content)
-        need(size + 2)
-        content += data[position : position + size]
-        position += size + 2

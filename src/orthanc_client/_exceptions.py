@@ -245,6 +245,12 @@ class RequestTimeoutError(TransportError):
     """A connect, read, write or pool timeout expired."""
 
 
+class ProtocolError(TransportError):
+    """The server's answer could not be taken for an answer: not valid HTTP (e.g. two ``Content-Length``
+    that disagree), or not the content the route promises (HTML where JSON was due). Not retried blindly:
+    asking again usually gets the same answer."""
+
+
 _STATUS_CLASSES: dict[int, type[HTTPError]] = {
     400: BadRequestError,
     401: UnauthorizedError,

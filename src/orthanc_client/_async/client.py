@@ -20,11 +20,10 @@ from .._base import (
     decode_response,
     prepare_request,
     resolve_settings,
-    ssl_context,
     timeout_for,
 )
 from .._bulk_post import DirectPoster, direct_poster
-from .._direct_http import DirectOrigin, direct_origin
+from .._direct_http import DirectOrigin, direct_origin, tls_context
 from .._exceptions import UnsupportedByServerError, error_for_response, error_for_transport
 from .._generated.async_api import AsyncOrthancAPI
 from .._generated.operations import OLDEST_SPEC_VERSION
@@ -56,7 +55,8 @@ class AsyncOrthanc(AsyncOrthancAPI):
         headers: headers sent with every request.
         timeout: seconds, or an ``httpx.Timeout``; the default waits up to 10 s to connect and 10 minutes
             for an answer (archives and anonymizations are slow). ``None`` waits forever.
-        verify: TLS verification (``False``, a CA bundle path or an ``ssl.SSLContext``).
+        verify: TLS verification: on by default (the system's CAs), ``False``, a CA bundle path (a file or
+            a folder) or an ``ssl.SSLContext``; the bulk paths (upload, numpy) verify alike.
         retries: how many times to retry what is safe to retry, or a ``RetryPolicy``.
         max_connections: size of the connection pool.
         http_client: an ``httpx.AsyncClient`` to use instead of making one (for custom transports); the URL,
@@ -80,13 +80,16 @@ class AsyncOrthanc(AsyncOrthancAPI):
         self._settings = resolve_settings(url, username, password, token, headers, timeout, retries)
         self._retry = self._settings.retry
         self._owns_transport = http_client is None
+        # One SSLContext for the httpx pool and the bulk paths (``_direct_http``): they verify alike.
+        self._verify = tls_context(verify)
+        self._max_connections = max_connections
         if http_client is None:
             http_client = httpx.AsyncClient(
                 base_url=self._settings.base_url,
                 auth=self._settings.auth,
                 headers=self._settings.headers,
                 timeout=self._settings.timeout,
-                verify=ssl_context(verify),
+                verify=self._verify,
                 # Orthanc closes idle connections after 1 s ("Keep-Alive: timeout=1"): forget them sooner, so a
                 # POST (never retried) is not sent on a connection the server is closing.
                 limits=httpx.Limits(
@@ -184,11 +187,15 @@ class AsyncOrthanc(AsyncOrthancAPI):
     def _direct_origin(self) -> DirectOrigin | None:
         """Plain connections to the server for the bulk paths (blocking, from worker threads), when they can
         send what this client would; ``None`` otherwise (see ``orthanc_client._direct_http``)."""
-        return direct_origin(self._http, owns_transport=self._owns_transport)
+        return direct_origin(
+            self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=self._max_connections
+        )
 
     def _direct_poster(self) -> DirectPoster | None:
         """Like ``_direct_origin()``, for many blocking POSTs (the bulk upload); ``None`` when there is none."""
-        return direct_poster(self._http, owns_transport=self._owns_transport)
+        return direct_poster(
+            self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=self._max_connections
+        )
 
     async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
         timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))

@@ -86,6 +86,16 @@ async def series_to_numpy(
     numpy = require_numpy()
     client = series.client
     origin = None if strategy == "server" else client._direct_origin()
+    try:
+        return await _series_to_numpy(numpy, series, rescale, concurrency, strategy, origin)
+    finally:
+        if origin is not None:
+            origin.close()
+
+
+async def _series_to_numpy(
+    numpy: Any, series: Series, rescale: bool, concurrency: int, strategy: str, origin: DirectOrigin | None
+) -> npt.NDArray[Any]:
     ordered: list[Instance] | None = None
     if strategy == "files" or (strategy == "auto" and (rescale or origin is not None)):
         ordered = await _ordered_instances(series)

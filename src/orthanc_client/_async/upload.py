@@ -19,7 +19,7 @@ from .._dicomfiles import (
     iter_local_sources,
     read_identifiers,
 )
-from .._exceptions import HTTPError, InvalidInputError, ServerError, TransportError
+from .._exceptions import HTTPError, InvalidInputError, ProtocolError, ServerError, TransportError
 from .._progress import TransferProgress, progress_wanted
 from .._results import Outcome, TransferItem, TransferResult
 from .client import AsyncOrthanc
@@ -229,6 +229,7 @@ class _Uploader:
 
     def _post(self, source: LocalSource, inspected: InspectedSource) -> tuple[Outcome, TransferItem]:
         attempts = 0
+        protocol_errors = 0
         deadline: float | None = None
         while True:
             attempts += 1
@@ -239,6 +240,12 @@ class _Uploader:
             except (TransportError, ServerError) as exc:
                 if isinstance(exc, ServerError) and exc.status_code not in _RETRY_STATUSES:
                     return _failed(source, exc, attempts)
+                if isinstance(exc, ProtocolError):
+                    # An answer that is not one (a proxy's garbage, HTML): once more in case a connection
+                    # was mixed up, never for the whole retry window.
+                    protocol_errors += 1
+                    if protocol_errors > 1:
+                        return _failed(source, exc, attempts)
                 now = time.monotonic()
                 deadline = deadline if deadline is not None else now + self.retry_for
                 if now >= deadline:
