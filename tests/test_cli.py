@@ -118,7 +118,7 @@ def test_modify_refuses_identity_changes_without_force(clean_orthanc: OrthancSer
     jobs_before = job_ids()
 
     refused = run(clean_orthanc, "modify", study, "--level", "study", "-r", "PatientID=SOMEONE-ELSE")
-    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
     assert "PatientID" in refused.stderr and "force" in refused.stderr
     assert job_ids() == jobs_before
 

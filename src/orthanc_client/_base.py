@@ -11,16 +11,17 @@ import io
 import json as jsonlib
 import logging
 import os
+import re
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
-from urllib.parse import quote
 
 import httpx
 
 from ._exceptions import InvalidInputError
 from ._operation import Operation
+from ._paths import checked_raw_path, placeholder_kinds, validated_segment
 from ._retry import RetryPolicy, as_policy
 from ._types import NotGiven, QueryParams, RawContent, TimeoutTypes
 
@@ -32,7 +33,6 @@ DEFAULT_URL = "http://localhost:8042"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=600.0)
 DEFAULT_MAX_CONNECTIONS = 32
 CHUNK_SIZE = 1 << 20
-SLASH_PARAMETERS = frozenset({"path"})
 
 HttpBody = Union[bytes, Iterator[bytes], AsyncIterator[bytes], None]
 
@@ -136,21 +136,26 @@ class PreparedRequest:
 
 
 def format_path(operation: Operation, path_args: tuple[object, ...]) -> str:
-    """The route with its placeholders filled, relative to the base URL (so a path prefix is kept)."""
-    parts = operation.path.split("{")
-    if len(parts) - 1 != len(path_args):
-        raise InvalidInputError(f"{operation.name} takes {len(parts) - 1} path arguments, got {len(path_args)}")
-    out = [parts[0]]
-    for part, value in zip(parts[1:], path_args, strict=True):
-        name, _, rest = part.partition("}")
-        if value is None or value == "":
-            raise InvalidInputError(f"{operation.name}: the path argument {name!r} is empty")
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        safe = "/" if name in SLASH_PARAMETERS else ""
-        out.append(quote(str(value), safe=safe))
-        out.append(rest)
-    return "".join(out).lstrip("/")
+    """The route with its placeholders filled, relative to the base URL (so a path prefix is kept).
+
+    Each value is checked for what its placeholder holds (``orthanc_client._paths``: an Orthanc ID, a label,
+    a tag path...) and escaped, so that it can only address its own route; ``InvalidInputError`` otherwise.
+    """
+    kinds = placeholder_kinds(operation.path)
+    if len(kinds) != len(path_args):
+        raise InvalidInputError(f"{operation.name} takes {len(kinds)} path arguments, got {len(path_args)}")
+    values = iter(path_args)
+    route = f"{operation.method} {operation.path}"
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        kind = next(kind for placeholder, kind in kinds if placeholder == name)
+        return validated_segment(kind, next(values), parameter=name, route=route)
+
+    return _PLACEHOLDER.sub(fill, operation.path).lstrip("/")
+
+
+_PLACEHOLDER = re.compile(r"\{(\w+)\}")
 
 
 def encode_query(
@@ -302,10 +307,11 @@ def custom_operation(method: str, path: str, *, binary: bool = False) -> Operati
     method = method.upper()
     if "{" in path or "}" in path:
         raise InvalidInputError(f"the path must be concrete, without placeholders: {path!r}")
+    path = checked_raw_path(path)
     return Operation(
         name=f"{method} {path}",
         method=method,
-        path="/" + path.lstrip("/"),
+        path=path,
         since="0",
         response="binary" if binary else "json",
         idempotent=method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS"),

@@ -11,7 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .._exceptions import OrthancError
+from .._exceptions import InvalidInputError, OrthancError
 from .._sync.client import Orthanc
 from .._sync.resources import Instance, Patient, Resource, Series, Study
 
@@ -26,6 +26,8 @@ class OrthancGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except InvalidInputError as exc:  # an argument refused before anything was sent: a usage error
+            raise click.UsageError(str(exc), ctx) from None
         except OrthancError as exc:
             raise click.ClickException(str(exc)) from None
         except OSError as exc:
