@@ -159,6 +159,18 @@ class Resource:
         self._data = dict(await self.client.request("GET", self.path))
         return self._data
 
+    async def _check_level(self, kind: str | None = None, name: object = None) -> None:
+        """Orthanc does not check the level on its metadata, attachment, shared-tags and modify routes
+        (``PUT /series/<a study's ID>/metadata/1025`` writes the study's): the resource's own JSON, loaded once
+        (``GET /{level}/{id}`` answers 404 for an ID of another level), proves the ID is of this level.
+        ``name`` (of ``kind``) is checked first, so that a refused name sends nothing at all."""
+        if kind is not None:
+            validated_segment(kind, name, parameter="name", route=f"{type(self).__name__}.{kind}")
+        await self.load()
+        kind = (self._data or {}).get("Type")
+        if kind is not None and kind != self.level:
+            raise InvalidInputError(f"{type(self).__name__}({self.id!r}) holds the data of a {kind}, not a {self.level}")
+
     @property
     def data(self) -> dict[str, Any]:
         """The resource's JSON as Orthanc returned it (sync: loaded on first use)."""
@@ -231,6 +243,7 @@ class Resource:
         """All tags of an instance (``/instances/{id}/tags``), or the tags shared by all instances of a
         patient/study/series; read once and cached. ``simplified``: ``{keyword: value}``; else Orthanc's full
         form (``{"gggg,eeee": {"Name", "Type", "Value"}}``)."""
+        await self._check_level()
         if self._full_tags is None:
             self._full_tags = dict(await self.client.request("GET", f"{self.path}/{self._tags_route}"))
         return simplify_tags(self._full_tags) if simplified else self._full_tags
@@ -278,6 +291,7 @@ class Resource:
     async def get_metadata(self) -> dict[str, Any]:
         """All metadata, one request; Orthanc's own entries typed (``LastUpdate``, ``ReceptionDate``: UTC
         datetimes; ``IndexInSeries``: int), user metadata as strings."""
+        await self._check_level()
         return parse_metadata(await self._api("get", "metadata")(self.id, expand=True))
 
     async def get_metadata_with_revision(self, name: str | int) -> MetadataValue:
@@ -288,6 +302,7 @@ class Resource:
             value, revision = await study.get_metadata_with_revision("1025")
             await study.set_metadata("1025", value + "!", if_match=revision)   # ConflictError if it changed
         """
+        await self._check_level("metadata_name", name)
         value, headers = await self.client._request_with_headers(self._operation("GET", "METADATA_NAME"), (self.id, name))
         return MetadataValue("" if value is None else str(value), revision_of(headers, f"metadata {name!r}"))
 
@@ -302,6 +317,7 @@ class Resource:
 
             revision = await study.set_metadata("1025", "reviewed")
         """
+        await self._check_level("metadata_name", name)
         _, headers = await self.client._request_with_headers(
             self._operation("PUT", "METADATA_NAME"), (self.id, name), data=value, headers=if_match_header(if_match)
         )
@@ -310,6 +326,7 @@ class Resource:
     async def delete_metadata(self, name: str | int, *, if_match: str | None = None) -> None:
         """Deletes one metadata entry; with ``if_match``, only if it is still at that revision (else
         ``ConflictError``)."""
+        await self._check_level("metadata_name", name)
         await self.client._request_with_headers(
             self._operation("DELETE", "METADATA_NAME"), (self.id, name), headers=if_match_header(if_match)
         )
@@ -350,6 +367,7 @@ class Resource:
 
     async def get_attachments(self) -> list[str]:
         """The names of the resource's attachments (``"dicom"``, user content types...)."""
+        await self._check_level()
         return [str(name) for name in await self._api("get", "attachments")(self.id)]
 
     async def get_attachment(self, name: str | int) -> bytes:
@@ -358,6 +376,7 @@ class Resource:
 
     async def get_attachment_with_revision(self, name: str | int) -> AttachmentData:
         """An attachment's content with its revision (see ``get_metadata_with_revision``)."""
+        await self._check_level("attachment_name", name)
         data, headers = await self.client._request_with_headers(
             self._operation("GET", "ATTACHMENTS_NAME_DATA"), (self.id, name)
         )
@@ -371,6 +390,7 @@ class Resource:
 
             revision = await study.set_attachment("1025", b"report")
         """
+        await self._check_level("attachment_name", name)
         _, headers = await self.client._request_with_headers(
             self._operation("PUT", "ATTACHMENTS_NAME"), (self.id, name), content=data, headers=if_match_header(if_match)
         )
@@ -378,6 +398,7 @@ class Resource:
 
     async def delete_attachment(self, name: str | int, *, if_match: str | None = None) -> None:
         """Deletes an attachment; with ``if_match``, only if it is still at that revision (else ``ConflictError``)."""
+        await self._check_level("attachment_name", name)
         await self.client._request_with_headers(
             self._operation("DELETE", "ATTACHMENTS_NAME"), (self.id, name), headers=if_match_header(if_match)
         )
@@ -476,6 +497,7 @@ class Resource:
             replace=replace, remove=remove, keep=keep, remove_private_tags=remove_private_tags, force=force,
             keep_source=keep_source, priority=priority, transcode=transcode, private_creator=private_creator,
         )
+        await self._check_level()
         answer = await self._api("post", "modify")(self.id, body)
         return Job(str(answer["ID"]), self.client)
 
@@ -500,6 +522,7 @@ class Resource:
             keep_labels=keep_labels, force=force, keep_source=keep_source, priority=priority,
             dicom_version=dicom_version, transcode=transcode, private_creator=private_creator,
         )
+        await self._check_level()
         answer = await self._api("post", "anonymize")(self.id, body)
         return Job(str(answer["ID"]), self.client)
 

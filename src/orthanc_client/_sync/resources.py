@@ -160,6 +160,18 @@ class Resource:
         self._data = dict(self.client.request("GET", self.path))
         return self._data
 
+    def _check_level(self, kind: str | None = None, name: object = None) -> None:
+        """Orthanc does not check the level on its metadata, attachment, shared-tags and modify routes
+        (``PUT /series/<a study's ID>/metadata/1025`` writes the study's): the resource's own JSON, loaded once
+        (``GET /{level}/{id}`` answers 404 for an ID of another level), proves the ID is of this level.
+        ``name`` (of ``kind``) is checked first, so that a refused name sends nothing at all."""
+        if kind is not None:
+            validated_segment(kind, name, parameter="name", route=f"{type(self).__name__}.{kind}")
+        self.load()
+        kind = (self._data or {}).get("Type")
+        if kind is not None and kind != self.level:
+            raise InvalidInputError(f"{type(self).__name__}({self.id!r}) holds the data of a {kind}, not a {self.level}")
+
     @property
     def data(self) -> dict[str, Any]:
         """The resource's JSON as Orthanc returned it (sync: loaded on first use)."""
@@ -232,6 +244,7 @@ class Resource:
         """All tags of an instance (``/instances/{id}/tags``), or the tags shared by all instances of a
         patient/study/series; read once and cached. ``simplified``: ``{keyword: value}``; else Orthanc's full
         form (``{"gggg,eeee": {"Name", "Type", "Value"}}``)."""
+        self._check_level()
         if self._full_tags is None:
             self._full_tags = dict(self.client.request("GET", f"{self.path}/{self._tags_route}"))
         return simplify_tags(self._full_tags) if simplified else self._full_tags
@@ -279,6 +292,7 @@ class Resource:
     def get_metadata(self) -> dict[str, Any]:
         """All metadata, one request; Orthanc's own entries typed (``LastUpdate``, ``ReceptionDate``: UTC
         datetimes; ``IndexInSeries``: int), user metadata as strings."""
+        self._check_level()
         return parse_metadata(self._api("get", "metadata")(self.id, expand=True))
 
     def get_metadata_with_revision(self, name: str | int) -> MetadataValue:
@@ -289,6 +303,7 @@ class Resource:
             value, revision = study.get_metadata_with_revision("1025")
             study.set_metadata("1025", value + "!", if_match=revision)   # ConflictError if it changed
         """
+        self._check_level("metadata_name", name)
         value, headers = self.client._request_with_headers(self._operation("GET", "METADATA_NAME"), (self.id, name))
         return MetadataValue("" if value is None else str(value), revision_of(headers, f"metadata {name!r}"))
 
@@ -303,6 +318,7 @@ class Resource:
 
             revision = study.set_metadata("1025", "reviewed")
         """
+        self._check_level("metadata_name", name)
         _, headers = self.client._request_with_headers(
             self._operation("PUT", "METADATA_NAME"), (self.id, name), data=value, headers=if_match_header(if_match)
         )
@@ -311,6 +327,7 @@ class Resource:
     def delete_metadata(self, name: str | int, *, if_match: str | None = None) -> None:
         """Deletes one metadata entry; with ``if_match``, only if it is still at that revision (else
         ``ConflictError``)."""
+        self._check_level("metadata_name", name)
         self.client._request_with_headers(
             self._operation("DELETE", "METADATA_NAME"), (self.id, name), headers=if_match_header(if_match)
         )
@@ -351,6 +368,7 @@ class Resource:
 
     def get_attachments(self) -> list[str]:
         """The names of the resource's attachments (``"dicom"``, user content types...)."""
+        self._check_level()
         return [str(name) for name in self._api("get", "attachments")(self.id)]
 
     def get_attachment(self, name: str | int) -> bytes:
@@ -359,6 +377,7 @@ class Resource:
 
     def get_attachment_with_revision(self, name: str | int) -> AttachmentData:
         """An attachment's content with its revision (see ``get_metadata_with_revision``)."""
+        self._check_level("attachment_name", name)
         data, headers = self.client._request_with_headers(
             self._operation("GET", "ATTACHMENTS_NAME_DATA"), (self.id, name)
         )
@@ -372,6 +391,7 @@ class Resource:
 
             revision = study.set_attachment("1025", b"report")
         """
+        self._check_level("attachment_name", name)
         _, headers = self.client._request_with_headers(
             self._operation("PUT", "ATTACHMENTS_NAME"), (self.id, name), content=data, headers=if_match_header(if_match)
         )
@@ -379,6 +399,7 @@ class Resource:
 
     def delete_attachment(self, name: str | int, *, if_match: str | None = None) -> None:
         """Deletes an attachment; with ``if_match``, only if it is still at that revision (else ``ConflictError``)."""
+        self._check_level("attachment_name", name)
         self.client._request_with_headers(
             self._operation("DELETE", "ATTACHMENTS_NAME"), (self.id, name), headers=if_match_header(if_match)
         )
@@ -477,6 +498,7 @@ class Resource:
             replace=replace, remove=remove, keep=keep, remove_private_tags=remove_private_tags, force=force,
             keep_source=keep_source, priority=priority, transcode=transcode, private_creator=private_creator,
         )
+        self._check_level()
         answer = self._api("post", "modify")(self.id, body)
         return Job(str(answer["ID"]), self.client)
 
@@ -501,6 +523,7 @@ class Resource:
             keep_labels=keep_labels, force=force, keep_source=keep_source, priority=priority,
             dicom_version=dicom_version, transcode=transcode, private_creator=private_creator,
         )
+        self._check_level()
         answer = self._api("post", "anonymize")(self.id, body)
         return Job(str(answer["ID"]), self.client)
 
