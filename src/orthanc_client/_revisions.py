@@ -3,6 +3,11 @@
 Orthanc keeps a revision for every metadata entry and attachment: it sends it as the ``ETag`` of a read or a
 write, and refuses a write whose ``If-Match`` names an older one with 409 (``ConflictError``). The revision is
 an opaque string (Orthanc writes ``"<number>-<md5 of the value>"``): give it back unchanged as ``if_match=``.
+
+Measured on 1.10.1 and 1.12.7 with Orthanc's default SQLite index: reads always answer revision 0 and the
+check is on the value's MD5, so a write is refused when the value changed since it was read, but not when it
+changed and came back to the same value; and the ``ETag`` of a write names a revision that is not stored, so
+the writers here return nothing and the next revision is read again.
 """
 
 from __future__ import annotations
