@@ -22,6 +22,7 @@ import httpx
 from ._exceptions import InvalidInputError
 from ._operation import Operation
 from ._paths import checked_raw_path, placeholder_kinds, validated_segment
+from ._redact import redact, redact_url, secret_parts
 from ._retry import RetryPolicy, as_policy
 from ._types import NotGiven, QueryParams, RawContent, TimeoutTypes
 
@@ -69,9 +70,14 @@ def resolve_settings(
     try:
         parsed = httpx.URL(raw_url)
     except Exception as exc:  # noqa: BLE001 - httpx raises several kinds
-        raise InvalidInputError(f"not a valid Orthanc URL: {_redact_url(raw_url)!r} ({exc})") from None
+        # httpx quotes pieces of what it could not parse: with a '/', '#' or '?' in a password, a piece of it
+        hint = "; characters such as / @ # ? in credentials must be percent-encoded, or pass username= and password="
+        reason = redact(str(exc), secret_parts(raw_url))
+        raise InvalidInputError(
+            f"not a valid Orthanc URL: {redact_url(raw_url)!r} ({reason}){hint if secret_parts(raw_url) else ''}"
+        ) from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidInputError(f"the Orthanc URL must be http(s)://host[:port][/prefix], got {_redact_url(raw_url)!r}")
+        raise InvalidInputError(f"the Orthanc URL must be http(s)://host[:port][/prefix], got {redact_url(raw_url)!r}")
     # Credentials written into the URL move to the Authorization header, so the URL can be shown in messages.
     if parsed.username and username is None:
         username, password = parsed.username, parsed.password
@@ -109,13 +115,6 @@ def ssl_context(verify: Any) -> Any:
 @functools.lru_cache(maxsize=4)
 def _default_ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
     return httpx.create_ssl_context()
-
-
-def _redact_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest.split("/", 1)[0]:
-        rest = "***@" + rest.split("@", 1)[1]
-    return f"{scheme}{sep}{rest}"
 
 
 @dataclass
