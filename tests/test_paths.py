@@ -24,7 +24,7 @@ from orthanc_client import InvalidInputError, NotFoundError
 from orthanc_client._base import prepare_request
 from orthanc_client._generated import operations as ops
 from orthanc_client._operation import Operation
-from orthanc_client._paths import KINDS, checked_raw_path, placeholder_kinds, validated_segment
+from orthanc_client._paths import KINDS, checked_raw_path, checked_route, placeholder_kinds, validated_segment
 from orthanc_client.testing import OrthancServer, version_tuple
 from orthanc_client.testing.dicom import make_patient_tree
 
@@ -132,6 +132,32 @@ def test_raw_paths_refuse_segments_that_leave_their_route(path: str) -> None:
 def test_raw_paths_keep_ordinary_ones() -> None:
     assert checked_raw_path("tools/now") == "/tools/now"
     assert checked_raw_path("/modalities/my%20pacs/echo") == "/modalities/my%20pacs/echo"
+
+
+def test_the_pyorthanc_facade_routes_are_checked_too() -> None:
+    for route in ("http://h:8042/studies/../patients", "http://h/studies/%2e%2e?x=1", "/patients/a%2Fb", "/a//b"):
+        with pytest.raises(InvalidInputError):
+            checked_route(route)
+    for route in ("http://h:8042/patients?expand", "http://h:8042", "http://h:8042/", "/tools/now", "http://h/x/"):
+        assert checked_route(route) == route
+
+
+def test_the_pyorthanc_facade_refuses_a_dot_dot_route_before_sending(clean_orthanc: OrthancServer) -> None:
+    from orthanc_client.compat import pyorthanc as facade
+
+    data = Data(clean_orthanc)
+    before = snapshot(clean_orthanc)
+    with facade.Orthanc(clean_orthanc.url, clean_orthanc.username, clean_orthanc.password) as client:
+        with pytest.raises(InvalidInputError):
+            client._delete(f"{clean_orthanc.url}/studies/{data.study}/labels/..")
+        with pytest.raises(InvalidInputError):
+            client._delete(f"{clean_orthanc.url}/patients/{data.patient}/%2E%2E/%2E%2E/studies/{data.study}")
+        with pytest.raises(InvalidInputError):
+            facade.Study(data.study, client).remove_label("..")
+        with pytest.raises(InvalidInputError):
+            facade.Patient(f"../studies/{data.study}", client).get_main_information()
+        assert client._get(f"{clean_orthanc.url}/studies/{data.study}")["ID"] == data.study
+    assert snapshot(clean_orthanc) == before
 
 
 # --- a real server holding data ------------------------------------------------------------------------------

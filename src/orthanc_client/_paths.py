@@ -200,6 +200,27 @@ def checked_raw_path(path: str) -> str:
     for character, why in (("?", "pass query arguments as params="), ("#", "a fragment is never sent")):
         if character in body:
             raise InvalidInputError(f"the path {shown(path)} holds {character!r}: {why}")
+    _check_segments(body, path)
+    return "/" + body
+
+
+def checked_route(route: str) -> str:
+    """A full URL or a path as the pyorthanc facade's ``_get``/``_post``/``_put``/``_delete`` take it: its path
+    must not hold ``.``/``..``, empty or encoded-slash segments (the query, if any, is the caller's). Returns
+    ``route`` unchanged."""
+    if not isinstance(route, str):
+        raise InvalidInputError(f"the route must be a string, not a {type(route).__name__}: {shown(route)}")
+    path = re.split(r"[?#]", route, maxsplit=1)[0]
+    scheme = re.match(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]*", path)
+    if scheme:
+        path = path[scheme.end() :]
+    body = path[1:] if path.startswith("/") else path
+    if body:  # the server's root itself is a route; a trailing '/' is the caller's habit, not a segment
+        _check_segments(body[:-1] if body.endswith("/") else body, route)
+    return route
+
+
+def _check_segments(body: str, shown_path: str) -> None:
     for segment in body.split("/"):
         decoded = unquote(segment)
         if not segment:
@@ -212,5 +233,4 @@ def checked_raw_path(path: str) -> str:
             problem = f"a control character in {segment!r}"
         else:
             continue
-        raise InvalidInputError(f"the path {shown(path)} holds {problem}")
-    return "/" + body
+        raise InvalidInputError(f"the path {shown(shown_path)} holds {problem}")
