@@ -159,7 +159,7 @@ def test_labels(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
 def test_labels_on_a_server_without_them_say_which_version_is_needed(clean_orthanc: OrthancServer) -> None:
     if version_tuple(clean_orthanc.version) >= (1, 12):
         pytest.skip("labels exist on this server")
-    result = run(clean_orthanc, "labels", "add", "some-study", "reviewed")
+    result = run(clean_orthanc, "labels", "add", "0a1b2c3d-00000000-11111111-22222222-33333333", "reviewed")
     assert result.returncode != 0 and "1.12" in result.stderr and "Traceback" not in result.stderr
 
 

@@ -13,6 +13,7 @@ import importlib
 import inspect
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -106,6 +107,8 @@ def test_each_kind_accepts_what_orthanc_accepts_and_escapes_it() -> None:
     for kind, values in accepted.items():
         for value in values:
             segment = validated_segment(kind, value)
+            text = str(int(value)) if isinstance(value, (int, float)) else value.lstrip("/")
+            assert segment == quote(text, safe="/" if kind == "tag_path" else "")  # escaped, or needs none
             assert "/" not in segment or kind == "tag_path"
             assert segment.lstrip("/") and ".." not in segment.split("/")
     assert validated_segment("tag_path", "/0008-1140/1/0008,1150") == "0008-1140/1/0008%2C1150"

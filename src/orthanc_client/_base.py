@@ -21,7 +21,7 @@ import httpx
 
 from ._exceptions import InvalidInputError
 from ._operation import Operation
-from ._paths import checked_raw_path, placeholder_kinds, validated_segment
+from ._paths import SegmentKind, checked_raw_path, placeholder_kinds, validated_segment
 from ._redact import redact, redact_url, secret_parts
 from ._retry import RetryPolicy, as_policy
 from ._types import NotGiven, QueryParams, RawContent, TimeoutTypes
@@ -140,21 +140,20 @@ def format_path(operation: Operation, path_args: tuple[object, ...]) -> str:
     Each value is checked for what its placeholder holds (``orthanc_client._paths``: an Orthanc ID, a label,
     a tag path...) and escaped, so that it can only address its own route; ``InvalidInputError`` otherwise.
     """
-    kinds = placeholder_kinds(operation.path)
+    literals, kinds = _route_template(operation.path)
     if len(kinds) != len(path_args):
         raise InvalidInputError(f"{operation.name} takes {len(kinds)} path arguments, got {len(path_args)}")
-    values = iter(path_args)
-    route = f"{operation.method} {operation.path}"
-
-    def fill(match: re.Match[str]) -> str:
-        name = match.group(1)
-        kind = next(kind for placeholder, kind in kinds if placeholder == name)
-        return validated_segment(kind, next(values), parameter=name, route=route)
-
-    return _PLACEHOLDER.sub(fill, operation.path).lstrip("/")
+    out = [literals[0]]
+    for (name, kind), value, literal in zip(kinds, path_args, literals[1:], strict=True):
+        out.append(validated_segment(kind, value, parameter=name, route=f"{operation.method} {operation.path}"))
+        out.append(literal)
+    return "".join(out).lstrip("/")
 
 
-_PLACEHOLDER = re.compile(r"\{(\w+)\}")
+@functools.lru_cache(maxsize=1024)
+def _route_template(route: str) -> tuple[tuple[str, ...], tuple[tuple[str, SegmentKind], ...]]:
+    """The route's text between placeholders, and each placeholder's name and kind (parsed once per route)."""
+    return tuple(re.split(r"\{\w+\}", route)), placeholder_kinds(route)
 
 
 def encode_query(

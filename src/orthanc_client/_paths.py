@@ -40,10 +40,15 @@ class SegmentKind:
     pattern: re.Pattern[str]
     expected: str
     spans_segments: bool = False  # only tag paths: "/"-separated, each segment checked on its own
+    # Most patterns admit only letters, digits, '_', '.' and '-', which quote() leaves alone: those values are
+    # used as they are (this runs for every request). The kinds that admit more say so.
+    escaped: bool = False
 
 
-def _kind(name: str, pattern: str, expected: str, *, spans_segments: bool = False) -> SegmentKind:
-    return SegmentKind(name, re.compile(pattern), expected, spans_segments)
+
+
+def _kind(name: str, pattern: str, expected: str, *, spans_segments: bool = False, escaped: bool = False) -> SegmentKind:
+    return SegmentKind(name, re.compile(pattern), expected, spans_segments, escaped)
 
 
 _TAG_SEGMENT = r"(?:[0-9A-Fa-f]{4}[,-]?[0-9A-Fa-f]{4}|[A-Za-z][A-Za-z0-9]{0,63}|[0-9]{1,9})"
@@ -79,12 +84,14 @@ KINDS: dict[str, SegmentKind] = {
             "a DICOM tag path: tags (0010,0010 / 0010-0010 / 00100010 / a keyword) and item indexes joined "
             "by '/'",
             spans_segments=True,
+            escaped=True,
         ),
         # Any other placeholder (a route of a newer Orthanc): one segment that cannot leave its route.
         _kind(
             "segment",
             r"(?!\.+\Z)[^/\\?#%\x00-\x1f\x7f]{1,1024}",
             "one path segment (no '/', '\\', '?', '#', '%', control characters, not only dots)",
+            escaped=True,
         ),
     )
 }
@@ -161,6 +168,8 @@ def validated_segment(
         text = text[1:]  # Orthanc's docs write tag paths with a leading '/': "/0008-1140/1/0008-1150"
     if not segment_kind.pattern.fullmatch(text):
         raise _refused(segment_kind, value, parameter, route, f"is not {segment_kind.expected}")
+    if not segment_kind.escaped:
+        return text
     return quote(text, safe="/" if segment_kind.spans_segments else "")
 
 

@@ -243,8 +243,9 @@ class Resource:
         """All tags of an instance (``/instances/{id}/tags``), or the tags shared by all instances of a
         patient/study/series; read once and cached. ``simplified``: ``{keyword: value}``; else Orthanc's full
         form (``{"gggg,eeee": {"Name", "Type", "Value"}}``)."""
-        await self._check_level()
         if self._full_tags is None:
+            if self._tags_route == "shared-tags":  # Orthanc 1.10 answers it for an ID of another level
+                await self._check_level()
             self._full_tags = dict(await self.client.request("GET", f"{self.path}/{self._tags_route}"))
         return simplify_tags(self._full_tags) if simplified else self._full_tags
 
