@@ -290,8 +290,9 @@ class Resource:
             self._data["Labels"] = sorted([*labels, label]) if present else labels
 
     async def get_metadata(self) -> dict[str, Any]:
-        """All metadata, one request; Orthanc's own entries typed (``LastUpdate``, ``ReceptionDate``: UTC
-        datetimes; ``IndexInSeries``: int), user metadata as strings."""
+        """All metadata, one request (and the resource's own ``GET`` first if it is not loaded: Orthanc does
+        not check the level of the ID on this route); Orthanc's own entries typed (``LastUpdate``,
+        ``ReceptionDate``: UTC datetimes; ``IndexInSeries``: int), user metadata as strings."""
         await self._check_level()
         return parse_metadata(await self._api("get", "metadata")(self.id, expand=True))
 
