@@ -26,6 +26,8 @@ from orthanc_client.testing.dicom import make_series, make_study, to_bytes
 
 from .clients import make_api, read_stream
 
+MISSING_ID = "0" * 8 + "-00000000" * 4  # well formed, on no server
+
 
 @pytest.fixture(params=["sync", "async"])
 async def api(request: pytest.FixtureRequest, clean_orthanc: OrthancServer) -> AsyncIterator[Any]:
@@ -147,7 +149,7 @@ async def test_stream_write_to_a_file(api: Any, study_files: list[bytes], tmp_pa
 async def test_a_failed_stream_raises_before_anything_is_written(api: Any, tmp_path: Any) -> None:
     target = tmp_path / "missing.zip"
     with pytest.raises(NotFoundError):
-        context = api.stream_get_studies_id_archive("0000-does-not-exist")
+        context = api.stream_get_studies_id_archive(MISSING_ID)
         if hasattr(context, "__aenter__"):
             async with context as streamed:
                 await streamed.write_to(target)
@@ -170,10 +172,10 @@ async def test_modify_and_delete(api: Any, study_files: list[bytes]) -> None:
 
 async def test_unknown_resource_raises_not_found(api: Any) -> None:
     with pytest.raises(NotFoundError) as caught:
-        await api.get_patients_id("no-such-patient")
+        await api.get_patients_id(MISSING_ID)
     error = caught.value
     assert error.status_code == 404 and error.method == "GET"
-    assert error.url.endswith("/patients/no-such-patient")
+    assert error.url.endswith(f"/patients/{MISSING_ID}")
     assert isinstance(error, httpx.HTTPStatusError) and isinstance(error, OrthancError)
 
 

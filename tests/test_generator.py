@@ -18,6 +18,7 @@ from generator.render import render_all
 from generator.spec import load_spec, merge_operations
 from orthanc_client import AsyncOrthanc, Orthanc
 from orthanc_client._generated import operations as ops
+from orthanc_client._paths import placeholder_kinds
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "openapi").glob("orthanc-*.json"))
@@ -113,8 +114,21 @@ def test_a_newer_spec_adds_routes_tagged_with_its_version(tmp_path: Path) -> Non
     assert "async def get_tools_brand_new(" in (out / "async_api.py").read_text()
 
 
-def _dummy(annotation: Any) -> Any:
-    return 7 if annotation == "int" else "a-b.c"
+# A well-formed value for each kind of path placeholder (the client refuses anything else before sending).
+_SAMPLES = {
+    "orthanc_id": "0a1b2c3d-00000000-11111111-22222222-33333333",
+    "uuid": "2abbd1c8-01c8-43c2-b6cd-53bdfd214bad",
+    "label": "a-b_c",
+    "symbolic_name": "a-b_c",
+    "metadata_name": "a-b.c",
+    "attachment_name": "a-b.c",
+    "name": "a-b.c",
+    "tag_path": "0010,0010/0/PatientName",
+}
+
+
+def _dummy(annotation: Any, kind: str) -> Any:
+    return 7 if annotation == "int" else _SAMPLES.get(kind, "7")
 
 
 def _calls() -> list[tuple[Any, str, tuple[Any, ...]]]:
@@ -123,7 +137,8 @@ def _calls() -> list[tuple[Any, str, tuple[Any, ...]]]:
         method = getattr(Orthanc, op.name)
         params = [p for p in inspect.signature(method).parameters.values() if p.name != "self"]
         path_params = [p for p in params if p.kind is p.POSITIONAL_OR_KEYWORD][: op.path.count("{")]
-        out.append((op, op.name, tuple(_dummy(p.annotation) for p in path_params)))
+        kinds = [kind.name for _, kind in placeholder_kinds(op.path)]
+        out.append((op, op.name, tuple(_dummy(p.annotation, k) for p, k in zip(path_params, kinds, strict=True))))
     return out
 
 

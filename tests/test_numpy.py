@@ -119,7 +119,7 @@ def test_unknown_strategy_is_refused_before_any_request(clean_orthanc: OrthancSe
     from orthanc_client._sync import numpy_io
 
     with sync_client(clean_orthanc) as client, pytest.raises(InvalidInputError, match="strategy"):
-        numpy_io.series_to_numpy(Series("not-sent", client), rescale=False, concurrency=1, strategy="pixels")
+        numpy_io.series_to_numpy(Series("0" * 8 + "-00000000" * 4, client), rescale=False, concurrency=1, strategy="pixels")
 
 
 def test_pixel_header_parser_implicit_vr_sequences_and_unused_bits() -> None:
@@ -265,5 +265,5 @@ def test_a_missing_series_is_not_found_on_either_route(clean_orthanc: OrthancSer
     from orthanc_client._sync import numpy_io
 
     with sync_client(clean_orthanc) as client, pytest.raises(NotFoundError):
-        numpy_io.series_to_numpy(Series("0000-no-such-series", client), rescale=False, concurrency=2,
+        numpy_io.series_to_numpy(Series("0" * 8 + "-00000000" * 4, client), rescale=False, concurrency=2,
                                  strategy=strategy)

@@ -26,6 +26,8 @@ from orthanc_client.testing.dicom import make_instance, make_study
 
 from .test_resources_support import async_client, sync_client, upload
 
+MISSING_ID = "0" * 8 + "-00000000" * 4  # well formed, on no server
+
 
 @pytest.fixture
 def study_id(clean_orthanc: OrthancServer) -> str:
@@ -222,9 +224,9 @@ def test_async_navigation_properties_name_the_call_to_await() -> None:
         aio.Instance: ["series", "study", "patient"],
     }
     for cls, names in relations.items():
-        resource = cls("some-id", None)  # type: ignore[arg-type]  # no I/O: the client is never used
+        resource = cls(MISSING_ID, None)  # type: ignore[arg-type]  # no I/O: the client is never used
         for name in names:
-            with pytest.raises(NotLoadedError, match=rf"{cls.__name__} some-id: .*`await resource\.get_{name}\(\)`"):
+            with pytest.raises(NotLoadedError, match=rf"{cls.__name__} {MISSING_ID}: .*`await resource\.get_{name}\(\)`"):
                 getattr(resource, name)
             assert f"get_{name}()" in (getattr(cls, name).__doc__ or "")
 
@@ -233,7 +235,9 @@ def test_bare_resources_validate_their_id(clean_orthanc: OrthancServer) -> None:
     with sync_client(clean_orthanc) as client:
         with pytest.raises(InvalidInputError):
             Patient("", client)
+        with pytest.raises(InvalidInputError, match="not an Orthanc identifier"):
+            Instance("does-not-exist", client)
         with pytest.raises(NotFoundError):
-            _ = Instance("does-not-exist", client).uid
+            _ = Instance(MISSING_ID, client).uid
         answer = upload(clean_orthanc, [make_instance(patient_id="P", patient_name="N", study_uid="1.2", series_uid="1.2.3")])
         assert Instance(answer[0]["ID"], client).number_of_frames is None

@@ -26,6 +26,8 @@ from orthanc_client import (
 Handler = Callable[[httpx.Request], httpx.Response]
 FAST = RetryPolicy(max_retries=3, backoff=0.001)
 
+SOME_ID = "0a1b2c3d-00000000-11111111-22222222-33333333"  # a well-formed Orthanc ID
+
 
 async def call(kind: str, handler: Handler, method: str, *args: Any, url: str = "http://orthanc.test",
                **options: Any) -> Any:
@@ -99,7 +101,7 @@ async def test_read_only_posts_are_retried(kind: str) -> None:
 async def test_409_is_never_retried(kind: str) -> None:
     script = Script(409, {})
     with pytest.raises(ConflictError):
-        await call(kind, script, "put_instances_id_metadata_name", "abc", "1024", "value")
+        await call(kind, script, "put_instances_id_metadata_name", SOME_ID, "1024", "value")
     assert len(script.requests) == 1
 
 
@@ -158,16 +160,16 @@ async def test_a_seekable_file_is_streamed_and_replayed_from_its_start(kind: str
 @kinds
 async def test_a_json_route_without_body_sends_an_empty_object(kind: str) -> None:
     script = Script({"ID": "new"})
-    await call(kind, script, "post_studies_id_anonymize", "study-1")
+    await call(kind, script, "post_studies_id_anonymize", SOME_ID)
     assert script.requests[0].content == b"{}"
 
 
 @kinds
 async def test_pyorthanc_call_style_is_accepted(kind: str) -> None:
     script = Script({})
-    await call(kind, script, "get_patients_id", "p1")
+    await call(kind, script, "get_patients_id", SOME_ID)
     await call(kind, script, "post_modalities_id_store", "pacs")  # json body defaults to {}
-    assert [r.url.path for r in script.requests] == ["/patients/p1", "/modalities/pacs/store"]
+    assert [r.url.path for r in script.requests] == [f"/patients/{SOME_ID}", "/modalities/pacs/store"]
 
 
 @kinds

@@ -41,6 +41,7 @@ from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
+from ._revisions import AttachmentData, MetadataValue
 from ._sync.client import Orthanc
 from ._sync.download import InstanceInfo, download, download_zip
 from ._sync.find import (
@@ -88,6 +89,7 @@ __all__ = [
     "AnonymizeOptions",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
+    "AttachmentData",
     "BadRequestError",
     "ConflictError",
     "ConnectError",
@@ -103,6 +105,7 @@ __all__ = [
     "JobFailedError",
     "JobState",
     "JobTimeoutError",
+    "MetadataValue",
     "Modality",
     "NOT_GIVEN",
     "NotFoundError",

@@ -11,16 +11,18 @@ import io
 import json as jsonlib
 import logging
 import os
+import re
 import ssl
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
-from urllib.parse import quote
 
 import httpx
 
 from ._exceptions import InvalidInputError
 from ._operation import Operation
+from ._paths import SegmentKind, checked_raw_path, placeholder_kinds, validated_segment
+from ._redact import redact, redact_url, secret_parts
 from ._retry import RetryPolicy, as_policy
 from ._types import NotGiven, QueryParams, RawContent, TimeoutTypes
 
@@ -32,7 +34,6 @@ DEFAULT_URL = "http://localhost:8042"
 DEFAULT_TIMEOUT = httpx.Timeout(connect=10.0, read=600.0, write=600.0, pool=600.0)
 DEFAULT_MAX_CONNECTIONS = 32
 CHUNK_SIZE = 1 << 20
-SLASH_PARAMETERS = frozenset({"path"})
 
 HttpBody = Union[bytes, Iterator[bytes], AsyncIterator[bytes], None]
 
@@ -69,9 +70,14 @@ def resolve_settings(
     try:
         parsed = httpx.URL(raw_url)
     except Exception as exc:  # noqa: BLE001 - httpx raises several kinds
-        raise InvalidInputError(f"not a valid Orthanc URL: {_redact_url(raw_url)!r} ({exc})") from None
+        # httpx quotes pieces of what it could not parse: with a '/', '#' or '?' in a password, a piece of it
+        hint = "; characters such as / @ # ? in credentials must be percent-encoded, or pass username= and password="
+        reason = redact(str(exc), secret_parts(raw_url))
+        raise InvalidInputError(
+            f"not a valid Orthanc URL: {redact_url(raw_url)!r} ({reason}){hint if secret_parts(raw_url) else ''}"
+        ) from None
     if parsed.scheme not in ("http", "https") or not parsed.host:
-        raise InvalidInputError(f"the Orthanc URL must be http(s)://host[:port][/prefix], got {_redact_url(raw_url)!r}")
+        raise InvalidInputError(f"the Orthanc URL must be http(s)://host[:port][/prefix], got {redact_url(raw_url)!r}")
     # Credentials written into the URL move to the Authorization header, so the URL can be shown in messages.
     if parsed.username and username is None:
         username, password = parsed.username, parsed.password
@@ -111,13 +117,6 @@ def _default_ssl_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSL
     return httpx.create_ssl_context()
 
 
-def _redact_url(url: str) -> str:
-    scheme, sep, rest = url.partition("://")
-    if "@" in rest.split("/", 1)[0]:
-        rest = "***@" + rest.split("@", 1)[1]
-    return f"{scheme}{sep}{rest}"
-
-
 @dataclass
 class PreparedRequest:
     """A request ready to send; ``body()`` makes a fresh body for each attempt (retries replay it)."""
@@ -136,21 +135,25 @@ class PreparedRequest:
 
 
 def format_path(operation: Operation, path_args: tuple[object, ...]) -> str:
-    """The route with its placeholders filled, relative to the base URL (so a path prefix is kept)."""
-    parts = operation.path.split("{")
-    if len(parts) - 1 != len(path_args):
-        raise InvalidInputError(f"{operation.name} takes {len(parts) - 1} path arguments, got {len(path_args)}")
-    out = [parts[0]]
-    for part, value in zip(parts[1:], path_args, strict=True):
-        name, _, rest = part.partition("}")
-        if value is None or value == "":
-            raise InvalidInputError(f"{operation.name}: the path argument {name!r} is empty")
-        if isinstance(value, float) and value.is_integer():
-            value = int(value)
-        safe = "/" if name in SLASH_PARAMETERS else ""
-        out.append(quote(str(value), safe=safe))
-        out.append(rest)
+    """The route with its placeholders filled, relative to the base URL (so a path prefix is kept).
+
+    Each value is checked for what its placeholder holds (``orthanc_client._paths``: an Orthanc ID, a label,
+    a tag path...) and escaped, so that it can only address its own route; ``InvalidInputError`` otherwise.
+    """
+    literals, kinds = _route_template(operation.path)
+    if len(kinds) != len(path_args):
+        raise InvalidInputError(f"{operation.name} takes {len(kinds)} path arguments, got {len(path_args)}")
+    out = [literals[0]]
+    for (name, kind), value, literal in zip(kinds, path_args, literals[1:], strict=True):
+        out.append(validated_segment(kind, value, parameter=name, route=f"{operation.method} {operation.path}"))
+        out.append(literal)
     return "".join(out).lstrip("/")
+
+
+@functools.lru_cache(maxsize=1024)
+def _route_template(route: str) -> tuple[tuple[str, ...], tuple[tuple[str, SegmentKind], ...]]:
+    """The route's text between placeholders, and each placeholder's name and kind (parsed once per route)."""
+    return tuple(re.split(r"\{\w+\}", route)), placeholder_kinds(route)
 
 
 def encode_query(
@@ -302,10 +305,11 @@ def custom_operation(method: str, path: str, *, binary: bool = False) -> Operati
     method = method.upper()
     if "{" in path or "}" in path:
         raise InvalidInputError(f"the path must be concrete, without placeholders: {path!r}")
+    path = checked_raw_path(path)
     return Operation(
         name=f"{method} {path}",
         method=method,
-        path="/" + path.lstrip("/"),
+        path=path,
         since="0",
         response="binary" if binary else "json",
         idempotent=method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS"),

@@ -32,6 +32,8 @@ from typing import Any
 
 import httpx
 
+from ._redact import redact, redact_url
+
 
 class OrthancError(Exception):
     """Root of every error raised by orthanc-client."""
@@ -130,7 +132,7 @@ class HTTPError(OrthancError, httpx.HTTPStatusError):
         request = response.request
         self.status_code = response.status_code
         self.method = request.method
-        self.url = str(request.url)
+        self.url = redact_url(request.url)
         self.body = _decode_error_body(response)
         info = self.body if isinstance(self.body, dict) else {}
         self.orthanc_status: int | None = info.get("OrthancStatus")
@@ -232,7 +234,7 @@ class TransportError(OrthancError, httpx.TransportError):
     """No answer from the server. ``url`` names what was asked."""
 
     def __init__(self, message: str, *, request: httpx.Request | None = None) -> None:
-        self.url = str(request.url) if request is not None else None
+        self.url = redact_url(request.url) if request is not None else None
         self.method = request.method if request is not None else None
         super().__init__(message, request=request)
 
@@ -269,11 +271,11 @@ def error_for_response(response: httpx.Response) -> HTTPError:
 
 
 def error_for_transport(exc: httpx.TransportError, request: httpx.Request) -> TransportError:
-    where = f"{request.method} {request.url}"
+    where = f"{request.method} {redact_url(request.url)}"
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__  # ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout
         return RequestTimeoutError(f"{kind} after waiting for Orthanc: {where}", request=request)
-    reason = str(exc) or type(exc).__name__
+    reason = redact(str(exc)) or type(exc).__name__
     return ConnectError(f"cannot reach Orthanc ({reason}): {where}", request=request)
 
 

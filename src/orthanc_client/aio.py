@@ -35,12 +35,14 @@ from ._job_state import JobState
 from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
+from ._revisions import AttachmentData, MetadataValue
 from ._transfer_report import TransferFailure, TransferReport
 
 __all__ = [
     "AnonymizeOptions",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
+    "AttachmentData",
     "FindAnswer",
     "FindOptions",
     "Instance",
@@ -49,6 +51,7 @@ __all__ = [
     "JobFailedError",
     "JobState",
     "JobTimeoutError",
+    "MetadataValue",
     "Modality",
     "NotLoadedError",
     "Patient",

@@ -16,6 +16,8 @@ from orthanc_client.testing import OrthancServer
 
 from .conftest import FILES, Pair, facade
 
+MISSING_ID = "0" * 8 + "-00000000" * 4  # well formed, on no server
+
 
 def test_route_methods_in_pyorthancs_call_style(pair: Pair) -> None:
     ours, ref = pair.ours, pair.ref
@@ -57,12 +59,14 @@ def test_native_client_accepts_pyorthanc_call_style(pair: Pair) -> None:
         assert uploaded["Status"] == "AlreadyStored"
         assert native.get_patients_id_protected(uploaded["ParentPatient"]) == "0"
         with pytest.raises(httpx.HTTPStatusError):
+            native.get_studies_id(MISSING_ID)
+        with pytest.raises(orthanc_client.InvalidInputError):  # not an ID: refused before it reaches a path
             native.get_studies_id("nope")
 
 
 def test_errors_are_httpx_and_typed(pair: Pair) -> None:
     with pytest.raises(NotFoundError) as caught:
-        pair.ours.get_patients_id("does-not-exist")
+        pair.ours.get_patients_id(MISSING_ID)
     assert isinstance(caught.value, httpx.HTTPError)
     assert caught.value.response.status_code == 404
     with pytest.raises(httpx.HTTPError):
@@ -99,7 +103,7 @@ def test_return_raw_response(pair: Pair) -> None:
     ours.return_raw_response = True
     response = ours.get_patients()
     assert isinstance(response, httpx.Response) and response.status_code == 200
-    missing = ours.get_patients_id("nope")
+    missing = ours.get_patients_id(MISSING_ID)
     assert isinstance(missing, httpx.Response) and missing.status_code == 404
     # Resources switch to a decoding copy with a warning, as in pyorthanc.
     with pytest.warns(UserWarning, match="return_raw_response"):
@@ -129,9 +133,9 @@ async def test_async_client(pair: Pair) -> None:
         raw = await client.get_instances_id_frames_frame_numpy(0, instance_id)
         assert np.load(io.BytesIO(raw)).shape[:2] == (16, 16)
         with pytest.raises(NotFoundError):
-            await client.get_studies_id("nope")
+            await client.get_studies_id(MISSING_ID)
         client.return_raw_response = True
-        assert (await client.get_studies_id("nope")).status_code == 404
+        assert (await client.get_studies_id(MISSING_ID)).status_code == 404
         client.return_raw_response = False
         answer = await facade.async_upload(client, _write_tmp(FILES[0]))
         assert answer["Status"] == "AlreadyStored"

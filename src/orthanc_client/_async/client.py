@@ -203,6 +203,15 @@ class AsyncOrthanc(AsyncOrthancAPI):
         response = await self._send(prepared, timeout, stream=False)
         return decode_response(operation, response)
 
+    async def _request_with_headers(
+        self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any
+    ) -> tuple[Any, httpx.Headers]:
+        """As ``_request``, with the answer's headers: the resource layer reads revisions from ``ETag``."""
+        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
+        prepared = prepare_request(operation, path_args, is_async=True, **kwargs)
+        response = await self._send(prepared, timeout, stream=False)
+        return decode_response(operation, response), response.headers
+
     def _stream(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> AsyncStreamContext:
         timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
         prepared = prepare_request(operation, path_args, is_async=True, **kwargs)

@@ -25,6 +25,7 @@ from .. import _async_backend as backend
 from .._base import CHUNK_SIZE
 from .._direct_files import fetch_file
 from .._exceptions import InvalidInputError
+from .._paths import resource_path
 from .._progress import TransferProgress
 from .._results import Outcome, TransferError, TransferItem, TransferResult
 from .client import AsyncOrthanc
@@ -186,9 +187,11 @@ async def list_instances(
     raw: dict[str, dict[str, Any]] = {}
     for level, resource_id in resources:
         if level == "instances":
-            answer = [await client.request("GET", f"/instances/{resource_id}")]
+            answer = [await client.request("GET", resource_path("instances", resource_id))]
         else:
-            answer = await client.request("GET", f"/{level}/{resource_id}/instances", params={"expand": ""})
+            answer = await client.request(
+                "GET", resource_path(level, resource_id, "instances"), params={"expand": ""}
+            )
         for instance in answer:
             raw.setdefault(instance["ID"], instance)
     series_info: dict[str, dict[str, Any]] = {}
@@ -196,10 +199,10 @@ async def list_instances(
     if with_parents:
         series_ids: set[str] = {str(i["ParentSeries"]) for i in raw.values() if i.get("ParentSeries")}
         for series_id in sorted(series_ids):
-            series_info[series_id] = await client.request("GET", f"/series/{series_id}")
+            series_info[series_id] = await client.request("GET", resource_path("series", series_id))
         study_ids: set[str] = {str(s["ParentStudy"]) for s in series_info.values() if s.get("ParentStudy")}
         for study_id in sorted(study_ids):
-            study_info[study_id] = await client.request("GET", f"/studies/{study_id}")
+            study_info[study_id] = await client.request("GET", resource_path("studies", study_id))
     out = []
     for instance_id, instance in raw.items():
         series = series_info.get(instance.get("ParentSeries", ""), {})
@@ -354,7 +357,7 @@ async def download_zip(
     if mode in ("server", "media"):
         body = {"Resources": [resource_id for _, resource_id in pairs], "Synchronous": True}
         for level_name, resource_id in pairs:  # a clear NotFoundError rather than Orthanc's generic 400/404
-            await client.request("GET", f"/{level_name}/{resource_id}")
+            await client.request("GET", resource_path(level_name, resource_id))
         stream = (
             client.stream_post_tools_create_archive(body)
             if mode == "server"

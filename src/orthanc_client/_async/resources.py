@@ -18,15 +18,19 @@ from __future__ import annotations
 import datetime as dt
 import io
 import os
+import random
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, overload
 
 from typing_extensions import Self
 
 from .. import _async_backend as backend
-from .._exceptions import InvalidInputError
+from .._exceptions import ConflictError, InvalidInputError, NotFoundError
+from .._generated import operations as _ops
 from .._loading import not_loaded
 from .._modify import anonymize_body, modify_body
+from .._paths import resource_path, validated_segment
+from .._revisions import AttachmentData, MetadataValue, if_match_header, revision_of
 from .._tags import (
     ResourceStatistics,
     TagKey,
@@ -110,6 +114,9 @@ class Resource:
     def __init__(self, id: str, client: AsyncOrthanc, data: Mapping[str, Any] | None = None) -> None:
         if not isinstance(id, str) or not id:
             raise InvalidInputError(f"{type(self).__name__} needs an Orthanc identifier string, got {id!r}")
+        # Checked here, once: the ID goes into every path this object builds (a "../studies/<id>" or
+        # "<id>?expand" would otherwise address another resource).
+        validated_segment("orthanc_id", id, parameter="id", route=f"{type(self).__name__}(id)")
         self.id = id
         self.client = client
         self._data: dict[str, Any] | None = dict(data) if data is not None else None
@@ -128,7 +135,7 @@ class Resource:
     @property
     def path(self) -> str:
         """The resource's REST path, e.g. ``/studies/<id>``."""
-        return f"/{self._plural}/{self.id}"
+        return resource_path(self._plural, self.id)
 
     @property
     def is_loaded(self) -> bool:
@@ -151,6 +158,18 @@ class Resource:
     async def _fetch_data(self) -> dict[str, Any]:
         self._data = dict(await self.client.request("GET", self.path))
         return self._data
+
+    async def _check_level(self, kind: str | None = None, name: object = None) -> None:
+        """Orthanc does not check the level on its metadata, attachment, shared-tags and modify routes
+        (``PUT /series/<a study's ID>/metadata/1025`` writes the study's): the resource's own JSON, loaded once
+        (``GET /{level}/{id}`` answers 404 for an ID of another level), proves the ID is of this level.
+        ``name`` (of ``kind``) is checked first, so that a refused name sends nothing at all."""
+        if kind is not None:
+            validated_segment(kind, name, parameter="name", route=f"{type(self).__name__}.{kind}")
+        await self.load()
+        kind = (self._data or {}).get("Type")
+        if kind is not None and kind != self.level:
+            raise InvalidInputError(f"{type(self).__name__}({self.id!r}) holds the data of a {kind}, not a {self.level}")
 
     @property
     def data(self) -> dict[str, Any]:
@@ -225,6 +244,8 @@ class Resource:
         patient/study/series; read once and cached. ``simplified``: ``{keyword: value}``; else Orthanc's full
         form (``{"gggg,eeee": {"Name", "Type", "Value"}}``)."""
         if self._full_tags is None:
+            if self._tags_route == "shared-tags":  # Orthanc 1.10 answers it for an ID of another level
+                await self._check_level()
             self._full_tags = dict(await self.client.request("GET", f"{self.path}/{self._tags_route}"))
         return simplify_tags(self._full_tags) if simplified else self._full_tags
 
@@ -269,18 +290,120 @@ class Resource:
             self._data["Labels"] = sorted([*labels, label]) if present else labels
 
     async def get_metadata(self) -> dict[str, Any]:
-        """All metadata, one request; Orthanc's own entries typed (``LastUpdate``, ``ReceptionDate``: UTC
-        datetimes; ``IndexInSeries``: int), user metadata as strings."""
+        """All metadata, one request (and the resource's own ``GET`` first if it is not loaded: Orthanc does
+        not check the level of the ID on this route); Orthanc's own entries typed (``LastUpdate``,
+        ``ReceptionDate``: UTC datetimes; ``IndexInSeries``: int), user metadata as strings."""
+        await self._check_level()
         return parse_metadata(await self._api("get", "metadata")(self.id, expand=True))
 
-    async def set_metadata(self, name: str, value: str) -> None:
-        """Writes one metadata entry (user metadata must be declared in Orthanc's ``UserMetadata``, or be a
-        number from 1024 to 65535)."""
-        await self._api("put", "metadata_name")(self.id, name, data=value)
+    async def get_metadata_with_revision(self, name: str | int) -> MetadataValue:
+        """One metadata entry with its revision, for a write that must not overwrite another writer's.
 
-    async def delete_metadata(self, name: str) -> None:
-        """Deletes one metadata entry."""
-        await self._api("delete", "metadata_name")(self.id, name)
+        Example::
+
+            value, revision = await study.get_metadata_with_revision("1025")
+            await study.set_metadata("1025", value + "!", if_match=revision)   # ConflictError if it changed
+        """
+        await self._check_level("metadata_name", name)
+        value, headers = await self.client._request_with_headers(self._operation("GET", "METADATA_NAME"), (self.id, name))
+        return MetadataValue("" if value is None else str(value), revision_of(headers, f"metadata {name!r}"))
+
+    async def set_metadata(self, name: str | int, value: str, *, if_match: str | None = None) -> None:
+        """Writes one metadata entry (user metadata must be declared in Orthanc's ``UserMetadata``, or be a
+        number from 1024 to 65535).
+
+        ``if_match``: the revision read with ``get_metadata_with_revision``; Orthanc then refuses the write with
+        ``ConflictError`` if the entry changed meanwhile (``update_metadata`` does the read-write-retry loop).
+
+        Example::
+
+            await study.set_metadata("1025", "reviewed")
+        """
+        await self._check_level("metadata_name", name)
+        # The ETag of the answer is not returned: with Orthanc's default SQLite index it names a revision that
+        # is not stored (measured on 1.10.1 and 1.12.7: a later If-Match with it is refused); read it again.
+        await self.client._request_with_headers(
+            self._operation("PUT", "METADATA_NAME"), (self.id, name), data=value, headers=if_match_header(if_match)
+        )
+
+    async def delete_metadata(self, name: str | int, *, if_match: str | None = None) -> None:
+        """Deletes one metadata entry; with ``if_match``, only if it is still at that revision (else
+        ``ConflictError``)."""
+        await self._check_level("metadata_name", name)
+        await self.client._request_with_headers(
+            self._operation("DELETE", "METADATA_NAME"), (self.id, name), headers=if_match_header(if_match)
+        )
+
+    async def update_metadata(
+        self, name: str | int, function: Callable[[str | None], str], *, attempts: int = 20
+    ) -> str:
+        """Reads a metadata entry, applies ``function`` to its value (``None`` when absent) and writes the
+        result only if no one else wrote the entry meanwhile; on a conflict, reads and applies again, up to
+        ``attempts`` times (then the last ``ConflictError`` is raised). Returns the value written.
+
+        Orthanc has no "create only if absent": when several writers may create the entry at once, create it
+        once beforehand so that every update is checked.
+
+        Example::
+
+            await study.set_metadata("1025", "0")
+            await study.update_metadata("1025", lambda value: str(int(value or 0) + 1))   # from many processes
+        """
+        if attempts < 1:
+            raise InvalidInputError(f"update_metadata: attempts must be at least 1, got {attempts!r}")
+        for attempt in range(1, attempts + 1):
+            try:
+                current: str | None
+                current, revision = await self.get_metadata_with_revision(name)
+            except NotFoundError:
+                current, revision = None, None
+            new_value = function(current)
+            try:
+                await self.set_metadata(name, new_value, if_match=revision)
+                return new_value
+            except ConflictError:
+                if attempt == attempts:
+                    raise
+                # another writer won: back off a little, at random, so that two writers do not collide again
+                await backend.sleep(random.uniform(0, 0.002 * attempt))
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    async def get_attachments(self) -> list[str]:
+        """The names of the resource's attachments (``"dicom"``, user content types...)."""
+        await self._check_level()
+        return [str(name) for name in await self._api("get", "attachments")(self.id)]
+
+    async def get_attachment(self, name: str | int) -> bytes:
+        """An attachment's content (uncompressed)."""
+        return (await self.get_attachment_with_revision(name)).data
+
+    async def get_attachment_with_revision(self, name: str | int) -> AttachmentData:
+        """An attachment's content with its revision (see ``get_metadata_with_revision``)."""
+        await self._check_level("attachment_name", name)
+        data, headers = await self.client._request_with_headers(
+            self._operation("GET", "ATTACHMENTS_NAME_DATA"), (self.id, name)
+        )
+        return AttachmentData(bytes(data or b""), revision_of(headers, f"attachment {name!r}"))
+
+    async def set_attachment(self, name: str | int, data: bytes, *, if_match: str | None = None) -> None:
+        """Writes an attachment (a number from 1024 to 65535, or a name declared in ``UserContentType``);
+        ``if_match`` as for ``set_metadata`` (``ConflictError`` if it changed meanwhile).
+
+        Example::
+
+            await study.set_attachment("1025", b"report")
+        """
+        await self._check_level("attachment_name", name)
+        await self.client._request_with_headers(
+            self._operation("PUT", "ATTACHMENTS_NAME"), (self.id, name), content=data, headers=if_match_header(if_match)
+        )
+
+    async def delete_attachment(self, name: str | int, *, if_match: str | None = None) -> None:
+        """Deletes an attachment; with ``if_match``, only if it is still at that revision (else ``ConflictError``)."""
+        await self._check_level("attachment_name", name)
+        await self.client._request_with_headers(
+            self._operation("DELETE", "ATTACHMENTS_NAME"), (self.id, name), headers=if_match_header(if_match)
+        )
 
     async def get_statistics(self) -> ResourceStatistics:
         """Disk size and counts (``GET /{level}/{id}/statistics``)."""
@@ -289,6 +412,10 @@ class Resource:
     async def delete(self) -> None:
         """Deletes the resource and everything under it from Orthanc."""
         await self.client.request("DELETE", self.path)
+
+    def _operation(self, method: str, route: str) -> Any:
+        """The generated ``Operation`` for ``method /{level}/{id}/{route}`` (for calls that need answer headers)."""
+        return getattr(_ops, f"{method}_{self._plural.upper()}_ID_{route}")
 
     def _api(self, verb: str, route: str) -> Callable[..., Any]:
         """The generated method for ``verb /{level}/{id}/{route}``: it checks the server version before sending
@@ -372,6 +499,7 @@ class Resource:
             replace=replace, remove=remove, keep=keep, remove_private_tags=remove_private_tags, force=force,
             keep_source=keep_source, priority=priority, transcode=transcode, private_creator=private_creator,
         )
+        await self._check_level()
         answer = await self._api("post", "modify")(self.id, body)
         return Job(str(answer["ID"]), self.client)
 
@@ -396,6 +524,7 @@ class Resource:
             keep_labels=keep_labels, force=force, keep_source=keep_source, priority=priority,
             dicom_version=dicom_version, transcode=transcode, private_creator=private_creator,
         )
+        await self._check_level()
         answer = await self._api("post", "anonymize")(self.id, body)
         return Job(str(answer["ID"]), self.client)
 

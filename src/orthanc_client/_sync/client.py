@@ -204,6 +204,15 @@ class Orthanc(OrthancAPI):
         response = self._send(prepared, timeout, stream=False)
         return decode_response(operation, response)
 
+    def _request_with_headers(
+        self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any
+    ) -> tuple[Any, httpx.Headers]:
+        """As ``_request``, with the answer's headers: the resource layer reads revisions from ``ETag``."""
+        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
+        prepared = prepare_request(operation, path_args, is_async=False, **kwargs)
+        response = self._send(prepared, timeout, stream=False)
+        return decode_response(operation, response), response.headers
+
     def _stream(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> StreamContext:
         timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
         prepared = prepare_request(operation, path_args, is_async=False, **kwargs)

@@ -26,6 +26,7 @@ from .. import _sync_backend as backend
 from .._base import CHUNK_SIZE
 from .._direct_files import fetch_file
 from .._exceptions import InvalidInputError
+from .._paths import resource_path
 from .._progress import TransferProgress
 from .._results import Outcome, TransferError, TransferItem, TransferResult
 from .client import Orthanc
@@ -187,9 +188,11 @@ def list_instances(
     raw: dict[str, dict[str, Any]] = {}
     for level, resource_id in resources:
         if level == "instances":
-            answer = [client.request("GET", f"/instances/{resource_id}")]
+            answer = [client.request("GET", resource_path("instances", resource_id))]
         else:
-            answer = client.request("GET", f"/{level}/{resource_id}/instances", params={"expand": ""})
+            answer = client.request(
+                "GET", resource_path(level, resource_id, "instances"), params={"expand": ""}
+            )
         for instance in answer:
             raw.setdefault(instance["ID"], instance)
     series_info: dict[str, dict[str, Any]] = {}
@@ -197,10 +200,10 @@ def list_instances(
     if with_parents:
         series_ids: set[str] = {str(i["ParentSeries"]) for i in raw.values() if i.get("ParentSeries")}
         for series_id in sorted(series_ids):
-            series_info[series_id] = client.request("GET", f"/series/{series_id}")
+            series_info[series_id] = client.request("GET", resource_path("series", series_id))
         study_ids: set[str] = {str(s["ParentStudy"]) for s in series_info.values() if s.get("ParentStudy")}
         for study_id in sorted(study_ids):
-            study_info[study_id] = client.request("GET", f"/studies/{study_id}")
+            study_info[study_id] = client.request("GET", resource_path("studies", study_id))
     out = []
     for instance_id, instance in raw.items():
         series = series_info.get(instance.get("ParentSeries", ""), {})
@@ -355,7 +358,7 @@ def download_zip(
     if mode in ("server", "media"):
         body = {"Resources": [resource_id for _, resource_id in pairs], "Synchronous": True}
         for level_name, resource_id in pairs:  # a clear NotFoundError rather than Orthanc's generic 400/404
-            client.request("GET", f"/{level_name}/{resource_id}")
+            client.request("GET", resource_path(level_name, resource_id))
         stream = (
             client.stream_post_tools_create_archive(body)
             if mode == "server"

@@ -12,7 +12,7 @@ import builtins
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._exceptions import DicomNetworkError, HTTPError, InvalidInputError, JobFailedError, NotFoundError
+from .._exceptions import DicomNetworkError, HTTPError, JobFailedError, NotFoundError
 from .._networking import (
     FindAnswer,
     Identifier,
@@ -29,6 +29,7 @@ from .._networking import (
     uid_list_query,
 )
 from .._operation import parse_version
+from .._paths import validated_segment
 from .jobs import Job
 
 if TYPE_CHECKING:
@@ -54,8 +55,8 @@ class Modality:
     """
 
     def __init__(self, client: Orthanc, name: str) -> None:
-        if not name or "/" in name:
-            raise InvalidInputError(f"invalid modality name {name!r}")
+        # Orthanc's own rule for the names of modalities and peers; anything else could leave its route
+        validated_segment("symbolic_name", name, parameter="name", route="Modality(name)")
         self.client = client
         self.name = name
         self.last_error: DicomNetworkError | None = None

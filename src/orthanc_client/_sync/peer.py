@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._exceptions import DicomNetworkError, HTTPError, InvalidInputError
 from .._networking import ResourceRef, orthanc_ids, raise_remote_error
+from .._paths import validated_segment
 from .jobs import Job
 
 if TYPE_CHECKING:
@@ -27,8 +28,8 @@ class Peer:
     """
 
     def __init__(self, client: Orthanc, name: str) -> None:
-        if not name or "/" in name:
-            raise InvalidInputError(f"invalid peer name {name!r}")
+        # Orthanc's own rule for the names of modalities and peers; anything else could leave its route
+        validated_segment("symbolic_name", name, parameter="name", route="Peer(name)")
         self.client = client
         self.name = name
         self.last_error: DicomNetworkError | None = None

@@ -11,7 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .._exceptions import NotFoundError, OrthancError
+from .._exceptions import InvalidInputError, NotFoundError, OrthancError
+from .._redact import redact, redact_url, secret_parts
 from .._sync.client import Orthanc
 from .._sync.resources import Instance, Patient, Resource, Series, Study
 
@@ -26,10 +27,20 @@ class OrthancGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
+        except InvalidInputError as exc:  # an argument refused before anything was sent: a usage error
+            raise click.UsageError(_shown(ctx, str(exc)), ctx) from None
         except OrthancError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(_shown(ctx, str(exc))) from None
         except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
+            message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
+            raise click.ClickException(_shown(ctx, message)) from None
+
+
+def _shown(ctx: click.Context, message: str) -> str:
+    """The message as printed: the errors never hold credentials, and this makes sure of it (a password given
+    with --password or in --url is hidden wherever it appears)."""
+    settings = ctx.find_object(ConnectionSettings)
+    return redact(message, settings.secrets() if settings is not None else ())
 
 
 @click.group(
@@ -68,8 +79,13 @@ class ConnectionSettings:
         options: dict[str, Any] = {} if self.timeout is None else {"timeout": self.timeout}
         return Orthanc(self.url, self.username, self._password, **options)
 
+    def secrets(self) -> list[str]:
+        """What must never be printed: the password, and the credentials written in the URL (and their pieces)."""
+        return [self._password or "", *secret_parts(self.url)]
+
     def __repr__(self) -> str:
-        return f"ConnectionSettings(url={self.url!r}, username={self.username!r})"
+        url = None if self.url is None else redact_url(self.url)
+        return f"ConnectionSettings(url={url!r}, username={self.username!r})"
 
 
 pass_settings = click.make_pass_decorator(ConnectionSettings)

@@ -23,6 +23,7 @@ import httpx
 from typing_extensions import Self
 
 from ..._exceptions import RequestTimeoutError
+from ..._paths import resource_path, validated_segment
 from . import errors
 from ._native import native_of
 from .jobs import Job, _iso_to_datetime
@@ -98,13 +99,18 @@ class Resource:
         return native_of(self.client)
 
     @property
+    def _path(self) -> str:
+        # the ID is checked before it goes into a path: "../studies/<id>" must not address another resource
+        return resource_path(self._route, self.id_)
+
+    @property
     def identifier(self) -> str:
         """The Orthanc identifier (same as ``id_``)."""
         return self.id_
 
     def get_main_information(self) -> dict[str, Any]:
         """``GET /{level}/{id}``: the resource's main information, read afresh."""
-        info: dict[str, Any] = self._api.request("GET", f"/{self._route}/{self.id_}")
+        info: dict[str, Any] = self._api.request("GET", self._path)
         return info
 
     @property
@@ -163,11 +169,11 @@ class Resource:
 
     def add_label(self, label: str) -> None:
         """Adds a label (Orthanc >= 1.12)."""
-        self._api.request("PUT", f"/{self._route}/{self.id_}/labels/{label}")
+        self._api.request("PUT", f"{self._path}/labels/{_label(label)}")
 
     def remove_label(self, label: str) -> None:
         """Removes a label (Orthanc >= 1.12)."""
-        self._api.request("DELETE", f"/{self._route}/{self.id_}/labels/{label}")
+        self._api.request("DELETE", f"{self._path}/labels/{_label(label)}")
 
     def _download_file(self, path: str, filepath: PathOrFile, with_progress: bool = False) -> None:
         """Streams a binary route into a path or a file object; an error answer raises and writes nothing."""
@@ -225,17 +231,17 @@ class _Archivable(Resource):
 
     def get_zip(self) -> bytes:
         """The resource as a zip archive, in memory (``download()`` streams it instead)."""
-        content: bytes = self._api.request("GET", f"/{self._route}/{self.id_}/archive", binary=True)
+        content: bytes = self._api.request("GET", f"{self._path}/archive", binary=True)
         return content
 
     def download(self, filepath: PathOrFile, with_progres: bool = False) -> None:
         """Streams the zip archive to a path or a binary file object (``with_progres`` needs tqdm)."""
-        self._download_file(f"/{self._route}/{self.id_}/archive", filepath, with_progres)
+        self._download_file(f"{self._path}/archive", filepath, with_progres)
 
     def get_shared_tags(self, simplify: bool = False, short: bool = False) -> dict[str, Any]:
         """The tags shared by every instance of the resource."""
         answer = self._api.request(
-            "GET", f"/{self._route}/{self.id_}/shared-tags", params=_format_params(simplify, short)
+            "GET", f"{self._path}/shared-tags", params=_format_params(simplify, short)
         )
         return dict(answer)
 
@@ -248,7 +254,7 @@ class _Archivable(Resource):
 
     def _post(self, action: str, data: dict[str, Any], what: str) -> Any:
         try:
-            return self._api.request("POST", f"/{self._route}/{self.id_}/{action}", json=data)
+            return self._api.request("POST", f"{self._path}/{action}", json=data)
         except RequestTimeoutError as exc:
             raise httpx.ReadTimeout(
                 f"{self._level} {what} is too long to process. "
@@ -256,7 +262,7 @@ class _Archivable(Resource):
             ) from exc
 
     def _start_job(self, action: str, data: dict[str, Any]) -> Job:
-        answer = self._api.request("POST", f"/{self._route}/{self.id_}/{action}", json=data)
+        answer = self._api.request("POST", f"{self._path}/{action}", json=data)
         return Job(answer["ID"], self.client)
 
     def _anonymize_body(self, asynchronous: bool, remove: list[Any] | None, replace: dict[str, Any] | None,
@@ -342,7 +348,7 @@ class Instance(Resource):
 
     def download(self, filepath: PathOrFile, with_progres: bool = False) -> None:
         """Streams the DICOM file to a path or a binary file object."""
-        self._download_file(f"/instances/{self.id_}/file", filepath, with_progres)
+        self._download_file(f"{self._path}/file", filepath, with_progres)
 
     file_size = _information("FileSize", int)
     series_identifier = _information("ParentSeries", str)
@@ -537,7 +543,7 @@ class Patient(_Archivable):
 
     def get_patient_module(self, simplify: bool = False, short: bool = False) -> dict[str, Any]:
         """The DICOM patient module (PatientName, PatientID, PatientBirthDate...)."""
-        answer = self._api.request("GET", f"/patients/{self.id_}/module", params=_format_params(simplify, short))
+        answer = self._api.request("GET", f"{self._path}/module", params=_format_params(simplify, short))
         return dict(answer)
 
     @property
@@ -576,3 +582,8 @@ class Patient(_Archivable):
         for study in self._child_resources:
             study.remove_empty_series()
         self._child_resources = [s for s in self._child_resources if s._child_resources != []]
+
+
+def _label(label: str) -> str:
+    """A label checked (Orthanc's rules) and escaped: ``".."`` would otherwise address the resource itself."""
+    return validated_segment("label", label, parameter="label", route="/{level}/{id}/labels/{label}")

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from ..._paths import checked_route
 from ._native import PYORTHANC_API_VERSION, NativeAsyncOrthanc, checked, install_route_methods
 
 __all__ = ["AsyncOrthanc"]
@@ -58,19 +59,19 @@ class AsyncOrthanc(httpx.AsyncClient):
 
 
     async def _get(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return checked(self, await self.get(route, params=params, headers=headers, cookies=cookies))
+        return checked(self, await self.get(checked_route(route), params=params, headers=headers, cookies=cookies))
 
     async def _delete(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return checked(self, await self.delete(route, params=params, headers=headers, cookies=cookies))
+        return checked(self, await self.delete(checked_route(route), params=params, headers=headers, cookies=cookies))
 
     async def _post(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
                     params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return checked(self, await self.post(route, content=content, data=data, files=files, json=json,
+        return checked(self, await self.post(checked_route(route), content=content, data=data, files=files, json=json,
                                              params=params, headers=headers, cookies=cookies))
 
     async def _put(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
                    params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return checked(self, await self.put(route, content=content, data=data, files=files, json=json,
+        return checked(self, await self.put(checked_route(route), content=content, data=data, files=files, json=json,
                                             params=params, headers=headers, cookies=cookies))
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from ..._paths import checked_route
 from ._native import PYORTHANC_API_VERSION, NativeOrthanc, checked, install_route_methods
 
 __all__ = ["Orthanc"]
@@ -63,19 +64,19 @@ class Orthanc(httpx.Client):
 
     # pyorthanc's private helpers, used by scripts for routes the generated methods miss.
     def _get(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return checked(self, self.get(route, params=params, headers=headers, cookies=cookies))
+        return checked(self, self.get(checked_route(route), params=params, headers=headers, cookies=cookies))
 
     def _delete(self, route: str, params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return checked(self, self.delete(route, params=params, headers=headers, cookies=cookies))
+        return checked(self, self.delete(checked_route(route), params=params, headers=headers, cookies=cookies))
 
     def _post(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
               params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return checked(self, self.post(route, content=content, data=data, files=files, json=json,
+        return checked(self, self.post(checked_route(route), content=content, data=data, files=files, json=json,
                                        params=params, headers=headers, cookies=cookies))
 
     def _put(self, route: str, content: Any = None, data: Any = None, files: Any = None, json: Any = None,
              params: Any = None, headers: Any = None, cookies: Any = None) -> Any:
-        return checked(self, self.put(route, content=content, data=data, files=files, json=json,
+        return checked(self, self.put(checked_route(route), content=content, data=data, files=files, json=json,
                                       params=params, headers=headers, cookies=cookies))
 
 
