@@ -40,3 +40,12 @@ PRESENCE_FLAGS: frozenset[str] = frozenset({"expand", "extended"})
 SERVED_SINCE: dict[tuple[str, str], str] = {
     ("GET", "/instances/{id}/content/{path}"): "1.10.1",
 }
+
+# Query arguments and body fields that releases took before their spec documented them, as
+# ``(METHOD, path, name)``: never refused, whatever the server's version. Each was checked on a real Orthanc
+# 1.10.1 (arguments it ignores, such as ``requested-tags`` or ``expand`` on child lists, are not here).
+ARGUMENTS_SERVED_SINCE: frozenset[tuple[str, str, str]] = frozenset(
+    {
+        ("GET", "/changes", "last"),  # documented in 1.12.5; 1.10.1 answers only the last change
+    }
+)

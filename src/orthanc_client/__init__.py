@@ -33,6 +33,7 @@ from ._exceptions import (
     ServerError,
     TransportError,
     UnauthorizedError,
+    UnknownRouteError,
     UnsupportedByServerError,
 )
 from ._job_state import JobState
@@ -124,6 +125,7 @@ __all__ = [
     "TransferResult",
     "TransportError",
     "UnauthorizedError",
+    "UnknownRouteError",
     "UnsupportedByServerError",
     "download",
     "download_zip",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -12,7 +13,11 @@ class Operation:
 
     ``response`` is ``"json"``, ``"text"``, ``"binary"``, ``"mixed"`` or ``"none"``: binary answers are asked for
     without gzip (Orthanc compresses on the fly, 20-45x slower for DICOM and numpy) and can be streamed.
-    ``since`` is the oldest Orthanc release (among the specs the client was generated from) that has the route.
+    ``since`` is the first Orthanc release known to have the route ("" when no spec tells: plugin routes,
+    ``client.request(...)``). ``absent_through`` is the newest published release whose spec proves the route
+    absent ("" when none does): only a server of that release or older is refused, before sending anything.
+    ``query_since`` and ``body_since`` list ``(name, since, absent_through)`` for the query arguments and JSON
+    body fields newer than the route itself (``/tools/find``'s ``Labels``, ...).
     """
 
     name: str
@@ -23,6 +28,9 @@ class Operation:
     response: str = "json"
     body_is_object: bool = False
     idempotent: bool = False
+    absent_through: str = ""
+    query_since: tuple[tuple[str, str, str], ...] = ()
+    body_since: tuple[tuple[str, str, str], ...] = ()
 
     @property
     def binary_response(self) -> bool:
@@ -30,8 +38,44 @@ class Operation:
 
     @functools.cached_property
     def since_tuple(self) -> tuple[int, ...]:
-        # read on every request by the version gate: parsed once per route
         return parse_version(self.since)
+
+    @property
+    def may_be_refused(self) -> bool:
+        """Whether some server version could lack the route or one of its arguments (if not, the version
+        gate does not even need the server's version)."""
+        return bool(self.absent_through or self.query_since or self.body_since)
+
+    def missing_on(
+        self, server_version: str, query_names: Iterable[str] = (), body_names: Iterable[str] = ()
+    ) -> tuple[str, str] | None:
+        """``(what, since)`` for the first thing the published specs prove a ``server_version`` server lacks:
+        the route, or one of the query arguments / body fields about to be sent; ``None`` if nothing is."""
+        server = parse_version(server_version)
+        if self.absent_through and server <= _parsed(self.absent_through):
+            return f"{self.method} {self.path}", self.since
+        for kind, names, table in (
+            ("query argument", query_names, self.query_since),
+            ("body field", body_names, self.body_since),
+        ):
+            if not table:
+                continue
+            sent = set(names)
+            for name, since, absent_through in table:
+                if name in sent and server <= _parsed(absent_through):
+                    return f"{self.method} {self.path} with the {kind} {name!r}", since
+        return None
+
+    def unproven_on(self, server_version: str) -> bool:
+        """Whether the specs cannot tell that a ``server_version`` server has the route: none documents it
+        (plugin routes, ``client.request``), or the server is older than the first release that does."""
+        return not self.since or parse_version(server_version) < self.since_tuple
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(version: str) -> tuple[int, ...]:
+    # the gate compares on every request: parse each release once
+    return parse_version(version)
 
 
 def parse_version(version: str) -> tuple[int, ...]:
