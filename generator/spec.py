@@ -72,6 +72,7 @@ class Operation:
     # (name, since, absent_through) of the arguments newer than the route itself
     query_since: tuple[tuple[str, str, str], ...] = ()
     body_since: tuple[tuple[str, str, str], ...] = ()
+    query_as_before: tuple[tuple[str, str], ...] = ()  # (name, value) that older releases act on anyway
     documented_in: list[str] = field(default_factory=list)
 
     @property
@@ -215,6 +216,11 @@ def _date(op: Operation, evidence: _Evidence, history: History | None) -> None:
 
     op.query_since = newer(history.query.get(route, {}), evidence.query.get(key, {}))
     op.body_since = newer(history.body.get(route, {}), evidence.body.get(key, {}))
+    op.query_as_before = tuple(
+        (name, overrides.ARGUMENTS_AS_BEFORE[(op.method, op.path, name)])
+        for name, _, _ in op.query_since
+        if (op.method, op.path, name) in overrides.ARGUMENTS_AS_BEFORE
+    )
 
 
 def _check_unique_names(operations: list[Operation]) -> None:

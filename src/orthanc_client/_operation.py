@@ -31,6 +31,7 @@ class Operation:
     absent_through: str = ""
     query_since: tuple[tuple[str, str, str], ...] = ()
     body_since: tuple[tuple[str, str, str], ...] = ()
+    query_as_before: tuple[tuple[str, str], ...] = ()
 
     @property
     def binary_response(self) -> bool:
@@ -40,20 +41,26 @@ class Operation:
     def since_tuple(self) -> tuple[int, ...]:
         return parse_version(self.since)
 
-    @property
-    def may_be_refused(self) -> bool:
-        """Whether some server version could lack the route or one of its arguments (if not, the version
-        gate does not even need the server's version)."""
-        return bool(self.absent_through or self.query_since or self.body_since)
+    def may_be_refused(self, query: Iterable[tuple[str, object]] = (), body_names: Iterable[str] = ()) -> bool:
+        """Whether some release could lack the route or one of the arguments about to be sent (if not, the
+        version gate does not even need the server's version)."""
+        if self.absent_through:
+            return True
+        if self.query_since and {name for name, _ in query} & {name for name, _, _ in self.query_since}:
+            return True
+        return bool(self.body_since and set(body_names) & {name for name, _, _ in self.body_since})
 
     def missing_on(
-        self, server_version: str, query_names: Iterable[str] = (), body_names: Iterable[str] = ()
+        self, server_version: str, query: Iterable[tuple[str, object]] = (), body_names: Iterable[str] = ()
     ) -> tuple[str, str] | None:
         """``(what, since)`` for the first thing the published specs prove a ``server_version`` server lacks:
-        the route, or one of the query arguments / body fields about to be sent; ``None`` if nothing is."""
+        the route, or one of the query arguments (``(name, value)`` pairs) or body fields about to be sent;
+        ``None`` if nothing is."""
         server = parse_version(server_version)
         if self.absent_through and server <= _parsed(self.absent_through):
             return f"{self.method} {self.path}", self.since
+        as_before = set(self.query_as_before)
+        query_names = [name for name, value in query if (name, str(value).lower()) not in as_before]
         for kind, names, table in (
             ("query argument", query_names, self.query_since),
             ("body field", body_names, self.body_since),

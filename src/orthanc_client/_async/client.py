@@ -209,10 +209,10 @@ class AsyncOrthanc(AsyncOrthancAPI):
         """Refuses, before sending, a route or argument that Orthanc's published specs prove the server lacks
         (asks the server's version only when some release could lack it)."""
         operation = prepared.operation
-        if not operation.may_be_refused:
+        if not operation.may_be_refused(prepared.params, prepared.body_fields):
             return
         version = await self.server_version()
-        missing = operation.missing_on(version, (name for name, _ in prepared.params), prepared.body_fields)
+        missing = operation.missing_on(version, prepared.params, prepared.body_fields)
         if missing is not None:
             raise UnsupportedByServerError(missing[0], missing[1], version)
 

@@ -4711,8 +4711,7 @@ class AsyncOrthancAPI:
         resources from a remote DICOM modality whose identifier is provided in the URL:
 
         New in Orthanc 1.12.6: on Orthanc 1.12.5 or older this raises ``UnsupportedByServerError`` before
-        sending anything. Newer arguments, refused on older servers: ``Level`` (1.12.7), ``UserData``
-        (1.12.9).
+        sending anything. Newer arguments, refused on older servers: ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the modality of interest
