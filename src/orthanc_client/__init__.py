@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _lean_httpx  # noqa: F401  (first: httpx without its command line, see the module)
 from ._dicomfiles import orthanc_instance_id
 from ._exceptions import (
     BadRequestError,
