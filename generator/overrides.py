@@ -47,6 +47,9 @@ SERVED_SINCE: dict[tuple[str, str], str] = {
 ARGUMENTS_SERVED_SINCE: frozenset[tuple[str, str, str]] = frozenset(
     {
         ("GET", "/changes", "last"),  # documented in 1.12.5; 1.10.1 answers only the last change
+        # documented in 1.12.4; 1.10.1 stores both and reports them in GET /modalities/{id}/configuration
+        ("PUT", "/modalities/{id}", "LocalAet"),
+        ("PUT", "/modalities/{id}", "Timeout"),
         # C-GET came in 1.12.6 and cannot work without its level; the 1.12.6 spec forgot to document it
         ("POST", "/modalities/{id}/get", "Level"),
     }

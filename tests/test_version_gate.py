@@ -15,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 import pytest
 
 from orthanc_client import (
@@ -276,3 +277,34 @@ def test_an_unknown_route_also_raises_from_stream_and_async(orthanc_server: Orth
                 await client.request("POST", "/dicom-web/studies", content=b"x")
 
     asyncio.run(run())
+
+
+@on_1_12_7
+async def test_older_than_every_published_spec_a_404_unknown_resource_is_not_proven_a_missing_resource(
+    kind: str, proxy: VersionRewritingProxy, clean_orthanc: OrthancServer
+) -> None:
+    # 1.8.0 predates the first published spec (1.9.0): nothing proves it serves /queries/{id}/answers
+    async for api in client_claiming(kind, proxy, clean_orthanc, "1.8.0"):
+        with pytest.raises(UnknownRouteError, match=r"Orthanc 1\.8\.0") as caught:
+            await api.get_queries_id_answers("no-such-query")
+        assert isinstance(caught.value, NotFoundError)
+        assert proxy.sent("GET /queries/no-such-query/answers")  # sent: never refused on a guess
+        # an empty 404 (a missing resource) stays a plain NotFoundError
+        with pytest.raises(NotFoundError) as missing:
+            await api.get_studies_id("0000-no-such-study")
+        assert not isinstance(missing.value, UnsupportedByServerError)
+
+
+def test_a_failing_system_call_leaves_the_original_404() -> None:
+    unknown = {"HttpStatus": 404, "OrthancStatus": 17, "OrthancError": "Unknown resource", "Uri": "/x"}
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/system":
+            return httpx.Response(500, json={"Message": "Internal error"})
+        return httpx.Response(404, json=unknown)
+
+    http = httpx.Client(transport=httpx.MockTransport(answer))
+    with Orthanc("http://orthanc.invalid", http_client=http, retries=0) as client:
+        with pytest.raises(NotFoundError) as caught:
+            client.request("GET", "/x")
+    assert not isinstance(caught.value, UnknownRouteError) and caught.value.orthanc_status == 17

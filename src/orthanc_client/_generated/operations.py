@@ -897,8 +897,6 @@ PUT_MODALITIES_ID = Operation(
     since="1.9.0",
     body_since=(
         ("AllowFindWorklist", "1.10.0", "1.9.7"),
-        ("LocalAet", "1.12.4", "1.12.3"),
-        ("Timeout", "1.12.4", "1.12.3"),
     ),
     body='json',
     response="none",

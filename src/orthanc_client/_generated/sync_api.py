@@ -4278,7 +4278,7 @@ class OrthancAPI:
         Orthanc.
 
         Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``AllowFindWorklist``
-        (1.10.0), ``LocalAet`` (1.12.4), ``Timeout`` (1.12.4).
+        (1.10.0).
 
         Args:
             id_: Identifier of the new/updated DICOM modality

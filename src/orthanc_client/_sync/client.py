@@ -26,6 +26,7 @@ from .._base import (
 from .._bulk_post import DirectPoster, direct_poster
 from .._direct_http import DirectOrigin, direct_origin
 from .._exceptions import (
+    OrthancError,
     UnknownRouteError,
     UnsupportedByServerError,
     error_for_response,
@@ -221,7 +222,10 @@ class Orthanc(OrthancAPI):
         """The error for a 404 "Unknown resource" on a route the specs cannot vouch for on this server."""
         if operation is GET_SYSTEM or not is_unknown_route_answer(error_for_response(response)):
             return None
-        version = self.server_version()
+        try:
+            version = self.server_version()
+        except OrthancError:
+            return None  # the 404 is the caller's answer: a failing /system must not replace it
         return UnknownRouteError(response, version) if operation.unproven_on(version) else None
 
     def _send(self, prepared: PreparedRequest, timeout: Any, *, stream: bool) -> httpx.Response:
