@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,7 @@ class Field:
     python_name: str
     annotation: str
     description: str
+    since: str = ""  # set when newer than the route: older servers refuse a body that sets it
 
 
 @dataclass(frozen=True)
@@ -216,6 +217,12 @@ def _date(op: Operation, evidence: _Evidence, history: History | None) -> None:
 
     op.query_since = newer(history.query.get(route, {}), evidence.query.get(key, {}))
     op.body_since = newer(history.body.get(route, {}), evidence.body.get(key, {}))
+    if op.body_model and op.body_since:
+        newer_fields = {name: since for name, since, _ in op.body_since}
+        op.body_model = replace(
+            op.body_model,
+            fields=tuple(replace(f, since=newer_fields.get(f.json_name, "")) for f in op.body_model.fields),
+        )
     op.query_as_before = tuple(
         (name, overrides.ARGUMENTS_AS_BEFORE[(op.method, op.path, name)])
         for name, _, _ in op.query_since

@@ -157,3 +157,12 @@ def test_the_gate_refuses_only_what_a_published_spec_proves_absent() -> None:
         "GET /studies/{id}/series with the query argument 'expand'",
         "1.12.2",
     )
+
+
+def test_request_models_carry_the_since_of_their_newer_fields() -> None:
+    from orthanc_client.models import PostModalitiesIdGetBody, PostToolsFindBody
+
+    assert PostToolsFindBody.model_fields["labels"].json_schema_extra == {"since": "1.12.0"}
+    assert PostToolsFindBody.model_fields["response_content"].json_schema_extra == {"since": "1.12.5"}
+    assert PostToolsFindBody.model_fields["level"].json_schema_extra is None  # as old as the route
+    assert PostModalitiesIdGetBody.model_fields["level"].json_schema_extra is None  # overrides.py
