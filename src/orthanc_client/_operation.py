@@ -17,7 +17,8 @@ class Operation:
     ``client.request(...)``). ``absent_through`` is the newest published release whose spec proves the route
     absent ("" when none does): only a server of that release or older is refused, before sending anything.
     ``query_since`` and ``body_since`` list ``(name, since, absent_through)`` for the query arguments and JSON
-    body fields newer than the route itself (``/tools/find``'s ``Labels``, ...).
+    body fields newer than the route itself (``/tools/find``'s ``Labels``, ...); ``query_as_before`` the
+    ``(name, value)`` pairs older releases act on anyway (``expand=true`` on child lists), never refused.
     """
 
     name: str
