@@ -151,6 +151,10 @@ def test_the_gate_refuses_only_what_a_published_spec_proves_absent() -> None:
         "1.12.0",
     )
     assert not find.may_be_refused(body_names=["Level", "Query", "Expand"])  # no version needed
+    # from the oldest release the client is tested with (1.10.1), routes 1.9.x lacked need no version either
+    assert ops.GET_SERIES_ID_NUMPY.may_be_refused() and not ops.GET_SERIES_ID_NUMPY.may_be_refused(floor="1.10.1")
+    assert find.may_be_refused(body_names=["RequestedTags"], floor="1.10.1")  # 1.10.1 lacks it
+    assert not find.may_be_refused(body_names=["Full"], floor="1.10.1")  # 1.9.4
     series = ops.GET_STUDIES_ID_SERIES
     assert series.missing_on("1.11.0", [("expand", "true")]) is None
     assert series.missing_on("1.11.0", [("expand", "false")]) == (

@@ -42,14 +42,18 @@ class Operation:
     def since_tuple(self) -> tuple[int, ...]:
         return parse_version(self.since)
 
-    def may_be_refused(self, query: Iterable[tuple[str, object]] = (), body_names: Iterable[str] = ()) -> bool:
-        """Whether some release could lack the route or one of the arguments about to be sent (if not, the
-        version gate does not even need the server's version)."""
-        if self.absent_through:
+    def may_be_refused(
+        self, query: Iterable[tuple[str, object]] = (), body_names: Iterable[str] = (), floor: str = "0"
+    ) -> bool:
+        """Whether a release from ``floor`` on could lack the route or one of the arguments about to be sent
+        (if not, the version gate does not even need the server's version)."""
+        lowest = _parsed(floor)
+        if self.absent_through and _parsed(self.absent_through) >= lowest:
             return True
-        if self.query_since and {name for name, _ in query} & {name for name, _, _ in self.query_since}:
-            return True
-        return bool(self.body_since and set(body_names) & {name for name, _, _ in self.body_since})
+        for names, table in (({name for name, _ in query}, self.query_since), (set(body_names), self.body_since)):
+            if any(name in names and _parsed(absent) >= lowest for name, _, absent in table):
+                return True
+        return False
 
     def missing_on(
         self, server_version: str, query: Iterable[tuple[str, object]] = (), body_names: Iterable[str] = ()
