@@ -202,13 +202,14 @@ def _date(op: Operation, evidence: _Evidence, history: History | None) -> None:
         return
     op.absent_through = history.absent_through(op.since)
 
-    def newer(documented_by_history: dict[str, str], documented_by_binaries: dict[str, str]) -> tuple[tuple[str, str, str], ...]:
+    def newer(by_history: dict[str, str], by_binaries: dict[str, str]) -> tuple[tuple[str, str, str], ...]:
+        """(name, since, absent_through) of the arguments documented after the route itself."""
         found = []
-        for name in sorted(set(documented_by_history) | set(documented_by_binaries)):
-            since = _earliest(documented_by_history.get(name), documented_by_binaries.get(name))
-            if (op.method, op.path, name) in overrides.ARGUMENTS_SERVED_SINCE or version_key(since) <= version_key(
-                documented
-            ):
+        for name in sorted(set(by_history) | set(by_binaries)):
+            if (op.method, op.path, name) in overrides.ARGUMENTS_SERVED_SINCE:
+                continue  # taken before it was documented: the specs' silence proves nothing
+            since = _earliest(by_history.get(name), by_binaries.get(name))
+            if version_key(since) <= version_key(documented):
                 continue  # as old as the route: the route's own check covers it
             absent = history.absent_through(since)
             if absent:
