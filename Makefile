@@ -4,14 +4,17 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
 SPEC ?=
+# every published Orthanc release's OpenAPI spec (orthanc-X.Y.Z.json), the source of openapi/history/since.json
+HISTORY ?= ../shared/orthanc-openapi-history
 
-.PHONY: help install install-orthanc venv test check lint typecheck generate check-generated openapi demo bench clean docs docs-serve docs-test
+.PHONY: help install install-orthanc venv test check lint typecheck generate check-generated history history-check openapi demo bench clean docs docs-serve docs-test
 
 help:
 	@echo "make demo      start a local Orthanc, upload/find/download a generated study, print a report"
 	@echo "make test      install everything (Debian orthanc, a trixie/bookworm chroot, the venv) and run all checks"
 	@echo "make generate  regenerate src/orthanc_client/_generated (SPEC=path adds a newer Orthanc's spec)"
 	@echo "make openapi   re-create openapi/*.json from the installed Orthanc binaries"
+	@echo "make history   re-derive openapi/history/since.json from every release's spec (HISTORY=dir)"
 	@echo "make bench     benchmarks against pyorthanc and plain httpx, printed as a table"
 	@echo "make docs      build the documentation site into site/ (strict: a broken link or reference fails)"
 	@echo "make docs-serve  preview the documentation site"
@@ -32,6 +35,12 @@ venv: $(BIN)/activate
 generate: venv
 	$(PY) -m generator $(if $(SPEC),--spec $(SPEC))
 	$(PY) tools/unasync.py
+
+history: venv
+	$(PY) -m generator.history $(HISTORY)
+
+history-check: venv
+	$(PY) -m generator.history $(HISTORY) --check
 
 check-generated: venv
 	$(PY) -m generator --check

@@ -3,6 +3,8 @@
     python -m generator                  # every spec in openapi/ (the newest describes each route)
     python -m generator --spec FILE      # add a newer Orthanc's spec, e.g. 1.12.11
     python -m generator --check          # fail if the committed output differs from a fresh run (CI)
+
+``since`` comes from ``openapi/history/since.json`` (every published release's spec, see ``history.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import difflib
 import sys
 from pathlib import Path
 
+from . import history
 from .render import render_all
 from .spec import load_spec, merge_operations
 
@@ -24,6 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--spec", type=Path, action="append", default=[], help="an extra spec file")
     parser.add_argument("--out", type=Path, default=ROOT / "src" / "orthanc_client" / "_generated")
     parser.add_argument("--check", action="store_true", help="compare with the files on disk, write nothing")
+    parser.add_argument(
+        "--history", type=Path, default=history.TABLE, help="table of what each published release documents"
+    )
     args = parser.parse_args(argv)
 
     paths = sorted(args.openapi_dir.glob("*.json")) + list(args.spec)
@@ -31,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no spec found in {args.openapi_dir}")
     specs = [load_spec(path) for path in paths]
     by_version = {spec.version: spec for spec in specs}  # a --spec of an already pinned version replaces it
-    operations = merge_operations(list(by_version.values()))
+    operations = merge_operations(list(by_version.values()), history.load(args.history))
     command = "make generate"
     files = render_all(list(by_version.values()), operations, command)
 

@@ -40,3 +40,32 @@ PRESENCE_FLAGS: frozenset[str] = frozenset({"expand", "extended"})
 SERVED_SINCE: dict[tuple[str, str], str] = {
     ("GET", "/instances/{id}/content/{path}"): "1.10.1",
 }
+
+# Query arguments and body fields that releases took before their spec documented them, as
+# ``(METHOD, path, name)``: never refused, whatever the server's version. Each was checked on a real Orthanc
+# 1.10.1 (arguments it ignores, such as ``requested-tags`` or ``expand`` on child lists, are not here).
+ARGUMENTS_SERVED_SINCE: frozenset[tuple[str, str, str]] = frozenset(
+    {
+        ("GET", "/changes", "last"),  # documented in 1.12.5; 1.10.1 answers only the last change
+        # documented in 1.12.4; 1.10.1 stores both and reports them in GET /modalities/{id}/configuration
+        ("PUT", "/modalities/{id}", "LocalAet"),
+        ("PUT", "/modalities/{id}", "Timeout"),
+        # C-GET came in 1.12.6 and cannot work without its level; the 1.12.6 spec forgot to document it
+        ("POST", "/modalities/{id}/get", "Level"),
+    }
+)
+
+# Query arguments that older releases act on as if given with this value: sending exactly that value is
+# honoured by every release, so it is not refused (any other value would be silently ignored, and is refused).
+# Before 1.12.2 the child lists were always expanded; ``expand=false`` came with the argument (checked on 1.10.1).
+ARGUMENTS_AS_BEFORE: dict[tuple[str, str, str], str] = {
+    ("GET", f"/{level}/{{id}}/{children}", "expand"): "true"
+    for level, children in (
+        ("patients", "studies"),
+        ("patients", "series"),
+        ("patients", "instances"),
+        ("studies", "series"),
+        ("studies", "instances"),
+        ("series", "instances"),
+    )
+}

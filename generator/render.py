@@ -116,6 +116,23 @@ def _wrap(text: str, indent: int, hanging: int = 0) -> list[str]:
     ) or [" " * indent]
 
 
+def _availability(op: Operation) -> str:
+    """Which servers have the route and its newer arguments, as the published specs prove it."""
+    if op.absent_through:
+        text = (
+            f"New in Orthanc {op.since}: on Orthanc {op.absent_through} or older this raises "
+            f"``UnsupportedByServerError`` before sending anything."
+        )
+    elif op.since:
+        text = f"Served by Orthanc {op.since} and later."
+    else:
+        text = "In no published Orthanc spec: a 404 for an unknown route raises ``UnknownRouteError``."
+    newer = [f"``{name}`` ({since})" for name, since, _ in (*op.query_since, *op.body_since)]
+    if newer:
+        text += f" Newer arguments, refused on older servers: {', '.join(newer)}."
+    return text
+
+
 def docstring(op: Operation, is_async: bool, stream: bool, oldest: str) -> str:
     pad = 8
     summary = op.summary or f"{op.method} {op.path}"
@@ -128,14 +145,7 @@ def docstring(op: Operation, is_async: bool, stream: bool, oldest: str) -> str:
     if op.deprecated:
         lines += _wrap("Deprecated by Orthanc.", pad)
         lines.append("")
-    if op.since != oldest:
-        lines += _wrap(
-            f"New in Orthanc {op.since}: on an older server this raises ``UnsupportedByServerError`` "
-            f"before sending anything.",
-            pad,
-        )
-    else:
-        lines += _wrap(f"Served by Orthanc {', '.join(op.documented_in)}.", pad)
+    lines += _wrap(_availability(op), pad)
     if stream:
         verb = "async with" if is_async else "with"
         iterate = "async for chunk in answer.aiter_bytes()" if is_async else "for chunk in answer.iter_bytes()"

@@ -1,8 +1,10 @@
 """Reading Orthanc OpenAPI specs into a list of ``Operation`` records the templates can render.
 
 Several specs are merged: every operation documented by any of them is generated, described by the newest
-spec that has it, and tagged with the oldest release that has it (``since``), so that the client can tell a
-user that their server is too old for a route instead of answering with a bare 404.
+spec that has it. ``since`` (the first release that has a route, a query argument or a body field) comes
+from every published release's spec (``openapi/history/since.json``, see ``history.py``) and from the pinned
+binaries' own output; ``absent_through`` is the newest published release whose spec proves the route or
+argument absent, so that the client refuses a call only on a server that truly lacks it.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from . import naming, overrides, undocumented
+from .history import History
 
 HTTP_METHODS = ("get", "post", "put", "delete")
 JSON_TYPES = {"application/json"}
@@ -37,6 +40,7 @@ class Field:
     python_name: str
     annotation: str
     description: str
+    since: str = ""  # set when newer than the route: older servers refuse a body that sets it
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,12 @@ class Operation:
     body_is_object: bool  # Orthanc expects a JSON object: send {} when the caller gives no body
     response_kind: str  # "json", "text", "binary", "mixed" or "none"
     response_description: str
-    since: str = ""
+    since: str = ""  # first release known to serve it ("" when no spec and no binary tells)
+    absent_through: str = ""  # newest published release whose spec proves it absent ("" when none does)
+    # (name, since, absent_through) of the arguments newer than the route itself
+    query_since: tuple[tuple[str, str, str], ...] = ()
+    body_since: tuple[tuple[str, str, str], ...] = ()
+    query_as_before: tuple[tuple[str, str], ...] = ()  # (name, value) that older releases act on anyway
     documented_in: list[str] = field(default_factory=list)
 
     @property
@@ -130,26 +139,96 @@ def version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def merge_operations(specs: list[Spec]) -> list[Operation]:
-    """All operations of all specs, sorted by path then verb; each described by the newest spec that has it."""
+def merge_operations(specs: list[Spec], history: History | None = None) -> list[Operation]:
+    """All operations of all specs, sorted by path then verb; each described by the newest spec that has it.
+
+    Without ``history`` only the pinned specs date the routes (and nothing is proven absent)."""
     ordered = sorted(specs, key=lambda spec: version_key(spec.version))
     merged: dict[tuple[str, str], Operation] = {}
+    evidence = _Evidence()
     for spec in ordered:  # oldest first: a newer spec's description replaces an older one
         for method, path, raw_op in _spec_operations(spec):
             key = (method, path)
             op = _operation(method, path, raw_op)
+            evidence.record(spec.version, key, raw_op)
             previous = merged.get(key)
             if previous is not None and "Undocumented" in op.tags and "Undocumented" not in previous.tags:
                 op = previous  # an older spec documented it: keep that description
-            op.since = previous.since if previous else spec.version
             op.documented_in = [*(previous.documented_in if previous else []), spec.version]
             merged[key] = op
-    for key, version in overrides.SERVED_SINCE.items():
-        if key in merged and version_key(version) < version_key(merged[key].since):
-            merged[key].since = version
+    for op in merged.values():
+        _date(op, evidence, history)
     operations = sorted(merged.values(), key=lambda op: (op.path, HTTP_METHODS.index(op.method.lower())))
     _check_unique_names(operations)
     return operations
+
+
+def _earliest(*versions: str | None) -> str:
+    known = [v for v in versions if v]
+    return min(known, key=version_key) if known else ""
+
+
+@dataclass
+class _Evidence:
+    """What the pinned binaries say: the oldest of them documenting (or serving) each route and argument."""
+
+    documented: dict[tuple[str, str], str] = field(default_factory=dict)
+    served: dict[tuple[str, str], str] = field(default_factory=dict)
+    query: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+    body: dict[tuple[str, str], dict[str, str]] = field(default_factory=dict)
+
+    def record(self, version: str, key: tuple[str, str], raw_op: dict[str, Any]) -> None:
+        # specs come oldest first: setdefault keeps the oldest
+        self.served.setdefault(key, version)
+        if "Undocumented" in raw_op.get("tags", []):
+            return  # described from the Orthanc Book, not by the binary: its arguments prove nothing
+        self.documented.setdefault(key, version)
+        for parameter in raw_op.get("parameters", []):
+            if parameter.get("in") == "query":
+                self.query.setdefault(key, {}).setdefault(parameter["name"], version)
+        content = (raw_op.get("requestBody") or {}).get("content", {})
+        for name in content.get("application/json", {}).get("schema", {}).get("properties", {}):
+            self.body.setdefault(key, {}).setdefault(name, version)
+
+
+def _date(op: Operation, evidence: _Evidence, history: History | None) -> None:
+    key = (op.method, op.path)
+    route = f"{op.method} {op.path}"
+    documented = _earliest(history.routes.get(route) if history else None, evidence.documented.get(key))
+    op.since = _earliest(documented, evidence.served.get(key), overrides.SERVED_SINCE.get(key))
+    if history is None or not documented or op.since != documented:
+        # served before any spec documented it: the specs' silence before then proves nothing
+        op.absent_through = ""
+        return
+    op.absent_through = history.absent_through(op.since)
+
+    def newer(by_history: dict[str, str], by_binaries: dict[str, str]) -> tuple[tuple[str, str, str], ...]:
+        """(name, since, absent_through) of the arguments documented after the route itself."""
+        found = []
+        for name in sorted(set(by_history) | set(by_binaries)):
+            if (op.method, op.path, name) in overrides.ARGUMENTS_SERVED_SINCE:
+                continue  # taken before it was documented: the specs' silence proves nothing
+            since = _earliest(by_history.get(name), by_binaries.get(name))
+            if version_key(since) <= version_key(documented):
+                continue  # as old as the route: the route's own check covers it
+            absent = history.absent_through(since)
+            if absent:
+                found.append((name, since, absent))
+        return tuple(found)
+
+    op.query_since = newer(history.query.get(route, {}), evidence.query.get(key, {}))
+    op.body_since = newer(history.body.get(route, {}), evidence.body.get(key, {}))
+    if op.body_model and op.body_since:
+        newer_fields = {name: since for name, since, _ in op.body_since}
+        op.body_model = replace(
+            op.body_model,
+            fields=tuple(replace(f, since=newer_fields.get(f.json_name, "")) for f in op.body_model.fields),
+        )
+    op.query_as_before = tuple(
+        (name, overrides.ARGUMENTS_AS_BEFORE[(op.method, op.path, name)])
+        for name, _, _ in op.query_since
+        if (op.method, op.path, name) in overrides.ARGUMENTS_AS_BEFORE
+    )
 
 
 def _check_unique_names(operations: list[Operation]) -> None:

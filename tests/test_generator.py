@@ -82,16 +82,33 @@ def test_every_route_of_every_spec_has_a_sync_and_an_async_method() -> None:
         assert inspect.iscoroutinefunction(getattr(AsyncOrthanc, name, None)), name
 
 
-def test_since_is_the_oldest_release_that_has_the_route() -> None:
-    only_new = spec_routes(ROOT / "openapi/orthanc-1.12.7.json") - spec_routes(ROOT / "openapi/orthanc-1.10.1.json")
-    assert len(only_new) >= 23
-    served_earlier = {("GET", "/instances/{id}/content/{path}")}  # see generator/overrides.py SERVED_SINCE
-    for op in ops.ALL:
-        new = (op.method, op.path) in only_new - served_earlier
-        assert op.since == ("1.12.7" if new else "1.10.1"), op
-    assert ops.GET_TOOLS_LABELS.since == "1.12.7"
-    assert ops.POST_MODALITIES_ID_GET.since == "1.12.7"
-    assert ops.POST_TOOLS_COUNT_RESOURCES.since == "1.12.7"
+def test_since_is_the_first_published_release_that_documents_the_route() -> None:
+    # the history README's table; absent_through is the release before (its spec proves the route absent)
+    assert (ops.GET_TOOLS_LABELS.since, ops.GET_TOOLS_LABELS.absent_through) == ("1.12.0", "1.11.3")
+    assert (ops.PUT_STUDIES_ID_LABELS_LABEL.since, ops.PUT_STUDIES_ID_LABELS_LABEL.absent_through) == (
+        "1.12.0",
+        "1.11.3",
+    )
+    assert (ops.POST_TOOLS_COUNT_RESOURCES.since, ops.POST_TOOLS_COUNT_RESOURCES.absent_through) == (
+        "1.12.5",
+        "1.12.4",
+    )
+    assert (ops.POST_MODALITIES_ID_GET.since, ops.POST_MODALITIES_ID_GET.absent_through) == ("1.12.6", "1.12.5")
+    assert ops.POST_PEERS_ID_STORE_STRAIGHT.since == "1.9.1"
+    assert ops.DELETE_JOBS_ID_KEY.since == "1.12.1"
+    # in the first published spec: nothing proves an older server lacks it
+    assert (ops.GET_SYSTEM.since, ops.GET_SYSTEM.absent_through) == ("1.9.0", "")
+    # served before it was documented (generator/overrides.py SERVED_SINCE): never refused
+    assert (ops.GET_INSTANCES_ID_CONTENT_PATH.since, ops.GET_INSTANCES_ID_CONTENT_PATH.absent_through) == (
+        "1.10.1",
+        "",
+    )
+    find_fields = {name: (since, absent) for name, since, absent in ops.POST_TOOLS_FIND.body_since}
+    assert find_fields["Labels"] == find_fields["LabelsConstraint"] == ("1.12.0", "1.11.3")
+    assert find_fields["ResponseContent"] == find_fields["OrderBy"] == ("1.12.5", "1.12.4")
+    assert "Level" not in find_fields and "Query" not in find_fields  # as old as the route
+    changes = {name for name, _, _ in ops.GET_CHANGES.query_since}
+    assert "type" in changes and "last" not in changes  # ARGUMENTS_SERVED_SINCE: 1.10.1 takes ?last
 
 
 def test_a_newer_spec_adds_routes_tagged_with_its_version(tmp_path: Path) -> None:

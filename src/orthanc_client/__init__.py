@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from . import _lean_httpx  # noqa: F401  (first: httpx without its command line, see the module)
 from ._dicomfiles import orthanc_instance_id
 from ._exceptions import (
     BadRequestError,
@@ -34,6 +35,7 @@ from ._exceptions import (
     ServerError,
     TransportError,
     UnauthorizedError,
+    UnknownRouteError,
     UnsupportedByServerError,
 )
 from ._job_state import JobState
@@ -129,6 +131,7 @@ __all__ = [
     "TransferResult",
     "TransportError",
     "UnauthorizedError",
+    "UnknownRouteError",
     "UnsupportedByServerError",
     "download",
     "download_zip",

@@ -129,6 +129,8 @@ class PreparedRequest:
     idempotent: bool
     replayable: bool
     operation: Operation
+    # top-level fields of a JSON object body, for the version gate (fields newer than the server are refused)
+    body_fields: tuple[str, ...] = ()
 
     def describe(self) -> str:
         return f"{self.method} /{self.url}"
@@ -180,11 +182,17 @@ def _query_text(value: Any) -> str:
     return str(value)
 
 
-def _json_body(value: Any) -> bytes:
+def _json_value(value: Any) -> Any:
+    """The JSON value a body argument stands for (a request model as Orthanc spells it)."""
     if hasattr(value, "to_orthanc"):
-        value = value.to_orthanc()
-    elif hasattr(value, "model_dump"):
-        value = value.model_dump(by_alias=True, exclude_none=True, mode="json")
+        return value.to_orthanc()
+    if hasattr(value, "model_dump"):
+        return value.model_dump(by_alias=True, exclude_none=True, mode="json")
+    return value
+
+
+def _json_body(value: Any) -> bytes:
+    value = _json_value(value)
     try:
         return jsonlib.dumps(value, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     except TypeError as exc:
@@ -271,7 +279,11 @@ def prepare_request(
         raise InvalidInputError(f"{operation.name}: pass one body, not {' and '.join(given)}")
     body: Callable[[], HttpBody] = lambda: None  # noqa: E731
     replayable = True
+    body_fields: tuple[str, ...] = ()
     if json is not None:
+        json = _json_value(json)
+        if isinstance(json, Mapping):
+            body_fields = tuple(str(key) for key in json)
         encoded = _json_body(json)
         body = lambda: encoded  # noqa: E731
         all_headers.setdefault("Content-Type", "application/json")
@@ -297,6 +309,7 @@ def prepare_request(
         idempotent=operation.idempotent,
         replayable=replayable,
         operation=operation,
+        body_fields=body_fields,
     )
 
 
@@ -310,7 +323,7 @@ def custom_operation(method: str, path: str, *, binary: bool = False) -> Operati
         name=f"{method} {path}",
         method=method,
         path=path,
-        since="0",
+        since="",  # no spec tells: never refused before sending
         response="binary" if binary else "json",
         idempotent=method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS"),
     )

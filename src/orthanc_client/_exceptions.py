@@ -13,7 +13,9 @@
     ├── TransportError            no answer at all (also an httpx.TransportError)
     │   ├── ConnectError          could not connect, or the connection dropped
     │   └── RequestTimeoutError   connect/read/write/pool timeout
-    ├── UnsupportedByServerError  the route is newer than the connected Orthanc
+    ├── UnsupportedByServerError  the route or an argument is newer than the connected Orthanc
+    │   └── UnknownRouteError     Orthanc answered 404 "Unknown resource" for a route no spec vouches for
+    │                             (also a NotFoundError)
     ├── JobFailedError            an Orthanc job ended in Failure (carries ErrorCode/ErrorDescription/ErrorDetails)
     ├── DicomNetworkError         a C-ECHO/C-FIND/C-MOVE/C-GET/C-STORE or peer call failed at the remote end
     ├── NotLoadedError            async only: a property needs data not loaded yet (await .load() / get_...())
@@ -44,9 +46,14 @@ class InvalidInputError(OrthancError, ValueError):
 
 
 class UnsupportedByServerError(OrthancError):
-    """The connected Orthanc is older than the release that introduced the route."""
+    """The connected Orthanc lacks the route, or a query argument or body field given to it.
 
-    def __init__(self, route: str, required_version: str, server_version: str) -> None:
+    Raised before sending when Orthanc's published specs prove the server's release lacks it. Attributes:
+    ``route`` (what was refused, e.g. ``"POST /tools/find with the body field 'Labels'"``),
+    ``required_version`` (the release that brought it, ``None`` when unknown), ``server_version``.
+    """
+
+    def __init__(self, route: str, required_version: str | None, server_version: str) -> None:
         self.route = route
         self.required_version = required_version
         self.server_version = server_version
@@ -196,6 +203,36 @@ class NotFoundError(HTTPError):
 
 _RESOURCE_IN_PATH = re.compile(r"/(patients|studies|series|instances)/([^/]+)")
 _SINGULAR = {"patients": "patient", "studies": "study", "series": "series", "instances": "instance"}
+
+
+class UnknownRouteError(UnsupportedByServerError, NotFoundError):
+    """Orthanc answered 404 "Unknown resource" for a route that no published spec vouches for on this server
+    (a plugin route whose plugin is not loaded, an undocumented route, a newer release's route).
+
+    It is also a ``NotFoundError``: Orthanc gives the same answer for a few unknown resources under such
+    routes, so code that handles a missing resource keeps working.
+    """
+
+    def __init__(self, response: httpx.Response, server_version: str) -> None:
+        HTTPError.__init__(self, response)
+        self.route = f"{self.method} {response.request.url.path}"
+        self.required_version = None
+        self.server_version = server_version
+        self.args = (
+            f"{self.route}: Orthanc {server_version} answered 404 Unknown resource: it does not serve this route "
+            f"(a plugin that is not loaded, or a newer Orthanc's route), or the resource is unknown",
+        )
+
+
+def is_unknown_route_answer(error: HTTPError) -> bool:
+    """Orthanc's answer to a URI that no route matches: 404 with ``OrthancStatus`` 17 and the ``Uri`` (checked on
+    1.10.1 and 1.12.7; a missing resource under a known route answers 404 with an empty body)."""
+    return (
+        error.status_code == 404
+        and error.orthanc_status == 17
+        and isinstance(error.body, dict)
+        and "Uri" in error.body
+    )
 
 
 class ConflictError(HTTPError):

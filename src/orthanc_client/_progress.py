@@ -1,7 +1,7 @@
 """A progress bar for transfers (files and bytes), drawn with ``rich`` on stderr.
 
 ``progress=None`` (the default everywhere) means "when stderr is a terminal": a script piped into a log
-gets no bar. ``rich`` is a dependency of the package; should it be uninstalled, the default is silently no
+gets no bar. ``rich`` comes with the ``orthanc-client[cli]`` extra; without it, the default is silently no
 bar and ``progress=True`` raises.
 """
 
@@ -21,7 +21,7 @@ def progress_wanted(progress: bool | None) -> bool:
     if progress is None:
         return sys.stderr.isatty() and _has_rich()
     if progress and not _has_rich():
-        raise InvalidInputError("progress=True needs rich: pip install rich")
+        raise InvalidInputError("progress=True needs rich: pip install 'orthanc-client[cli]'")
     return progress
 
 

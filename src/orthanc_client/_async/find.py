@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 from typing_extensions import Unpack
 
 from .._exceptions import InvalidInputError, UnsupportedByServerError
-from .._operation import parse_version
+from .._generated.operations import POST_TOOLS_FIND
 from .._query import dicom_query
 from .resources import Instance, Patient, Resource, Series, Study
 
@@ -26,12 +26,13 @@ DEFAULT_PAGE_SIZE = 1000
 
 LabelsConstraint = Literal["All", "Any", "None"]
 
-# Body keys newer than the oldest supported Orthanc: the argument that sends each, the release that added it.
+# Body keys newer than some supported Orthanc, and the argument that sends each; the release that brought each
+# comes from the published specs (the generated table), like the gate every request goes through.
 _NEWER_KEYS = {
-    "Labels": ("labels", "1.12.0"),
-    "RequestedTags": ("requested_tags", "1.11.0"),
-    "OrderBy": ("order_by", "1.12.5"),
-    "MetadataQuery": ("metadata_query", "1.12.5"),
+    "Labels": "labels",
+    "RequestedTags": "requested_tags",
+    "OrderBy": "order_by",
+    "MetadataQuery": "metadata_query",
 }
 
 
@@ -82,15 +83,16 @@ def find_body(
 
 
 async def _check_server_takes(client: AsyncOrthanc, body: Mapping[str, Any]) -> None:
-    """Refuses a body the server is too old for, before sending (asks the version only if it could be)."""
+    """Refuses a body the server is too old for, before sending, naming the argument the caller gave (asks the
+    version only if it could be)."""
     used = [key for key in _NEWER_KEYS if key in body]
     if not used:
         return
     version = await client.server_version()
     for key in used:
-        argument, minimum = _NEWER_KEYS[key]
-        if parse_version(version) < parse_version(minimum):
-            raise UnsupportedByServerError(f"find(..., {argument}=...)", minimum, version)
+        missing = POST_TOOLS_FIND.missing_on(version, body_names=[key])
+        if missing is not None:
+            raise UnsupportedByServerError(f"find(..., {_NEWER_KEYS[key]}=...)", missing[1], version)
 
 
 async def iter_resources(

@@ -45,7 +45,8 @@ class AsyncOrthancAPI:
         ``GET /changes``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``to`` (1.12.5),
+        ``type`` (1.12.5).
 
         Args:
             last: Only the last change (query argument ``last``)
@@ -79,7 +80,7 @@ class AsyncOrthancAPI:
 
         ``DELETE /changes``. Clear the full history stored in the changes log
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -117,7 +118,7 @@ class AsyncOrthancAPI:
         periodically clear this log by `DELETE`-ing this URI. This route might be removed in future versions
         of Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             limit: Limit the number of results (query argument ``limit``)
@@ -150,7 +151,7 @@ class AsyncOrthancAPI:
 
         ``DELETE /exports``. Clear the full history stored in the exports log
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -188,7 +189,9 @@ class AsyncOrthancAPI:
         ``GET /instances``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``response-content`` (1.12.5), ``short``
+        (1.9.4).
 
         Args:
             expand: If present, retrieve detailed information about the resources, not only their identifiers
@@ -231,7 +234,7 @@ class AsyncOrthancAPI:
 
         ``POST /instances``. Upload DICOM instances
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             content: Request body: bytes, a binary file object or an iterator of bytes (streamed, not read
@@ -275,7 +278,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -313,7 +317,7 @@ class AsyncOrthancAPI:
 
         ``DELETE /instances/{id}``. Delete the DICOM instance whose Orthanc identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -351,7 +355,8 @@ class AsyncOrthancAPI:
         identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/anonymization.html#anonymization-of-a-single-instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3),
+        ``KeepSource`` (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3).
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -394,7 +399,8 @@ class AsyncOrthancAPI:
         identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/anonymization.html#anonymization-of-a-single-instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3),
+        ``KeepSource`` (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3).
 
         The answer is not held in memory: use ``async with client.stream_post_instances_id_anonymize(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -439,7 +445,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/attachments``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.10.0).
 
         Args:
             id_: id
@@ -477,7 +483,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/attachments/{name}``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -517,7 +523,7 @@ class AsyncOrthancAPI:
         ``PUT /instances/{id}/attachments/{name}``. Attach a file to the given DICOM instance. This call will
         fail if trying to modify a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -562,7 +568,7 @@ class AsyncOrthancAPI:
         ``DELETE /instances/{id}/attachments/{name}``. Delete an attachment associated with the given DICOM
         instance. This call will fail if trying to delete a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -603,7 +609,7 @@ class AsyncOrthancAPI:
         ``POST /instances/{id}/attachments/{name}/compress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -647,7 +653,7 @@ class AsyncOrthancAPI:
         associated with the given instance. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -694,7 +700,7 @@ class AsyncOrthancAPI:
         associated with the given instance. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``async with
         client.stream_get_instances_id_attachments_name_compressed_data(...) as answer:`` then ``async for
@@ -743,7 +749,7 @@ class AsyncOrthancAPI:
         associated with the given instance, as stored on the disk. This is different from `.../md5` iff
         `EnableStorage` is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -783,7 +789,7 @@ class AsyncOrthancAPI:
         with the given instance, as stored on the disk. This is different from `.../size` iff `EnableStorage`
         is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -824,7 +830,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -869,7 +875,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``async with
         client.stream_get_instances_id_attachments_name_data(...) as answer:`` then ``async for chunk in
@@ -916,7 +922,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/attachments/{name}/info``. Served by Orthanc but left out of its --openapi
         output; arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -953,7 +960,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/attachments/{name}/is-compressed``. Test whether the attachment has been stored
         as a compressed file on the disk.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -992,7 +999,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/attachments/{name}/md5``. Get the MD5 hash of one attachment associated with the
         given instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -1031,7 +1038,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/attachments/{name}/size``. Get the size of one attachment associated with the
         given instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -1072,7 +1079,7 @@ class AsyncOrthancAPI:
         ``POST /instances/{id}/attachments/{name}/uncompress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -1115,7 +1122,7 @@ class AsyncOrthancAPI:
         ``POST /instances/{id}/attachments/{name}/verify-md5``. Verify that the attachment is not corrupted,
         by validating its MD5 hash
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -1154,7 +1161,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/content``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        Served by Orthanc 1.10.1.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1190,7 +1197,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/content``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        Served by Orthanc 1.10.1.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_content(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -1231,7 +1238,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/content/{path}``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        Served by Orthanc 1.12.7.
+        Served by Orthanc 1.10.1 and later.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1270,7 +1277,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/content/{path}``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        Served by Orthanc 1.12.7.
+        Served by Orthanc 1.10.1 and later.
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_content_path(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -1317,7 +1324,7 @@ class AsyncOrthancAPI:
         file. Since Orthanc 1.12.0, this route is disabled by default, but can be enabled using the
         `RestApiWriteToFileSystemEnabled` configuration option.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1359,7 +1366,8 @@ class AsyncOrthancAPI:
 
         ``GET /instances/{id}/file``. Download one DICOM instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7),
+        ``lossy-quality`` (1.12.7), ``transcode`` (1.12.2).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1407,7 +1415,8 @@ class AsyncOrthancAPI:
 
         ``GET /instances/{id}/file``. Download one DICOM instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7),
+        ``lossy-quality`` (1.12.7), ``transcode`` (1.12.2).
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_file(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -1456,7 +1465,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/frames``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -1491,7 +1500,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/frames/{frame}``. List the available operations under URI
         `/instances/{id}/frames/{frame}/`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -1531,7 +1540,8 @@ class AsyncOrthancAPI:
         instance. Pixels of grayscale images are truncated to the [-32768,32767] range. Negative values must
         be interpreted according to two's complement.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1577,7 +1587,8 @@ class AsyncOrthancAPI:
         instance. Pixels of grayscale images are truncated to the [-32768,32767] range. Negative values must
         be interpreted according to two's complement.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``async with
         client.stream_get_instances_id_frames_frame_image_int16(...) as answer:`` then ``async for chunk in
@@ -1628,7 +1639,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/frames/{frame}/image-uint16``. Decode one frame of interest from the given DICOM
         instance. Pixels of grayscale images are truncated to the [0,65535] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1673,7 +1685,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/frames/{frame}/image-uint16``. Decode one frame of interest from the given DICOM
         instance. Pixels of grayscale images are truncated to the [0,65535] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``async with
         client.stream_get_instances_id_frames_frame_image_uint16(...) as answer:`` then ``async for chunk in
@@ -1724,7 +1737,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/frames/{frame}/image-uint8``. Decode one frame of interest from the given DICOM
         instance. Pixels of grayscale images are truncated to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1769,7 +1783,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/frames/{frame}/image-uint8``. Decode one frame of interest from the given DICOM
         instance. Pixels of grayscale images are truncated to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``async with
         client.stream_get_instances_id_frames_frame_image_uint8(...) as answer:`` then ``async for chunk in
@@ -1818,7 +1833,7 @@ class AsyncOrthancAPI:
         instance, and export this frame as a Octave/Matlab matrix to be imported with `eval()`:
         https://orthanc.uclouvain.be/book/faq/matlab.html
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1857,7 +1872,8 @@ class AsyncOrthancAPI:
         instance, for use with numpy in Python. The numpy array has 3 dimensions: (height, width, color
         channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the DICOM resource of interest
@@ -1900,7 +1916,8 @@ class AsyncOrthancAPI:
         instance, for use with numpy in Python. The numpy array has 3 dimensions: (height, width, color
         channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         The answer is not held in memory: use ``async with
         client.stream_get_instances_id_frames_frame_numpy(...) as answer:`` then ``async for chunk in
@@ -1948,7 +1965,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/frames/{frame}/preview``. Decode one frame of interest from the given DICOM
         instance. The full dynamic range of grayscale images is rescaled to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1993,7 +2011,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/frames/{frame}/preview``. Decode one frame of interest from the given DICOM
         instance. The full dynamic range of grayscale images is rescaled to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``async with
         client.stream_get_instances_id_frames_frame_preview(...) as answer:`` then ``async for chunk in
@@ -2042,7 +2061,7 @@ class AsyncOrthancAPI:
         DICOM instance of interest, bypassing image decoding. This is notably useful to access the source
         files in compressed transfer syntaxes.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2079,7 +2098,7 @@ class AsyncOrthancAPI:
         DICOM instance of interest, bypassing image decoding. This is notably useful to access the source
         files in compressed transfer syntaxes.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``async with
         client.stream_get_instances_id_frames_frame_raw(...) as answer:`` then ``async for chunk in
@@ -2121,7 +2140,7 @@ class AsyncOrthancAPI:
         DICOM instance of interest, bypassing image decoding. This is notably useful to access the source
         files in compressed transfer syntaxes. The image is compressed using gzip
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2158,7 +2177,7 @@ class AsyncOrthancAPI:
         DICOM instance of interest, bypassing image decoding. This is notably useful to access the source
         files in compressed transfer syntaxes. The image is compressed using gzip
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``async with
         client.stream_get_instances_id_frames_frame_raw_gz(...) as answer:`` then ``async for chunk in
@@ -2209,7 +2228,8 @@ class AsyncOrthancAPI:
         well as the default windowing stored in the DICOM file (`WindowCenter` and `WindowWidth`tags), and can
         be used to resize the resulting image. Color images are not affected by windowing.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -2266,7 +2286,8 @@ class AsyncOrthancAPI:
         well as the default windowing stored in the DICOM file (`WindowCenter` and `WindowWidth`tags), and can
         be used to resize the resulting image. Color images are not affected by windowing.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``async with
         client.stream_get_instances_id_frames_frame_rendered(...) as answer:`` then ``async for chunk in
@@ -2321,7 +2342,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/header``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -2364,7 +2385,8 @@ class AsyncOrthancAPI:
         grayscale images are truncated to the [-32768,32767] range. Negative values must be interpreted
         according to two's complement.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -2408,7 +2430,8 @@ class AsyncOrthancAPI:
         grayscale images are truncated to the [-32768,32767] range. Negative values must be interpreted
         according to two's complement.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_image_int16(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -2456,7 +2479,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/image-uint16``. Decode the first frame of the given DICOM instance. Pixels of
         grayscale images are truncated to the [0,65535] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -2499,7 +2523,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/image-uint16``. Decode the first frame of the given DICOM instance. Pixels of
         grayscale images are truncated to the [0,65535] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_image_uint16(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -2547,7 +2572,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/image-uint8``. Decode the first frame of the given DICOM instance. Pixels of
         grayscale images are truncated to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -2590,7 +2616,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/image-uint8``. Decode the first frame of the given DICOM instance. Pixels of
         grayscale images are truncated to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_image_uint8(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -2635,8 +2662,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/labels``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -2670,8 +2697,8 @@ class AsyncOrthancAPI:
 
         ``GET /instances/{id}/labels/{label}``. Test whether the instance is associated with the given label
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2710,8 +2737,8 @@ class AsyncOrthancAPI:
 
         ``PUT /instances/{id}/labels/{label}``. Associate a label with a instance
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2750,8 +2777,8 @@ class AsyncOrthancAPI:
 
         ``DELETE /instances/{id}/labels/{label}``. Remove a label associated with a instance
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2787,7 +2814,7 @@ class AsyncOrthancAPI:
         frame as a Octave/Matlab matrix to be imported with `eval()`:
         https://orthanc.uclouvain.be/book/faq/matlab.html
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -2823,7 +2850,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/metadata``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``numeric`` (1.12.0).
 
         Args:
             id_: id
@@ -2862,7 +2889,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/metadata/{name}``. Get the value of a metadata that is associated with the given
         instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2904,7 +2931,7 @@ class AsyncOrthancAPI:
         ``PUT /instances/{id}/metadata/{name}``. Set the value of some metadata in the given DICOM instance.
         This call will fail if trying to modify a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2948,7 +2975,7 @@ class AsyncOrthancAPI:
         ``DELETE /instances/{id}/metadata/{name}``. Delete some metadata associated with the given DICOM
         instance. This call will fail if trying to delete a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2989,7 +3016,8 @@ class AsyncOrthancAPI:
         identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/anonymization.html#modification-of-a-single-instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7),
+        ``LossyQuality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -3032,7 +3060,8 @@ class AsyncOrthancAPI:
         identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/anonymization.html#modification-of-a-single-instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7),
+        ``LossyQuality`` (1.12.7).
 
         The answer is not held in memory: use ``async with client.stream_post_instances_id_modify(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -3078,7 +3107,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/module``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -3119,7 +3149,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/numpy``. Decode the given DICOM instance, for use with numpy in Python. The
         numpy array has 4 dimensions: (frame, height, width, color channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the DICOM resource of interest
@@ -3159,7 +3190,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/numpy``. Decode the given DICOM instance, for use with numpy in Python. The
         numpy array has 4 dimensions: (frame, height, width, color channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_numpy(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -3205,7 +3237,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/patient``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -3247,7 +3280,7 @@ class AsyncOrthancAPI:
         instance doesn't contain the `EncapsulatedDocument` tag or if the `MIMETypeOfEncapsulatedDocument` tag
         doesn't correspond to the PDF type, a `404` HTTP error is raised.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance interest
@@ -3282,7 +3315,7 @@ class AsyncOrthancAPI:
         instance doesn't contain the `EncapsulatedDocument` tag or if the `MIMETypeOfEncapsulatedDocument` tag
         doesn't correspond to the PDF type, a `404` HTTP error is raised.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_pdf(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -3323,7 +3356,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/preview``. Decode the first frame of the given DICOM instance. The full dynamic
         range of grayscale images is rescaled to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -3366,7 +3400,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/preview``. Decode the first frame of the given DICOM instance. The full dynamic
         range of grayscale images is rescaled to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_preview(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -3417,7 +3452,8 @@ class AsyncOrthancAPI:
         resource of interest. Beware that this is a time-consuming operation, as all the children DICOM
         instances will be parsed again, and the Orthanc index will be updated accordingly.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``LimitToThisLevelMainDicomTags`` (1.12.4), ``ReconstructFiles`` (1.11.0).
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -3466,7 +3502,8 @@ class AsyncOrthancAPI:
         windowing stored in the DICOM file (`WindowCenter` and `WindowWidth`tags), and can be used to resize
         the resulting image. Color images are not affected by windowing.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -3521,7 +3558,8 @@ class AsyncOrthancAPI:
         windowing stored in the DICOM file (`WindowCenter` and `WindowWidth`tags), and can be used to resize
         the resulting image. Color images are not affected by windowing.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``async with client.stream_get_instances_id_rendered(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -3575,7 +3613,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/series``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -3619,7 +3658,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/simplified-tags``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``whole`` (1.12.4).
 
         Args:
             id_: id
@@ -3658,7 +3697,7 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/statistics``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -3696,7 +3735,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/study``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -3740,7 +3780,8 @@ class AsyncOrthancAPI:
         ``GET /instances/{id}/tags``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``ignore-length``
+        (1.9.5), ``whole`` (1.12.4).
 
         Args:
             id_: id
@@ -3779,7 +3820,7 @@ class AsyncOrthancAPI:
         ``GET /jobs``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             expand: If present, retrieve detailed information about the resources, not only their identifiers
@@ -3814,7 +3855,7 @@ class AsyncOrthancAPI:
         ``GET /jobs/{id}``. Retrieve detailed information about the job whose identifier is provided in the
         URL: https://orthanc.uclouvain.be/book/users/advanced-rest.html#jobs
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -3849,8 +3890,8 @@ class AsyncOrthancAPI:
         the job has not run or not completed yet, you must cancel it first. If the job has outputs, all
         outputs will be deleted as well.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Identifier of the job of interest
@@ -3888,7 +3929,7 @@ class AsyncOrthancAPI:
         Orthanc Book for more information about the state machine applicable to jobs:
         https://orthanc.uclouvain.be/book/users/advanced-rest.html#jobs
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -3930,7 +3971,7 @@ class AsyncOrthancAPI:
         Orthanc Book for more information about the state machine applicable to jobs:
         https://orthanc.uclouvain.be/book/users/advanced-rest.html#jobs
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -3972,7 +4013,7 @@ class AsyncOrthancAPI:
         Orthanc Book for more information about the state machine applicable to jobs:
         https://orthanc.uclouvain.be/book/users/advanced-rest.html#jobs
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -4014,7 +4055,7 @@ class AsyncOrthancAPI:
         Orthanc Book for more information about the state machine applicable to jobs:
         https://orthanc.uclouvain.be/book/users/advanced-rest.html#jobs
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -4054,7 +4095,7 @@ class AsyncOrthancAPI:
         that generate a DICOMDIR media or a ZIP archive provide such an output (with `key` equals to
         `archive`).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -4091,7 +4132,7 @@ class AsyncOrthancAPI:
         that generate a DICOMDIR media or a ZIP archive provide such an output (with `key` equals to
         `archive`).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``async with client.stream_get_jobs_id_key(...) as answer:``
         then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An error
@@ -4132,8 +4173,8 @@ class AsyncOrthancAPI:
         that generate a DICOMDIR media or a ZIP archive provide such an output (with `key` equals to
         `archive`).
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.1: on Orthanc 1.12.0 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Identifier of the job of interest
@@ -4169,7 +4210,7 @@ class AsyncOrthancAPI:
         to the content of the `DicomModalities` configuration option, or to the information stored in the
         database if `DicomModalitiesInDatabase` is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             expand: If present, retrieve detailed information about the individual DICOM modalities (query
@@ -4204,7 +4245,7 @@ class AsyncOrthancAPI:
 
         ``GET /modalities/{id}``. List the operations that are available for a DICOM modality.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the DICOM modality of interest
@@ -4242,7 +4283,8 @@ class AsyncOrthancAPI:
         permanent iff. `DicomModalitiesInDatabase` is `true`, otherwise it is lost at the next restart of
         Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``AllowFindWorklist``
+        (1.10.0).
 
         Args:
             id_: Identifier of the new/updated DICOM modality
@@ -4281,7 +4323,7 @@ class AsyncOrthancAPI:
         ``DELETE /modalities/{id}``. Delete one DICOM modality. This change is permanent iff.
         `DicomModalitiesInDatabase` is `true`, otherwise it is lost at the next restart of Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the DICOM modality of interest
@@ -4315,7 +4357,7 @@ class AsyncOrthancAPI:
         ``GET /modalities/{id}/configuration``. Get detailed information about the configuration of some DICOM
         modality
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4352,7 +4394,7 @@ class AsyncOrthancAPI:
         ``POST /modalities/{id}/echo``. Trigger C-ECHO SCU command against the DICOM modality whose identifier
         is provided in URL: https://orthanc.uclouvain.be/book/users/rest.html#performing-c-echo
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4397,7 +4439,7 @@ class AsyncOrthancAPI:
 
         Deprecated by Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4444,7 +4486,7 @@ class AsyncOrthancAPI:
 
         Deprecated by Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4490,7 +4532,7 @@ class AsyncOrthancAPI:
 
         Deprecated by Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4536,7 +4578,7 @@ class AsyncOrthancAPI:
 
         Deprecated by Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4582,7 +4624,7 @@ class AsyncOrthancAPI:
 
         Deprecated by Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4625,7 +4667,8 @@ class AsyncOrthancAPI:
         ``POST /modalities/{id}/find-worklist``. Trigger C-FIND SCU command against the remote worklists of
         the DICOM modality whose identifier is provided in URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Full`` (1.9.5),
+        ``Query`` (1.9.5), ``Short`` (1.9.5).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4667,8 +4710,8 @@ class AsyncOrthancAPI:
         ``POST /modalities/{id}/get``. Start a C-GET SCU command as a job, in order to retrieve DICOM
         resources from a remote DICOM modality whose identifier is provided in the URL:
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.6: on Orthanc 1.12.5 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4711,7 +4754,7 @@ class AsyncOrthancAPI:
         of a sequence of C-STORE commands by some remote DICOM modality whose identifier is provided in the
         URL: https://orthanc.uclouvain.be/book/users/rest.html#performing-c-move
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4754,7 +4797,7 @@ class AsyncOrthancAPI:
         identifier is provided in URL:
         https://orthanc.uclouvain.be/book/users/rest.html#performing-query-retrieve-c-find-and-find-with-rest
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Timeout`` (1.9.1).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4797,7 +4840,7 @@ class AsyncOrthancAPI:
         DICOM modality whose identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/storage-commitment.html#storage-commitment-scu
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Timeout`` (1.9.1).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4840,7 +4883,8 @@ class AsyncOrthancAPI:
         resources stored locally to some remote DICOM modality whose identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/rest.html#rest-store-scu
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``CalledAet`` (1.11.3),
+        ``Host`` (1.11.3), ``Port`` (1.11.3), ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4884,7 +4928,7 @@ class AsyncOrthancAPI:
         locally within Orthanc. This is an alternative to command-line tools such as `storescu` from DCMTK or
         dcm4che.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4929,7 +4973,9 @@ class AsyncOrthancAPI:
         ``GET /patients``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``response-content`` (1.12.5), ``short``
+        (1.9.4).
 
         Args:
             expand: If present, retrieve detailed information about the resources, not only their identifiers
@@ -4974,7 +5020,8 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -5012,7 +5059,7 @@ class AsyncOrthancAPI:
 
         ``DELETE /patients/{id}``. Delete the DICOM patient whose Orthanc identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5051,7 +5098,8 @@ class AsyncOrthancAPI:
         brand new patient, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#anonymization-of-patients-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3),
+        ``KeepSource`` (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5095,7 +5143,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5142,7 +5191,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``async with client.stream_get_patients_id_archive(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -5191,7 +5241,8 @@ class AsyncOrthancAPI:
         ``POST /patients/{id}/archive``. Create a ZIP archive containing the DICOM patient whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5236,7 +5287,8 @@ class AsyncOrthancAPI:
         ``POST /patients/{id}/archive``. Create a ZIP archive containing the DICOM patient whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``async with client.stream_post_patients_id_archive(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -5284,7 +5336,7 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/attachments``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.10.0).
 
         Args:
             id_: id
@@ -5322,7 +5374,7 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/attachments/{name}``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -5362,7 +5414,7 @@ class AsyncOrthancAPI:
         ``PUT /patients/{id}/attachments/{name}``. Attach a file to the given DICOM patient. This call will
         fail if trying to modify a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5407,7 +5459,7 @@ class AsyncOrthancAPI:
         ``DELETE /patients/{id}/attachments/{name}``. Delete an attachment associated with the given DICOM
         patient. This call will fail if trying to delete a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5448,7 +5500,7 @@ class AsyncOrthancAPI:
         ``POST /patients/{id}/attachments/{name}/compress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5492,7 +5544,7 @@ class AsyncOrthancAPI:
         associated with the given patient. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5539,7 +5591,7 @@ class AsyncOrthancAPI:
         associated with the given patient. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``async with
         client.stream_get_patients_id_attachments_name_compressed_data(...) as answer:`` then ``async for
@@ -5588,7 +5640,7 @@ class AsyncOrthancAPI:
         associated with the given patient, as stored on the disk. This is different from `.../md5` iff
         `EnableStorage` is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5628,7 +5680,7 @@ class AsyncOrthancAPI:
         with the given patient, as stored on the disk. This is different from `.../size` iff `EnableStorage`
         is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5669,7 +5721,7 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given patient
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5714,7 +5766,7 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given patient
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``async with
         client.stream_get_patients_id_attachments_name_data(...) as answer:`` then ``async for chunk in
@@ -5761,7 +5813,8 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/attachments/{name}/info``. Served by Orthanc but left out of its --openapi
         output; arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -5798,7 +5851,7 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/attachments/{name}/is-compressed``. Test whether the attachment has been stored
         as a compressed file on the disk.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5837,7 +5890,7 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/attachments/{name}/md5``. Get the MD5 hash of one attachment associated with the
         given patient
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5876,7 +5929,7 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/attachments/{name}/size``. Get the size of one attachment associated with the
         given patient
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5917,7 +5970,7 @@ class AsyncOrthancAPI:
         ``POST /patients/{id}/attachments/{name}/uncompress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5960,7 +6013,7 @@ class AsyncOrthancAPI:
         ``POST /patients/{id}/attachments/{name}/verify-md5``. Verify that the attachment is not corrupted, by
         validating its MD5 hash
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6003,7 +6056,8 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/instances``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -6047,7 +6101,8 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/instances-tags``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -6086,8 +6141,8 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/labels``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -6121,8 +6176,8 @@ class AsyncOrthancAPI:
 
         ``GET /patients/{id}/labels/{label}``. Test whether the patient is associated with the given label
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6161,8 +6216,8 @@ class AsyncOrthancAPI:
 
         ``PUT /patients/{id}/labels/{label}``. Associate a label with a patient
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6201,8 +6256,8 @@ class AsyncOrthancAPI:
 
         ``DELETE /patients/{id}/labels/{label}``. Remove a label associated with a patient
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6243,7 +6298,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6293,7 +6349,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``async with client.stream_get_patients_id_media(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -6344,7 +6401,8 @@ class AsyncOrthancAPI:
         ``POST /patients/{id}/media``. Create a DICOMDIR media containing the DICOM patient whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6389,7 +6447,8 @@ class AsyncOrthancAPI:
         ``POST /patients/{id}/media``. Create a DICOMDIR media containing the DICOM patient whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``async with client.stream_post_patients_id_media(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -6437,7 +6496,7 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/metadata``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``numeric`` (1.12.0).
 
         Args:
             id_: id
@@ -6476,7 +6535,7 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/metadata/{name}``. Get the value of a metadata that is associated with the given
         patient
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6518,7 +6577,7 @@ class AsyncOrthancAPI:
         ``PUT /patients/{id}/metadata/{name}``. Set the value of some metadata in the given DICOM patient.
         This call will fail if trying to modify a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6562,7 +6621,7 @@ class AsyncOrthancAPI:
         ``DELETE /patients/{id}/metadata/{name}``. Delete some metadata associated with the given DICOM
         patient. This call will fail if trying to delete a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6604,7 +6663,8 @@ class AsyncOrthancAPI:
         brand new patient, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#modification-of-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6646,7 +6706,8 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/module``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -6684,7 +6745,7 @@ class AsyncOrthancAPI:
 
         ``GET /patients/{id}/protected``. Is the patient protected against recycling?
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6722,7 +6783,7 @@ class AsyncOrthancAPI:
         Unprotects a patient by sending `0` or `false` in the payload requests. More info:
         https://orthanc.uclouvain.be/book/faq/features.html#recycling-protection
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6766,7 +6827,8 @@ class AsyncOrthancAPI:
         resource of interest. Beware that this is a time-consuming operation, as all the children DICOM
         instances will be parsed again, and the Orthanc index will be updated accordingly.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``LimitToThisLevelMainDicomTags`` (1.12.4), ``ReconstructFiles`` (1.11.0).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6809,7 +6871,8 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/series``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -6853,7 +6916,8 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/shared-tags``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -6892,7 +6956,7 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/statistics``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -6930,7 +6994,8 @@ class AsyncOrthancAPI:
         ``GET /patients/{id}/studies``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -6972,7 +7037,7 @@ class AsyncOrthancAPI:
         content of the `OrthancPeers` configuration option, or to the information stored in the database if
         `OrthancPeersInDatabase` is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             expand: If present, retrieve detailed information about the individual Orthanc peers (query
@@ -7007,7 +7072,7 @@ class AsyncOrthancAPI:
 
         ``GET /peers/{id}``. List the operations that are available for an Orthanc peer.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the peer of interest
@@ -7044,7 +7109,7 @@ class AsyncOrthancAPI:
         ``PUT /peers/{id}``. Define a new Orthanc peer, or update an existing one. This change is permanent
         iff. `OrthancPeersInDatabase` is `true`, otherwise it is lost at the next restart of Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the new/updated Orthanc peer
@@ -7083,7 +7148,7 @@ class AsyncOrthancAPI:
         ``DELETE /peers/{id}``. Delete one Orthanc peer. This change is permanent iff.
         `OrthancPeersInDatabase` is `true`, otherwise it is lost at the next restart of Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the Orthanc peer of interest
@@ -7117,7 +7182,7 @@ class AsyncOrthancAPI:
         ``GET /peers/{id}/configuration``. Get detailed information about the configuration of some Orthanc
         peer
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the peer of interest
@@ -7155,7 +7220,7 @@ class AsyncOrthancAPI:
         identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/rest.html#sending-one-resource
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the modality of interest
@@ -7198,7 +7263,8 @@ class AsyncOrthancAPI:
         Orthanc peer whose identifier is provided in URL, without having to first store it locally within
         Orthanc. This is an alternative to command-line tools such as `curl`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.9.1: on Orthanc 1.9.0 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Identifier of the modality of interest
@@ -7239,7 +7305,7 @@ class AsyncOrthancAPI:
         a `GET` request against the `/system` URI of the remote peer. This route can be used to test
         connectivity.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the peer of interest
@@ -7272,7 +7338,7 @@ class AsyncOrthancAPI:
         ``GET /plugins``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -7305,7 +7371,7 @@ class AsyncOrthancAPI:
         using the `OrthancPluginExtendOrthancExplorer()` function of the plugin SDK. This route is for
         internal use of Orthanc Explorer.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -7338,7 +7404,7 @@ class AsyncOrthancAPI:
         using the `OrthancPluginExtendOrthancExplorer()` function of the plugin SDK. This route is for
         internal use of Orthanc Explorer.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``async with client.stream_get_plugins_explorer_js(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -7375,7 +7441,7 @@ class AsyncOrthancAPI:
         ``GET /plugins/{id}``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -7410,7 +7476,7 @@ class AsyncOrthancAPI:
         `QueryRetrieveSize` configuration option of Orthanc.
         https://orthanc.uclouvain.be/book/users/rest.html#performing-query-retrieve-c-find-and-find-with-rest
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -7443,7 +7509,7 @@ class AsyncOrthancAPI:
         ``GET /queries/{id}``. List the available operations for the query/retrieve operation whose identifier
         is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the query of interest
@@ -7476,7 +7542,7 @@ class AsyncOrthancAPI:
 
         ``DELETE /queries/{id}``. Delete the query/retrieve operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the query of interest
@@ -7513,7 +7579,7 @@ class AsyncOrthancAPI:
         ``GET /queries/{id}/answers``. List the indices of all the available answers resulting from a
         query/retrieve operation on some DICOM modality, whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4).
 
         Args:
             id_: Identifier of the query of interest
@@ -7554,7 +7620,7 @@ class AsyncOrthancAPI:
         ``GET /queries/{id}/answers/{index}``. List the available operations on an answer associated with the
         query/retrieve operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the query of interest
@@ -7592,7 +7658,7 @@ class AsyncOrthancAPI:
         ``GET /queries/{id}/answers/{index}/content``. Get the content (DICOM tags) of one answer associated
         with the query/retrieve operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4).
 
         Args:
             id_: Identifier of the query of interest
@@ -7635,7 +7701,7 @@ class AsyncOrthancAPI:
         order to query the child instances associated with one answer to some query/retrieve operation whose
         identifiers are provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Timeout`` (1.9.1).
 
         Args:
             id_: Identifier of the query of interest
@@ -7680,7 +7746,7 @@ class AsyncOrthancAPI:
         to query the child series associated with one answer to some query/retrieve operation whose
         identifiers are provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Timeout`` (1.9.1).
 
         Args:
             id_: Identifier of the query of interest
@@ -7725,7 +7791,7 @@ class AsyncOrthancAPI:
         to query the child studies associated with one answer to some query/retrieve operation whose
         identifiers are provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Timeout`` (1.9.1).
 
         Args:
             id_: Identifier of the query of interest
@@ -7770,7 +7836,8 @@ class AsyncOrthancAPI:
         order to retrieve one answer associated with the query/retrieve operation whose identifiers are
         provided in the URL: https://orthanc.uclouvain.be/book/users/rest.html#performing-retrieve-c-move
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Full`` (1.9.5),
+        ``RetrieveMethod`` (1.12.6), ``Simplify`` (1.9.5), ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the query of interest
@@ -7810,7 +7877,7 @@ class AsyncOrthancAPI:
         ``GET /queries/{id}/level``. Get the query level (value of the `QueryRetrieveLevel` tag) of the
         query/retrieve operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the query of interest
@@ -7844,7 +7911,7 @@ class AsyncOrthancAPI:
         ``GET /queries/{id}/modality``. Get the identifier of the DICOM modality that was targeted by the
         query/retrieve operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the query of interest
@@ -7880,7 +7947,7 @@ class AsyncOrthancAPI:
         ``GET /queries/{id}/query``. Get the original DICOM filter associated with the query/retrieve
         operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4).
 
         Args:
             id_: Identifier of the query of interest
@@ -7921,7 +7988,8 @@ class AsyncOrthancAPI:
         answers associated with the query/retrieve operation whose identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/rest.html#performing-retrieve-c-move
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Full`` (1.9.5),
+        ``RetrieveMethod`` (1.12.6), ``Simplify`` (1.9.5), ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the query of interest
@@ -7965,7 +8033,9 @@ class AsyncOrthancAPI:
         ``GET /series``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``response-content`` (1.12.5), ``short``
+        (1.9.4).
 
         Args:
             expand: If present, retrieve detailed information about the resources, not only their identifiers
@@ -8010,7 +8080,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -8048,7 +8119,7 @@ class AsyncOrthancAPI:
 
         ``DELETE /series/{id}``. Delete the DICOM series whose Orthanc identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8087,7 +8158,8 @@ class AsyncOrthancAPI:
         brand new series, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#anonymization-of-patients-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3),
+        ``KeepSource`` (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8131,7 +8203,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8178,7 +8251,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``async with client.stream_get_series_id_archive(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -8227,7 +8301,8 @@ class AsyncOrthancAPI:
         ``POST /series/{id}/archive``. Create a ZIP archive containing the DICOM series whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8272,7 +8347,8 @@ class AsyncOrthancAPI:
         ``POST /series/{id}/archive``. Create a ZIP archive containing the DICOM series whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``async with client.stream_post_series_id_archive(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -8320,7 +8396,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/attachments``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.10.0).
 
         Args:
             id_: id
@@ -8358,7 +8434,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/attachments/{name}``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -8398,7 +8474,7 @@ class AsyncOrthancAPI:
         ``PUT /series/{id}/attachments/{name}``. Attach a file to the given DICOM series. This call will fail
         if trying to modify a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8443,7 +8519,7 @@ class AsyncOrthancAPI:
         ``DELETE /series/{id}/attachments/{name}``. Delete an attachment associated with the given DICOM
         series. This call will fail if trying to delete a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8484,7 +8560,7 @@ class AsyncOrthancAPI:
         ``POST /series/{id}/attachments/{name}/compress``. Change the compression scheme that is used to store
         an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8528,7 +8604,7 @@ class AsyncOrthancAPI:
         associated with the given series. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8575,7 +8651,7 @@ class AsyncOrthancAPI:
         associated with the given series. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``async with
         client.stream_get_series_id_attachments_name_compressed_data(...) as answer:`` then ``async for chunk
@@ -8624,7 +8700,7 @@ class AsyncOrthancAPI:
         with the given series, as stored on the disk. This is different from `.../md5` iff `EnableStorage` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8664,7 +8740,7 @@ class AsyncOrthancAPI:
         with the given series, as stored on the disk. This is different from `.../size` iff `EnableStorage` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8705,7 +8781,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8750,7 +8826,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``async with
         client.stream_get_series_id_attachments_name_data(...) as answer:`` then ``async for chunk in
@@ -8797,7 +8873,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/attachments/{name}/info``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -8834,7 +8911,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/attachments/{name}/is-compressed``. Test whether the attachment has been stored as
         a compressed file on the disk.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8873,7 +8950,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/attachments/{name}/md5``. Get the MD5 hash of one attachment associated with the
         given series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8912,7 +8989,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/attachments/{name}/size``. Get the size of one attachment associated with the given
         series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8953,7 +9030,7 @@ class AsyncOrthancAPI:
         ``POST /series/{id}/attachments/{name}/uncompress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8996,7 +9073,7 @@ class AsyncOrthancAPI:
         ``POST /series/{id}/attachments/{name}/verify-md5``. Verify that the attachment is not corrupted, by
         validating its MD5 hash
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9039,7 +9116,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/instances``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -9083,7 +9161,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/instances-tags``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -9122,8 +9201,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/labels``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -9157,8 +9236,8 @@ class AsyncOrthancAPI:
 
         ``GET /series/{id}/labels/{label}``. Test whether the series is associated with the given label
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9197,8 +9276,8 @@ class AsyncOrthancAPI:
 
         ``PUT /series/{id}/labels/{label}``. Associate a label with a series
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9237,8 +9316,8 @@ class AsyncOrthancAPI:
 
         ``DELETE /series/{id}/labels/{label}``. Remove a label associated with a series
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9279,7 +9358,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9329,7 +9409,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``async with client.stream_get_series_id_media(...) as answer:``
         then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An error
@@ -9380,7 +9461,8 @@ class AsyncOrthancAPI:
         ``POST /series/{id}/media``. Create a DICOMDIR media containing the DICOM series whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9425,7 +9507,8 @@ class AsyncOrthancAPI:
         ``POST /series/{id}/media``. Create a DICOMDIR media containing the DICOM series whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``async with client.stream_post_series_id_media(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -9473,7 +9556,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/metadata``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``numeric`` (1.12.0).
 
         Args:
             id_: id
@@ -9512,7 +9595,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/metadata/{name}``. Get the value of a metadata that is associated with the given
         series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9554,7 +9637,7 @@ class AsyncOrthancAPI:
         ``PUT /series/{id}/metadata/{name}``. Set the value of some metadata in the given DICOM series. This
         call will fail if trying to modify a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9598,7 +9681,7 @@ class AsyncOrthancAPI:
         ``DELETE /series/{id}/metadata/{name}``. Delete some metadata associated with the given DICOM series.
         This call will fail if trying to delete a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9640,7 +9723,8 @@ class AsyncOrthancAPI:
         series, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#modification-of-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9682,7 +9766,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/module``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -9723,7 +9808,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/numpy``. Decode the given DICOM series, for use with numpy in Python. The numpy
         array has 4 dimensions: (frame, height, width, color channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the DICOM resource of interest
@@ -9763,7 +9849,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/numpy``. Decode the given DICOM series, for use with numpy in Python. The numpy
         array has 4 dimensions: (frame, height, width, color channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         The answer is not held in memory: use ``async with client.stream_get_series_id_numpy(...) as answer:``
         then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An error
@@ -9805,7 +9892,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/ordered-slices``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -9843,7 +9930,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/patient``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -9890,7 +9978,8 @@ class AsyncOrthancAPI:
         interest. Beware that this is a time-consuming operation, as all the children DICOM instances will be
         parsed again, and the Orthanc index will be updated accordingly.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``LimitToThisLevelMainDicomTags`` (1.12.4), ``ReconstructFiles`` (1.11.0).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9932,7 +10021,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/shared-tags``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -9971,7 +10061,7 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/statistics``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -10009,7 +10099,8 @@ class AsyncOrthancAPI:
         ``GET /series/{id}/study``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -10049,7 +10140,7 @@ class AsyncOrthancAPI:
         ``GET /statistics``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -10082,7 +10173,7 @@ class AsyncOrthancAPI:
         ``GET /storage-commitment/{id}``. Get the storage commitment report whose identifier is provided in
         the URL: https://orthanc.uclouvain.be/book/users/storage-commitment.html#storage-commitment-scu
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the storage commitment report
@@ -10121,7 +10212,7 @@ class AsyncOrthancAPI:
         the URL. This is only possible if the `Status` of the storage commitment report is `Success`.
         https://orthanc.uclouvain.be/book/users/storage-commitment.html#removing-the-instances
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the storage commitment report
@@ -10164,7 +10255,9 @@ class AsyncOrthancAPI:
         ``GET /studies``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``response-content`` (1.12.5), ``short``
+        (1.9.4).
 
         Args:
             expand: If present, retrieve detailed information about the resources, not only their identifiers
@@ -10209,7 +10302,8 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -10247,7 +10341,7 @@ class AsyncOrthancAPI:
 
         ``DELETE /studies/{id}``. Delete the DICOM study whose Orthanc identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10286,7 +10380,8 @@ class AsyncOrthancAPI:
         brand new study, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#anonymization-of-patients-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3),
+        ``KeepSource`` (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10330,7 +10425,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10377,7 +10473,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``async with client.stream_get_studies_id_archive(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -10426,7 +10523,8 @@ class AsyncOrthancAPI:
         ``POST /studies/{id}/archive``. Create a ZIP archive containing the DICOM study whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10471,7 +10569,8 @@ class AsyncOrthancAPI:
         ``POST /studies/{id}/archive``. Create a ZIP archive containing the DICOM study whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``async with client.stream_post_studies_id_archive(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -10519,7 +10618,7 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/attachments``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.10.0).
 
         Args:
             id_: id
@@ -10557,7 +10656,7 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/attachments/{name}``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -10597,7 +10696,7 @@ class AsyncOrthancAPI:
         ``PUT /studies/{id}/attachments/{name}``. Attach a file to the given DICOM study. This call will fail
         if trying to modify a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10642,7 +10741,7 @@ class AsyncOrthancAPI:
         ``DELETE /studies/{id}/attachments/{name}``. Delete an attachment associated with the given DICOM
         study. This call will fail if trying to delete a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10683,7 +10782,7 @@ class AsyncOrthancAPI:
         ``POST /studies/{id}/attachments/{name}/compress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10727,7 +10826,7 @@ class AsyncOrthancAPI:
         associated with the given study. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10774,7 +10873,7 @@ class AsyncOrthancAPI:
         associated with the given study. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``async with
         client.stream_get_studies_id_attachments_name_compressed_data(...) as answer:`` then ``async for chunk
@@ -10823,7 +10922,7 @@ class AsyncOrthancAPI:
         with the given study, as stored on the disk. This is different from `.../md5` iff `EnableStorage` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10863,7 +10962,7 @@ class AsyncOrthancAPI:
         with the given study, as stored on the disk. This is different from `.../size` iff `EnableStorage` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10904,7 +11003,7 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given study
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10949,7 +11048,7 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given study
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``async with
         client.stream_get_studies_id_attachments_name_data(...) as answer:`` then ``async for chunk in
@@ -10996,7 +11095,8 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/attachments/{name}/info``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -11033,7 +11133,7 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/attachments/{name}/is-compressed``. Test whether the attachment has been stored as
         a compressed file on the disk.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11072,7 +11172,7 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/attachments/{name}/md5``. Get the MD5 hash of one attachment associated with the
         given study
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11111,7 +11211,7 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/attachments/{name}/size``. Get the size of one attachment associated with the
         given study
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11152,7 +11252,7 @@ class AsyncOrthancAPI:
         ``POST /studies/{id}/attachments/{name}/uncompress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11195,7 +11295,7 @@ class AsyncOrthancAPI:
         ``POST /studies/{id}/attachments/{name}/verify-md5``. Verify that the attachment is not corrupted, by
         validating its MD5 hash
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11238,7 +11338,8 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/instances``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -11282,7 +11383,8 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/instances-tags``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -11321,8 +11423,8 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/labels``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -11356,8 +11458,8 @@ class AsyncOrthancAPI:
 
         ``GET /studies/{id}/labels/{label}``. Test whether the study is associated with the given label
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11396,8 +11498,8 @@ class AsyncOrthancAPI:
 
         ``PUT /studies/{id}/labels/{label}``. Associate a label with a study
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11436,8 +11538,8 @@ class AsyncOrthancAPI:
 
         ``DELETE /studies/{id}/labels/{label}``. Remove a label associated with a study
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11478,7 +11580,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11528,7 +11631,8 @@ class AsyncOrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``async with client.stream_get_studies_id_media(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -11579,7 +11683,8 @@ class AsyncOrthancAPI:
         ``POST /studies/{id}/media``. Create a DICOMDIR media containing the DICOM study whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11624,7 +11729,8 @@ class AsyncOrthancAPI:
         ``POST /studies/{id}/media``. Create a DICOMDIR media containing the DICOM study whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``async with client.stream_post_studies_id_media(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -11674,7 +11780,7 @@ class AsyncOrthancAPI:
         whose Orthanc identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/anonymization.html#merging
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11715,7 +11821,7 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/metadata``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``numeric`` (1.12.0).
 
         Args:
             id_: id
@@ -11754,7 +11860,7 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/metadata/{name}``. Get the value of a metadata that is associated with the given
         study
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11796,7 +11902,7 @@ class AsyncOrthancAPI:
         ``PUT /studies/{id}/metadata/{name}``. Set the value of some metadata in the given DICOM study. This
         call will fail if trying to modify a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11840,7 +11946,7 @@ class AsyncOrthancAPI:
         ``DELETE /studies/{id}/metadata/{name}``. Delete some metadata associated with the given DICOM study.
         This call will fail if trying to delete a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11882,7 +11988,8 @@ class AsyncOrthancAPI:
         study, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#modification-of-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11924,7 +12031,8 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/module``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -11966,7 +12074,8 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/module-patient``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -12009,7 +12118,8 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/patient``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -12056,7 +12166,8 @@ class AsyncOrthancAPI:
         interest. Beware that this is a time-consuming operation, as all the children DICOM instances will be
         parsed again, and the Orthanc index will be updated accordingly.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``LimitToThisLevelMainDicomTags`` (1.12.4), ``ReconstructFiles`` (1.11.0).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -12099,7 +12210,8 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/series``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -12143,7 +12255,8 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/shared-tags``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -12187,7 +12300,8 @@ class AsyncOrthancAPI:
         into a brand new study (this new study is created by setting the `StudyInstanceUID` tag to a random
         identifier): https://orthanc.uclouvain.be/book/users/anonymization.html#splitting
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Instances`` (1.9.4),
+        ``KeepLabels`` (1.12.3), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -12226,7 +12340,7 @@ class AsyncOrthancAPI:
         ``GET /studies/{id}/statistics``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -12259,7 +12373,7 @@ class AsyncOrthancAPI:
         ``GET /system``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -12290,7 +12404,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools``. List the available operations under URI `/tools/`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -12323,8 +12437,8 @@ class AsyncOrthancAPI:
         C-STORE SCP. This corresponds to the configuration options `AcceptedSopClasses` and
         `RejectedSopClasses`.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.6: on Orthanc 1.12.5 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -12357,7 +12471,7 @@ class AsyncOrthancAPI:
         are accepted by Orthanc C-STORE SCP. This corresponds to the configuration options
         `AcceptedTransferSyntaxes` and `XXXTransferSyntaxAccepted`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -12392,7 +12506,7 @@ class AsyncOrthancAPI:
         ``PUT /tools/accepted-transfer-syntaxes``. Set the DICOM transfer syntaxes that accepted by Orthanc
         C-STORE SCP
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             json: Request body, JSON value. JSON array containing a list of transfer syntax UIDs to be
@@ -12433,7 +12547,9 @@ class AsyncOrthancAPI:
         ``POST /tools/bulk-anonymize``. Start a job that will anonymize all the DICOM patients, studies,
         series or instances whose identifiers are provided in the `Resources` field.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.9.4: on Orthanc 1.9.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3), ``KeepSource``
+        (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3), ``UserData`` (1.12.9).
 
         Args:
             json: Request body, ``models.PostToolsBulkAnonymizeBody`` or a dict.
@@ -12474,7 +12590,8 @@ class AsyncOrthancAPI:
         ``POST /tools/bulk-content``. Get the content all the DICOM patients, studies, series or instances
         whose identifiers are provided in the `Resources` field, in one single call.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.9.4: on Orthanc 1.9.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             json: Request body, ``models.PostToolsBulkContentBody`` or a dict.
@@ -12514,7 +12631,8 @@ class AsyncOrthancAPI:
         ``POST /tools/bulk-delete``. Delete all the DICOM patients, studies, series or instances whose
         identifiers are provided in the `Resources` field.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.9.4: on Orthanc 1.9.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             json: Request body, ``models.PostToolsBulkDeleteBody`` or a dict.
@@ -12554,7 +12672,9 @@ class AsyncOrthancAPI:
         ``POST /tools/bulk-modify``. Start a job that will modify all the DICOM patients, studies, series or
         instances whose identifiers are provided in the `Resources` field.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.9.4: on Orthanc 1.9.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7), ``Level``
+        (1.9.7), ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9).
 
         Args:
             json: Request body, ``models.PostToolsBulkModifyBody`` or a dict.
@@ -12594,8 +12714,8 @@ class AsyncOrthancAPI:
         ``POST /tools/count-resources``. This URI can be used to count the resources that are matching
         criteria on the content of the local Orthanc server, in a way that is similar to tools/find
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.5: on Orthanc 1.12.4 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             json: Request body, ``models.PostToolsCountResourcesBody`` or a dict.
@@ -12636,8 +12756,9 @@ class AsyncOrthancAPI:
         ``GET /tools/create-archive``. Create a ZIP archive containing the DICOM resources (patients, studies,
         series, or instances) whose Orthanc identifiers are provided in the 'resources' argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         Args:
             filename: Filename to set in the "Content-Disposition" HTTP header (including file extension)
@@ -12683,8 +12804,9 @@ class AsyncOrthancAPI:
         ``GET /tools/create-archive``. Create a ZIP archive containing the DICOM resources (patients, studies,
         series, or instances) whose Orthanc identifiers are provided in the 'resources' argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         The answer is not held in memory: use ``async with client.stream_get_tools_create_archive(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -12733,7 +12855,8 @@ class AsyncOrthancAPI:
         ``POST /tools/create-archive``. Create a ZIP archive containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             json: Request body, ``models.PostToolsCreateArchiveBody`` or a dict.
@@ -12776,7 +12899,8 @@ class AsyncOrthancAPI:
         ``POST /tools/create-archive``. Create a ZIP archive containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``async with client.stream_post_tools_create_archive(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -12822,7 +12946,8 @@ class AsyncOrthancAPI:
 
         ``POST /tools/create-dicom``. Create one DICOM instance, and store it into Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Encapsulate``
+        (1.12.7).
 
         Args:
             json: Request body, ``models.PostToolsCreateDicomBody`` or a dict.
@@ -12863,8 +12988,9 @@ class AsyncOrthancAPI:
         ``GET /tools/create-media``. Create a DICOMDIR media containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the 'resources' argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         Args:
             filename: Filename to set in the "Content-Disposition" HTTP header (including file extension)
@@ -12910,8 +13036,9 @@ class AsyncOrthancAPI:
         ``GET /tools/create-media``. Create a DICOMDIR media containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the 'resources' argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         The answer is not held in memory: use ``async with client.stream_get_tools_create_media(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -12960,7 +13087,8 @@ class AsyncOrthancAPI:
         ``POST /tools/create-media``. Create a DICOMDIR media containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             json: Request body, ``models.PostToolsCreateMediaBody`` or a dict.
@@ -13003,7 +13131,8 @@ class AsyncOrthancAPI:
         ``POST /tools/create-media``. Create a DICOMDIR media containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``async with client.stream_post_tools_create_media(...) as
         answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``. An
@@ -13052,8 +13181,9 @@ class AsyncOrthancAPI:
         (patients, studies, series, or instances) whose Orthanc identifiers are provided in the 'resources'
         argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         Args:
             filename: Filename to set in the "Content-Disposition" HTTP header (including file extension)
@@ -13100,8 +13230,9 @@ class AsyncOrthancAPI:
         (patients, studies, series, or instances) whose Orthanc identifiers are provided in the 'resources'
         argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         The answer is not held in memory: use ``async with client.stream_get_tools_create_media_extended(...)
         as answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``.
@@ -13150,7 +13281,8 @@ class AsyncOrthancAPI:
         ``POST /tools/create-media-extended``. Create a DICOMDIR media containing the DICOM resources
         (patients, studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             json: Request body, ``models.PostToolsCreateMediaExtendedBody`` or a dict.
@@ -13193,7 +13325,8 @@ class AsyncOrthancAPI:
         ``POST /tools/create-media-extended``. Create a DICOMDIR media containing the DICOM resources
         (patients, studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``async with client.stream_post_tools_create_media_extended(...)
         as answer:`` then ``async for chunk in answer.aiter_bytes(): ...`` or ``await answer.write_to(path)``.
@@ -13238,7 +13371,7 @@ class AsyncOrthancAPI:
         instance without the `SpecificCharacterEncoding` tag, or during C-FIND. This corresponds to the
         configuration option `DefaultEncoding`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13274,7 +13407,7 @@ class AsyncOrthancAPI:
         DICOM instance without the `SpecificCharacterEncoding` tag, or during C-FIND. This corresponds to the
         configuration option `DefaultEncoding`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). The name of the encoding. Check out configuration option
@@ -13311,7 +13444,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools/dicom-conformance``. Get the DICOM conformance statement of Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13346,7 +13479,7 @@ class AsyncOrthancAPI:
         ``POST /tools/dicom-echo``. Trigger C-ECHO SCU command against a DICOM modality described in the POST
         body, without having to register the modality in some `/modalities/{id}` (new in Orthanc 1.8.1)
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``LocalAet`` (1.12.4).
 
         Args:
             json: Request body, ``models.PostToolsDicomEchoBody`` or a dict.
@@ -13387,7 +13520,7 @@ class AsyncOrthancAPI:
         insecure for Orthanc servers that are remotely accessible. Since Orthanc 1.5.8, this route is disabled
         by default and can be enabled thanks to the `ExecuteLuaEnabled` configuration.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). The Lua script to be executed
@@ -13428,7 +13561,10 @@ class AsyncOrthancAPI:
         server, in a way that is similar to querying remote DICOM modalities using C-FIND SCU:
         https://orthanc.uclouvain.be/book/users/rest.html#performing-finds-within-orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Full`` (1.9.4),
+        ``Labels`` (1.12.0), ``LabelsConstraint`` (1.12.0), ``MetadataQuery`` (1.12.5), ``OrderBy`` (1.12.5),
+        ``ParentPatient`` (1.12.5), ``ParentSeries`` (1.12.5), ``ParentStudy`` (1.12.5), ``RequestedTags``
+        (1.11.0), ``ResponseContent`` (1.12.5), ``Short`` (1.9.4).
 
         Args:
             json: Request body, ``models.PostToolsFindBody`` or a dict.
@@ -13466,7 +13602,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools/generate-uid``. Generate a random DICOM identifier
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             level: Type of DICOM resource among: `patient`, `study`, `series` or `instance` (query argument
@@ -13505,7 +13641,7 @@ class AsyncOrthancAPI:
         re-created on the next access. This is notably useful after changes to the `Dictionary` configuration
         option. https://orthanc.uclouvain.be/book/faq/orthanc-storage.html#storage-area
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data, content, json: The body in another form (raw text/bytes or JSON).
@@ -13541,8 +13677,8 @@ class AsyncOrthancAPI:
         ``GET /tools/labels``. List all the labels that are associated with any resource of the Orthanc
         database
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13573,7 +13709,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools/log-level``. Get the main log level of Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13607,7 +13743,7 @@ class AsyncOrthancAPI:
 
         ``PUT /tools/log-level``. Set the main log level of Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13643,7 +13779,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools/log-level-dicom``. Get the log level of the log category `dicom`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13677,7 +13813,7 @@ class AsyncOrthancAPI:
 
         ``PUT /tools/log-level-dicom``. Set the log level of the log category `dicom`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13713,7 +13849,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools/log-level-generic``. Get the log level of the log category `generic`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13747,7 +13883,7 @@ class AsyncOrthancAPI:
 
         ``PUT /tools/log-level-generic``. Set the log level of the log category `generic`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13783,7 +13919,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools/log-level-http``. Get the log level of the log category `http`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13817,7 +13953,7 @@ class AsyncOrthancAPI:
 
         ``PUT /tools/log-level-http``. Set the log level of the log category `http`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13853,7 +13989,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools/log-level-jobs``. Get the log level of the log category `jobs`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13887,7 +14023,7 @@ class AsyncOrthancAPI:
 
         ``PUT /tools/log-level-jobs``. Set the log level of the log category `jobs`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13923,7 +14059,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools/log-level-lua``. Get the log level of the log category `lua`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13957,7 +14093,7 @@ class AsyncOrthancAPI:
 
         ``PUT /tools/log-level-lua``. Set the log level of the log category `lua`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13993,7 +14129,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools/log-level-plugins``. Get the log level of the log category `plugins`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14027,7 +14163,7 @@ class AsyncOrthancAPI:
 
         ``PUT /tools/log-level-plugins``. Set the log level of the log category `plugins`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -14063,7 +14199,7 @@ class AsyncOrthancAPI:
 
         ``GET /tools/log-level-sqlite``. Get the log level of the log category `sqlite`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14097,7 +14233,7 @@ class AsyncOrthancAPI:
 
         ``PUT /tools/log-level-sqlite``. Set the log level of the log category `sqlite`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -14137,7 +14273,7 @@ class AsyncOrthancAPI:
         ``POST /tools/lookup``. This URI can be used to convert one DICOM identifier to a list of matching
         Orthanc resources
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). The DICOM identifier of interest (i.e. the value of `PatientID`,
@@ -14177,7 +14313,7 @@ class AsyncOrthancAPI:
         ``GET /tools/metrics``. Returns a Boolean specifying whether Prometheus metrics are collected and
         exposed at `/tools/metrics-prometheus`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14212,7 +14348,7 @@ class AsyncOrthancAPI:
         ``PUT /tools/metrics``. Enable or disable the collection and publication of metrics at
         `/tools/metrics-prometheus`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). `1` if metrics are collected, `0` if metrics are disabled
@@ -14249,7 +14385,7 @@ class AsyncOrthancAPI:
         ``GET /tools/metrics-prometheus``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14281,7 +14417,7 @@ class AsyncOrthancAPI:
         ``GET /tools/now``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14313,7 +14449,7 @@ class AsyncOrthancAPI:
         ``GET /tools/now-local``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14352,7 +14488,8 @@ class AsyncOrthancAPI:
         regenerated. If you have a large database to process, it is advised to use the Housekeeper plugin to
         perform this action resource by resource
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``ReconstructFiles``
+        (1.11.0).
 
         Args:
             json: Request body, ``models.PostToolsReconstructBody`` or a dict.
@@ -14391,7 +14528,7 @@ class AsyncOrthancAPI:
 
         ``POST /tools/reset``. Restart Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data, content, json: The body in another form (raw text/bytes or JSON).
@@ -14429,7 +14566,7 @@ class AsyncOrthancAPI:
 
         ``POST /tools/shutdown``. Shutdown Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data, content, json: The body in another form (raw text/bytes or JSON).
@@ -14465,7 +14602,7 @@ class AsyncOrthancAPI:
         ``GET /tools/unknown-sop-class-accepted``. Shall Orthanc C-STORE SCP accept DICOM instances with an
         unknown SOP class UID?
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14500,7 +14637,7 @@ class AsyncOrthancAPI:
         ``PUT /tools/unknown-sop-class-accepted``. Set whether Orthanc C-STORE SCP should accept DICOM
         instances with an unknown SOP class UID
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). `1` if accepted, `0` if not accepted

@@ -45,7 +45,8 @@ class OrthancAPI:
         ``GET /changes``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``to`` (1.12.5),
+        ``type`` (1.12.5).
 
         Args:
             last: Only the last change (query argument ``last``)
@@ -79,7 +80,7 @@ class OrthancAPI:
 
         ``DELETE /changes``. Clear the full history stored in the changes log
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -117,7 +118,7 @@ class OrthancAPI:
         periodically clear this log by `DELETE`-ing this URI. This route might be removed in future versions
         of Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             limit: Limit the number of results (query argument ``limit``)
@@ -150,7 +151,7 @@ class OrthancAPI:
 
         ``DELETE /exports``. Clear the full history stored in the exports log
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -188,7 +189,9 @@ class OrthancAPI:
         ``GET /instances``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``response-content`` (1.12.5), ``short``
+        (1.9.4).
 
         Args:
             expand: If present, retrieve detailed information about the resources, not only their identifiers
@@ -231,7 +234,7 @@ class OrthancAPI:
 
         ``POST /instances``. Upload DICOM instances
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             content: Request body: bytes, a binary file object or an iterator of bytes (streamed, not read
@@ -275,7 +278,8 @@ class OrthancAPI:
         ``GET /instances/{id}``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -313,7 +317,7 @@ class OrthancAPI:
 
         ``DELETE /instances/{id}``. Delete the DICOM instance whose Orthanc identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -351,7 +355,8 @@ class OrthancAPI:
         identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/anonymization.html#anonymization-of-a-single-instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3),
+        ``KeepSource`` (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3).
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -394,7 +399,8 @@ class OrthancAPI:
         identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/anonymization.html#anonymization-of-a-single-instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3),
+        ``KeepSource`` (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3).
 
         The answer is not held in memory: use ``with client.stream_post_instances_id_anonymize(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status
@@ -439,7 +445,7 @@ class OrthancAPI:
         ``GET /instances/{id}/attachments``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.10.0).
 
         Args:
             id_: id
@@ -477,7 +483,7 @@ class OrthancAPI:
         ``GET /instances/{id}/attachments/{name}``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -517,7 +523,7 @@ class OrthancAPI:
         ``PUT /instances/{id}/attachments/{name}``. Attach a file to the given DICOM instance. This call will
         fail if trying to modify a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -562,7 +568,7 @@ class OrthancAPI:
         ``DELETE /instances/{id}/attachments/{name}``. Delete an attachment associated with the given DICOM
         instance. This call will fail if trying to delete a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -603,7 +609,7 @@ class OrthancAPI:
         ``POST /instances/{id}/attachments/{name}/compress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -647,7 +653,7 @@ class OrthancAPI:
         associated with the given instance. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -694,7 +700,7 @@ class OrthancAPI:
         associated with the given instance. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``with
         client.stream_get_instances_id_attachments_name_compressed_data(...) as answer:`` then ``for chunk in
@@ -743,7 +749,7 @@ class OrthancAPI:
         associated with the given instance, as stored on the disk. This is different from `.../md5` iff
         `EnableStorage` is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -783,7 +789,7 @@ class OrthancAPI:
         with the given instance, as stored on the disk. This is different from `.../size` iff `EnableStorage`
         is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -824,7 +830,7 @@ class OrthancAPI:
         ``GET /instances/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -869,7 +875,7 @@ class OrthancAPI:
         ``GET /instances/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_attachments_name_data(...)
         as answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error
@@ -915,7 +921,8 @@ class OrthancAPI:
         ``GET /instances/{id}/attachments/{name}/info``. Served by Orthanc but left out of its --openapi
         output; arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -952,7 +959,7 @@ class OrthancAPI:
         ``GET /instances/{id}/attachments/{name}/is-compressed``. Test whether the attachment has been stored
         as a compressed file on the disk.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -991,7 +998,7 @@ class OrthancAPI:
         ``GET /instances/{id}/attachments/{name}/md5``. Get the MD5 hash of one attachment associated with the
         given instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -1030,7 +1037,7 @@ class OrthancAPI:
         ``GET /instances/{id}/attachments/{name}/size``. Get the size of one attachment associated with the
         given instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -1071,7 +1078,7 @@ class OrthancAPI:
         ``POST /instances/{id}/attachments/{name}/uncompress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -1114,7 +1121,7 @@ class OrthancAPI:
         ``POST /instances/{id}/attachments/{name}/verify-md5``. Verify that the attachment is not corrupted,
         by validating its MD5 hash
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -1153,7 +1160,7 @@ class OrthancAPI:
         ``GET /instances/{id}/content``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        Served by Orthanc 1.10.1.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1189,7 +1196,7 @@ class OrthancAPI:
         ``GET /instances/{id}/content``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        Served by Orthanc 1.10.1.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_content(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -1230,7 +1237,7 @@ class OrthancAPI:
         ``GET /instances/{id}/content/{path}``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        Served by Orthanc 1.12.7.
+        Served by Orthanc 1.10.1 and later.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1269,7 +1276,7 @@ class OrthancAPI:
         ``GET /instances/{id}/content/{path}``. Get the raw content of one DICOM tag in the hierarchy of DICOM
         dataset
 
-        Served by Orthanc 1.12.7.
+        Served by Orthanc 1.10.1 and later.
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_content_path(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status
@@ -1316,7 +1323,7 @@ class OrthancAPI:
         file. Since Orthanc 1.12.0, this route is disabled by default, but can be enabled using the
         `RestApiWriteToFileSystemEnabled` configuration option.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1358,7 +1365,8 @@ class OrthancAPI:
 
         ``GET /instances/{id}/file``. Download one DICOM instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7),
+        ``lossy-quality`` (1.12.7), ``transcode`` (1.12.2).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1406,7 +1414,8 @@ class OrthancAPI:
 
         ``GET /instances/{id}/file``. Download one DICOM instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7),
+        ``lossy-quality`` (1.12.7), ``transcode`` (1.12.2).
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_file(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -1455,7 +1464,7 @@ class OrthancAPI:
         ``GET /instances/{id}/frames``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -1490,7 +1499,7 @@ class OrthancAPI:
         ``GET /instances/{id}/frames/{frame}``. List the available operations under URI
         `/instances/{id}/frames/{frame}/`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -1530,7 +1539,8 @@ class OrthancAPI:
         instance. Pixels of grayscale images are truncated to the [-32768,32767] range. Negative values must
         be interpreted according to two's complement.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1576,7 +1586,8 @@ class OrthancAPI:
         instance. Pixels of grayscale images are truncated to the [-32768,32767] range. Negative values must
         be interpreted according to two's complement.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``with
         client.stream_get_instances_id_frames_frame_image_int16(...) as answer:`` then ``for chunk in
@@ -1627,7 +1638,8 @@ class OrthancAPI:
         ``GET /instances/{id}/frames/{frame}/image-uint16``. Decode one frame of interest from the given DICOM
         instance. Pixels of grayscale images are truncated to the [0,65535] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1672,7 +1684,8 @@ class OrthancAPI:
         ``GET /instances/{id}/frames/{frame}/image-uint16``. Decode one frame of interest from the given DICOM
         instance. Pixels of grayscale images are truncated to the [0,65535] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``with
         client.stream_get_instances_id_frames_frame_image_uint16(...) as answer:`` then ``for chunk in
@@ -1723,7 +1736,8 @@ class OrthancAPI:
         ``GET /instances/{id}/frames/{frame}/image-uint8``. Decode one frame of interest from the given DICOM
         instance. Pixels of grayscale images are truncated to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1768,7 +1782,8 @@ class OrthancAPI:
         ``GET /instances/{id}/frames/{frame}/image-uint8``. Decode one frame of interest from the given DICOM
         instance. Pixels of grayscale images are truncated to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``with
         client.stream_get_instances_id_frames_frame_image_uint8(...) as answer:`` then ``for chunk in
@@ -1817,7 +1832,7 @@ class OrthancAPI:
         instance, and export this frame as a Octave/Matlab matrix to be imported with `eval()`:
         https://orthanc.uclouvain.be/book/faq/matlab.html
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1856,7 +1871,8 @@ class OrthancAPI:
         instance, for use with numpy in Python. The numpy array has 3 dimensions: (height, width, color
         channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the DICOM resource of interest
@@ -1899,7 +1915,8 @@ class OrthancAPI:
         instance, for use with numpy in Python. The numpy array has 3 dimensions: (height, width, color
         channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_frames_frame_numpy(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status
@@ -1946,7 +1963,8 @@ class OrthancAPI:
         ``GET /instances/{id}/frames/{frame}/preview``. Decode one frame of interest from the given DICOM
         instance. The full dynamic range of grayscale images is rescaled to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -1991,7 +2009,8 @@ class OrthancAPI:
         ``GET /instances/{id}/frames/{frame}/preview``. Decode one frame of interest from the given DICOM
         instance. The full dynamic range of grayscale images is rescaled to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_frames_frame_preview(...)
         as answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error
@@ -2039,7 +2058,7 @@ class OrthancAPI:
         DICOM instance of interest, bypassing image decoding. This is notably useful to access the source
         files in compressed transfer syntaxes.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2076,7 +2095,7 @@ class OrthancAPI:
         DICOM instance of interest, bypassing image decoding. This is notably useful to access the source
         files in compressed transfer syntaxes.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_frames_frame_raw(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status
@@ -2117,7 +2136,7 @@ class OrthancAPI:
         DICOM instance of interest, bypassing image decoding. This is notably useful to access the source
         files in compressed transfer syntaxes. The image is compressed using gzip
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2154,7 +2173,7 @@ class OrthancAPI:
         DICOM instance of interest, bypassing image decoding. This is notably useful to access the source
         files in compressed transfer syntaxes. The image is compressed using gzip
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_frames_frame_raw_gz(...)
         as answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error
@@ -2204,7 +2223,8 @@ class OrthancAPI:
         well as the default windowing stored in the DICOM file (`WindowCenter` and `WindowWidth`tags), and can
         be used to resize the resulting image. Color images are not affected by windowing.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -2261,7 +2281,8 @@ class OrthancAPI:
         well as the default windowing stored in the DICOM file (`WindowCenter` and `WindowWidth`tags), and can
         be used to resize the resulting image. Color images are not affected by windowing.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_frames_frame_rendered(...)
         as answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error
@@ -2315,7 +2336,7 @@ class OrthancAPI:
         ``GET /instances/{id}/header``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -2358,7 +2379,8 @@ class OrthancAPI:
         grayscale images are truncated to the [-32768,32767] range. Negative values must be interpreted
         according to two's complement.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -2402,7 +2424,8 @@ class OrthancAPI:
         grayscale images are truncated to the [-32768,32767] range. Negative values must be interpreted
         according to two's complement.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_image_int16(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status
@@ -2450,7 +2473,8 @@ class OrthancAPI:
         ``GET /instances/{id}/image-uint16``. Decode the first frame of the given DICOM instance. Pixels of
         grayscale images are truncated to the [0,65535] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -2493,7 +2517,8 @@ class OrthancAPI:
         ``GET /instances/{id}/image-uint16``. Decode the first frame of the given DICOM instance. Pixels of
         grayscale images are truncated to the [0,65535] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_image_uint16(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status
@@ -2541,7 +2566,8 @@ class OrthancAPI:
         ``GET /instances/{id}/image-uint8``. Decode the first frame of the given DICOM instance. Pixels of
         grayscale images are truncated to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -2584,7 +2610,8 @@ class OrthancAPI:
         ``GET /instances/{id}/image-uint8``. Decode the first frame of the given DICOM instance. Pixels of
         grayscale images are truncated to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_image_uint8(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status
@@ -2629,8 +2656,8 @@ class OrthancAPI:
         ``GET /instances/{id}/labels``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -2664,8 +2691,8 @@ class OrthancAPI:
 
         ``GET /instances/{id}/labels/{label}``. Test whether the instance is associated with the given label
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2704,8 +2731,8 @@ class OrthancAPI:
 
         ``PUT /instances/{id}/labels/{label}``. Associate a label with a instance
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2744,8 +2771,8 @@ class OrthancAPI:
 
         ``DELETE /instances/{id}/labels/{label}``. Remove a label associated with a instance
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2781,7 +2808,7 @@ class OrthancAPI:
         frame as a Octave/Matlab matrix to be imported with `eval()`:
         https://orthanc.uclouvain.be/book/faq/matlab.html
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -2817,7 +2844,7 @@ class OrthancAPI:
         ``GET /instances/{id}/metadata``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``numeric`` (1.12.0).
 
         Args:
             id_: id
@@ -2856,7 +2883,7 @@ class OrthancAPI:
         ``GET /instances/{id}/metadata/{name}``. Get the value of a metadata that is associated with the given
         instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2898,7 +2925,7 @@ class OrthancAPI:
         ``PUT /instances/{id}/metadata/{name}``. Set the value of some metadata in the given DICOM instance.
         This call will fail if trying to modify a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2942,7 +2969,7 @@ class OrthancAPI:
         ``DELETE /instances/{id}/metadata/{name}``. Delete some metadata associated with the given DICOM
         instance. This call will fail if trying to delete a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -2983,7 +3010,8 @@ class OrthancAPI:
         identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/anonymization.html#modification-of-a-single-instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7),
+        ``LossyQuality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -3026,7 +3054,8 @@ class OrthancAPI:
         identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/anonymization.html#modification-of-a-single-instance
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7),
+        ``LossyQuality`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_post_instances_id_modify(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -3072,7 +3101,8 @@ class OrthancAPI:
         ``GET /instances/{id}/module``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -3113,7 +3143,8 @@ class OrthancAPI:
         ``GET /instances/{id}/numpy``. Decode the given DICOM instance, for use with numpy in Python. The
         numpy array has 4 dimensions: (frame, height, width, color channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the DICOM resource of interest
@@ -3153,7 +3184,8 @@ class OrthancAPI:
         ``GET /instances/{id}/numpy``. Decode the given DICOM instance, for use with numpy in Python. The
         numpy array has 4 dimensions: (frame, height, width, color channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_numpy(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -3199,7 +3231,8 @@ class OrthancAPI:
         ``GET /instances/{id}/patient``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -3241,7 +3274,7 @@ class OrthancAPI:
         instance doesn't contain the `EncapsulatedDocument` tag or if the `MIMETypeOfEncapsulatedDocument` tag
         doesn't correspond to the PDF type, a `404` HTTP error is raised.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the instance interest
@@ -3276,7 +3309,7 @@ class OrthancAPI:
         instance doesn't contain the `EncapsulatedDocument` tag or if the `MIMETypeOfEncapsulatedDocument` tag
         doesn't correspond to the PDF type, a `404` HTTP error is raised.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_pdf(...) as answer:`` then
         ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises before
@@ -3317,7 +3350,8 @@ class OrthancAPI:
         ``GET /instances/{id}/preview``. Decode the first frame of the given DICOM instance. The full dynamic
         range of grayscale images is rescaled to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -3360,7 +3394,8 @@ class OrthancAPI:
         ``GET /instances/{id}/preview``. Decode the first frame of the given DICOM instance. The full dynamic
         range of grayscale images is rescaled to the [0,255] range.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_preview(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -3411,7 +3446,8 @@ class OrthancAPI:
         resource of interest. Beware that this is a time-consuming operation, as all the children DICOM
         instances will be parsed again, and the Orthanc index will be updated accordingly.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``LimitToThisLevelMainDicomTags`` (1.12.4), ``ReconstructFiles`` (1.11.0).
 
         Args:
             id_: Orthanc identifier of the instance of interest
@@ -3460,7 +3496,8 @@ class OrthancAPI:
         windowing stored in the DICOM file (`WindowCenter` and `WindowWidth`tags), and can be used to resize
         the resulting image. Color images are not affected by windowing.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         Args:
             id_: Orthanc identifier of the DICOM instance of interest
@@ -3515,7 +3552,8 @@ class OrthancAPI:
         windowing stored in the DICOM file (`WindowCenter` and `WindowWidth`tags), and can be used to resize
         the resulting image. Color images are not affected by windowing.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``returnUnsupportedImage`` (1.10.0).
 
         The answer is not held in memory: use ``with client.stream_get_instances_id_rendered(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -3569,7 +3607,8 @@ class OrthancAPI:
         ``GET /instances/{id}/series``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -3613,7 +3652,7 @@ class OrthancAPI:
         ``GET /instances/{id}/simplified-tags``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``whole`` (1.12.4).
 
         Args:
             id_: id
@@ -3652,7 +3691,7 @@ class OrthancAPI:
         ``GET /instances/{id}/statistics``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -3690,7 +3729,8 @@ class OrthancAPI:
         ``GET /instances/{id}/study``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -3734,7 +3774,8 @@ class OrthancAPI:
         ``GET /instances/{id}/tags``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``ignore-length``
+        (1.9.5), ``whole`` (1.12.4).
 
         Args:
             id_: id
@@ -3773,7 +3814,7 @@ class OrthancAPI:
         ``GET /jobs``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             expand: If present, retrieve detailed information about the resources, not only their identifiers
@@ -3808,7 +3849,7 @@ class OrthancAPI:
         ``GET /jobs/{id}``. Retrieve detailed information about the job whose identifier is provided in the
         URL: https://orthanc.uclouvain.be/book/users/advanced-rest.html#jobs
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -3843,8 +3884,8 @@ class OrthancAPI:
         the job has not run or not completed yet, you must cancel it first. If the job has outputs, all
         outputs will be deleted as well.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Identifier of the job of interest
@@ -3882,7 +3923,7 @@ class OrthancAPI:
         Orthanc Book for more information about the state machine applicable to jobs:
         https://orthanc.uclouvain.be/book/users/advanced-rest.html#jobs
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -3924,7 +3965,7 @@ class OrthancAPI:
         Orthanc Book for more information about the state machine applicable to jobs:
         https://orthanc.uclouvain.be/book/users/advanced-rest.html#jobs
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -3966,7 +4007,7 @@ class OrthancAPI:
         Orthanc Book for more information about the state machine applicable to jobs:
         https://orthanc.uclouvain.be/book/users/advanced-rest.html#jobs
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -4008,7 +4049,7 @@ class OrthancAPI:
         Orthanc Book for more information about the state machine applicable to jobs:
         https://orthanc.uclouvain.be/book/users/advanced-rest.html#jobs
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -4048,7 +4089,7 @@ class OrthancAPI:
         that generate a DICOMDIR media or a ZIP archive provide such an output (with `key` equals to
         `archive`).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the job of interest
@@ -4085,7 +4126,7 @@ class OrthancAPI:
         that generate a DICOMDIR media or a ZIP archive provide such an output (with `key` equals to
         `archive`).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``with client.stream_get_jobs_id_key(...) as answer:`` then
         ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises before
@@ -4126,8 +4167,8 @@ class OrthancAPI:
         that generate a DICOMDIR media or a ZIP archive provide such an output (with `key` equals to
         `archive`).
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.1: on Orthanc 1.12.0 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Identifier of the job of interest
@@ -4163,7 +4204,7 @@ class OrthancAPI:
         to the content of the `DicomModalities` configuration option, or to the information stored in the
         database if `DicomModalitiesInDatabase` is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             expand: If present, retrieve detailed information about the individual DICOM modalities (query
@@ -4198,7 +4239,7 @@ class OrthancAPI:
 
         ``GET /modalities/{id}``. List the operations that are available for a DICOM modality.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the DICOM modality of interest
@@ -4236,7 +4277,8 @@ class OrthancAPI:
         permanent iff. `DicomModalitiesInDatabase` is `true`, otherwise it is lost at the next restart of
         Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``AllowFindWorklist``
+        (1.10.0).
 
         Args:
             id_: Identifier of the new/updated DICOM modality
@@ -4275,7 +4317,7 @@ class OrthancAPI:
         ``DELETE /modalities/{id}``. Delete one DICOM modality. This change is permanent iff.
         `DicomModalitiesInDatabase` is `true`, otherwise it is lost at the next restart of Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the DICOM modality of interest
@@ -4309,7 +4351,7 @@ class OrthancAPI:
         ``GET /modalities/{id}/configuration``. Get detailed information about the configuration of some DICOM
         modality
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4346,7 +4388,7 @@ class OrthancAPI:
         ``POST /modalities/{id}/echo``. Trigger C-ECHO SCU command against the DICOM modality whose identifier
         is provided in URL: https://orthanc.uclouvain.be/book/users/rest.html#performing-c-echo
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4391,7 +4433,7 @@ class OrthancAPI:
 
         Deprecated by Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4438,7 +4480,7 @@ class OrthancAPI:
 
         Deprecated by Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4484,7 +4526,7 @@ class OrthancAPI:
 
         Deprecated by Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4530,7 +4572,7 @@ class OrthancAPI:
 
         Deprecated by Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4576,7 +4618,7 @@ class OrthancAPI:
 
         Deprecated by Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4619,7 +4661,8 @@ class OrthancAPI:
         ``POST /modalities/{id}/find-worklist``. Trigger C-FIND SCU command against the remote worklists of
         the DICOM modality whose identifier is provided in URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Full`` (1.9.5),
+        ``Query`` (1.9.5), ``Short`` (1.9.5).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4661,8 +4704,8 @@ class OrthancAPI:
         ``POST /modalities/{id}/get``. Start a C-GET SCU command as a job, in order to retrieve DICOM
         resources from a remote DICOM modality whose identifier is provided in the URL:
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.6: on Orthanc 1.12.5 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4705,7 +4748,7 @@ class OrthancAPI:
         of a sequence of C-STORE commands by some remote DICOM modality whose identifier is provided in the
         URL: https://orthanc.uclouvain.be/book/users/rest.html#performing-c-move
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4748,7 +4791,7 @@ class OrthancAPI:
         identifier is provided in URL:
         https://orthanc.uclouvain.be/book/users/rest.html#performing-query-retrieve-c-find-and-find-with-rest
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Timeout`` (1.9.1).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4791,7 +4834,7 @@ class OrthancAPI:
         DICOM modality whose identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/storage-commitment.html#storage-commitment-scu
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Timeout`` (1.9.1).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4834,7 +4877,8 @@ class OrthancAPI:
         resources stored locally to some remote DICOM modality whose identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/rest.html#rest-store-scu
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``CalledAet`` (1.11.3),
+        ``Host`` (1.11.3), ``Port`` (1.11.3), ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the modality of interest
@@ -4878,7 +4922,7 @@ class OrthancAPI:
         locally within Orthanc. This is an alternative to command-line tools such as `storescu` from DCMTK or
         dcm4che.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the modality of interest
@@ -4923,7 +4967,9 @@ class OrthancAPI:
         ``GET /patients``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``response-content`` (1.12.5), ``short``
+        (1.9.4).
 
         Args:
             expand: If present, retrieve detailed information about the resources, not only their identifiers
@@ -4968,7 +5014,8 @@ class OrthancAPI:
         ``GET /patients/{id}``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -5006,7 +5053,7 @@ class OrthancAPI:
 
         ``DELETE /patients/{id}``. Delete the DICOM patient whose Orthanc identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5045,7 +5092,8 @@ class OrthancAPI:
         brand new patient, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#anonymization-of-patients-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3),
+        ``KeepSource`` (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5089,7 +5137,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5136,7 +5185,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_patients_id_archive(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -5185,7 +5235,8 @@ class OrthancAPI:
         ``POST /patients/{id}/archive``. Create a ZIP archive containing the DICOM patient whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5230,7 +5281,8 @@ class OrthancAPI:
         ``POST /patients/{id}/archive``. Create a ZIP archive containing the DICOM patient whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``with client.stream_post_patients_id_archive(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -5278,7 +5330,7 @@ class OrthancAPI:
         ``GET /patients/{id}/attachments``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.10.0).
 
         Args:
             id_: id
@@ -5316,7 +5368,7 @@ class OrthancAPI:
         ``GET /patients/{id}/attachments/{name}``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -5356,7 +5408,7 @@ class OrthancAPI:
         ``PUT /patients/{id}/attachments/{name}``. Attach a file to the given DICOM patient. This call will
         fail if trying to modify a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5401,7 +5453,7 @@ class OrthancAPI:
         ``DELETE /patients/{id}/attachments/{name}``. Delete an attachment associated with the given DICOM
         patient. This call will fail if trying to delete a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5442,7 +5494,7 @@ class OrthancAPI:
         ``POST /patients/{id}/attachments/{name}/compress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5486,7 +5538,7 @@ class OrthancAPI:
         associated with the given patient. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5533,7 +5585,7 @@ class OrthancAPI:
         associated with the given patient. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``with
         client.stream_get_patients_id_attachments_name_compressed_data(...) as answer:`` then ``for chunk in
@@ -5582,7 +5634,7 @@ class OrthancAPI:
         associated with the given patient, as stored on the disk. This is different from `.../md5` iff
         `EnableStorage` is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5622,7 +5674,7 @@ class OrthancAPI:
         with the given patient, as stored on the disk. This is different from `.../size` iff `EnableStorage`
         is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5663,7 +5715,7 @@ class OrthancAPI:
         ``GET /patients/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given patient
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5708,7 +5760,7 @@ class OrthancAPI:
         ``GET /patients/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given patient
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_patients_id_attachments_name_data(...)
         as answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error
@@ -5754,7 +5806,8 @@ class OrthancAPI:
         ``GET /patients/{id}/attachments/{name}/info``. Served by Orthanc but left out of its --openapi
         output; arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -5791,7 +5844,7 @@ class OrthancAPI:
         ``GET /patients/{id}/attachments/{name}/is-compressed``. Test whether the attachment has been stored
         as a compressed file on the disk.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5830,7 +5883,7 @@ class OrthancAPI:
         ``GET /patients/{id}/attachments/{name}/md5``. Get the MD5 hash of one attachment associated with the
         given patient
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5869,7 +5922,7 @@ class OrthancAPI:
         ``GET /patients/{id}/attachments/{name}/size``. Get the size of one attachment associated with the
         given patient
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5910,7 +5963,7 @@ class OrthancAPI:
         ``POST /patients/{id}/attachments/{name}/uncompress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5953,7 +6006,7 @@ class OrthancAPI:
         ``POST /patients/{id}/attachments/{name}/verify-md5``. Verify that the attachment is not corrupted, by
         validating its MD5 hash
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -5996,7 +6049,8 @@ class OrthancAPI:
         ``GET /patients/{id}/instances``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -6040,7 +6094,8 @@ class OrthancAPI:
         ``GET /patients/{id}/instances-tags``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -6079,8 +6134,8 @@ class OrthancAPI:
         ``GET /patients/{id}/labels``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -6114,8 +6169,8 @@ class OrthancAPI:
 
         ``GET /patients/{id}/labels/{label}``. Test whether the patient is associated with the given label
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6154,8 +6209,8 @@ class OrthancAPI:
 
         ``PUT /patients/{id}/labels/{label}``. Associate a label with a patient
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6194,8 +6249,8 @@ class OrthancAPI:
 
         ``DELETE /patients/{id}/labels/{label}``. Remove a label associated with a patient
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6236,7 +6291,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6286,7 +6342,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_patients_id_media(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -6337,7 +6394,8 @@ class OrthancAPI:
         ``POST /patients/{id}/media``. Create a DICOMDIR media containing the DICOM patient whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6382,7 +6440,8 @@ class OrthancAPI:
         ``POST /patients/{id}/media``. Create a DICOMDIR media containing the DICOM patient whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``with client.stream_post_patients_id_media(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -6430,7 +6489,7 @@ class OrthancAPI:
         ``GET /patients/{id}/metadata``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``numeric`` (1.12.0).
 
         Args:
             id_: id
@@ -6469,7 +6528,7 @@ class OrthancAPI:
         ``GET /patients/{id}/metadata/{name}``. Get the value of a metadata that is associated with the given
         patient
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6511,7 +6570,7 @@ class OrthancAPI:
         ``PUT /patients/{id}/metadata/{name}``. Set the value of some metadata in the given DICOM patient.
         This call will fail if trying to modify a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6555,7 +6614,7 @@ class OrthancAPI:
         ``DELETE /patients/{id}/metadata/{name}``. Delete some metadata associated with the given DICOM
         patient. This call will fail if trying to delete a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6597,7 +6656,8 @@ class OrthancAPI:
         brand new patient, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#modification-of-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6639,7 +6699,8 @@ class OrthancAPI:
         ``GET /patients/{id}/module``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -6677,7 +6738,7 @@ class OrthancAPI:
 
         ``GET /patients/{id}/protected``. Is the patient protected against recycling?
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6715,7 +6776,7 @@ class OrthancAPI:
         Unprotects a patient by sending `0` or `false` in the payload requests. More info:
         https://orthanc.uclouvain.be/book/faq/features.html#recycling-protection
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6759,7 +6820,8 @@ class OrthancAPI:
         resource of interest. Beware that this is a time-consuming operation, as all the children DICOM
         instances will be parsed again, and the Orthanc index will be updated accordingly.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``LimitToThisLevelMainDicomTags`` (1.12.4), ``ReconstructFiles`` (1.11.0).
 
         Args:
             id_: Orthanc identifier of the patient of interest
@@ -6802,7 +6864,8 @@ class OrthancAPI:
         ``GET /patients/{id}/series``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -6846,7 +6909,8 @@ class OrthancAPI:
         ``GET /patients/{id}/shared-tags``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -6885,7 +6949,7 @@ class OrthancAPI:
         ``GET /patients/{id}/statistics``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -6923,7 +6987,8 @@ class OrthancAPI:
         ``GET /patients/{id}/studies``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -6965,7 +7030,7 @@ class OrthancAPI:
         content of the `OrthancPeers` configuration option, or to the information stored in the database if
         `OrthancPeersInDatabase` is `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             expand: If present, retrieve detailed information about the individual Orthanc peers (query
@@ -7000,7 +7065,7 @@ class OrthancAPI:
 
         ``GET /peers/{id}``. List the operations that are available for an Orthanc peer.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the peer of interest
@@ -7037,7 +7102,7 @@ class OrthancAPI:
         ``PUT /peers/{id}``. Define a new Orthanc peer, or update an existing one. This change is permanent
         iff. `OrthancPeersInDatabase` is `true`, otherwise it is lost at the next restart of Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the new/updated Orthanc peer
@@ -7076,7 +7141,7 @@ class OrthancAPI:
         ``DELETE /peers/{id}``. Delete one Orthanc peer. This change is permanent iff.
         `OrthancPeersInDatabase` is `true`, otherwise it is lost at the next restart of Orthanc.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the Orthanc peer of interest
@@ -7110,7 +7175,7 @@ class OrthancAPI:
         ``GET /peers/{id}/configuration``. Get detailed information about the configuration of some Orthanc
         peer
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the peer of interest
@@ -7148,7 +7213,7 @@ class OrthancAPI:
         identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/rest.html#sending-one-resource
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the modality of interest
@@ -7191,7 +7256,8 @@ class OrthancAPI:
         Orthanc peer whose identifier is provided in URL, without having to first store it locally within
         Orthanc. This is an alternative to command-line tools such as `curl`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.9.1: on Orthanc 1.9.0 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Identifier of the modality of interest
@@ -7232,7 +7298,7 @@ class OrthancAPI:
         a `GET` request against the `/system` URI of the remote peer. This route can be used to test
         connectivity.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the peer of interest
@@ -7265,7 +7331,7 @@ class OrthancAPI:
         ``GET /plugins``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -7298,7 +7364,7 @@ class OrthancAPI:
         using the `OrthancPluginExtendOrthancExplorer()` function of the plugin SDK. This route is for
         internal use of Orthanc Explorer.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -7331,7 +7397,7 @@ class OrthancAPI:
         using the `OrthancPluginExtendOrthancExplorer()` function of the plugin SDK. This route is for
         internal use of Orthanc Explorer.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         The answer is not held in memory: use ``with client.stream_get_plugins_explorer_js(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -7368,7 +7434,7 @@ class OrthancAPI:
         ``GET /plugins/{id}``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -7403,7 +7469,7 @@ class OrthancAPI:
         `QueryRetrieveSize` configuration option of Orthanc.
         https://orthanc.uclouvain.be/book/users/rest.html#performing-query-retrieve-c-find-and-find-with-rest
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -7436,7 +7502,7 @@ class OrthancAPI:
         ``GET /queries/{id}``. List the available operations for the query/retrieve operation whose identifier
         is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the query of interest
@@ -7469,7 +7535,7 @@ class OrthancAPI:
 
         ``DELETE /queries/{id}``. Delete the query/retrieve operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the query of interest
@@ -7506,7 +7572,7 @@ class OrthancAPI:
         ``GET /queries/{id}/answers``. List the indices of all the available answers resulting from a
         query/retrieve operation on some DICOM modality, whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4).
 
         Args:
             id_: Identifier of the query of interest
@@ -7547,7 +7613,7 @@ class OrthancAPI:
         ``GET /queries/{id}/answers/{index}``. List the available operations on an answer associated with the
         query/retrieve operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the query of interest
@@ -7585,7 +7651,7 @@ class OrthancAPI:
         ``GET /queries/{id}/answers/{index}/content``. Get the content (DICOM tags) of one answer associated
         with the query/retrieve operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4).
 
         Args:
             id_: Identifier of the query of interest
@@ -7628,7 +7694,7 @@ class OrthancAPI:
         order to query the child instances associated with one answer to some query/retrieve operation whose
         identifiers are provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Timeout`` (1.9.1).
 
         Args:
             id_: Identifier of the query of interest
@@ -7673,7 +7739,7 @@ class OrthancAPI:
         to query the child series associated with one answer to some query/retrieve operation whose
         identifiers are provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Timeout`` (1.9.1).
 
         Args:
             id_: Identifier of the query of interest
@@ -7718,7 +7784,7 @@ class OrthancAPI:
         to query the child studies associated with one answer to some query/retrieve operation whose
         identifiers are provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Timeout`` (1.9.1).
 
         Args:
             id_: Identifier of the query of interest
@@ -7763,7 +7829,8 @@ class OrthancAPI:
         order to retrieve one answer associated with the query/retrieve operation whose identifiers are
         provided in the URL: https://orthanc.uclouvain.be/book/users/rest.html#performing-retrieve-c-move
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Full`` (1.9.5),
+        ``RetrieveMethod`` (1.12.6), ``Simplify`` (1.9.5), ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the query of interest
@@ -7803,7 +7870,7 @@ class OrthancAPI:
         ``GET /queries/{id}/level``. Get the query level (value of the `QueryRetrieveLevel` tag) of the
         query/retrieve operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the query of interest
@@ -7837,7 +7904,7 @@ class OrthancAPI:
         ``GET /queries/{id}/modality``. Get the identifier of the DICOM modality that was targeted by the
         query/retrieve operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the query of interest
@@ -7873,7 +7940,7 @@ class OrthancAPI:
         ``GET /queries/{id}/query``. Get the original DICOM filter associated with the query/retrieve
         operation whose identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4).
 
         Args:
             id_: Identifier of the query of interest
@@ -7914,7 +7981,8 @@ class OrthancAPI:
         answers associated with the query/retrieve operation whose identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/rest.html#performing-retrieve-c-move
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Full`` (1.9.5),
+        ``RetrieveMethod`` (1.12.6), ``Simplify`` (1.9.5), ``UserData`` (1.12.9).
 
         Args:
             id_: Identifier of the query of interest
@@ -7958,7 +8026,9 @@ class OrthancAPI:
         ``GET /series``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``response-content`` (1.12.5), ``short``
+        (1.9.4).
 
         Args:
             expand: If present, retrieve detailed information about the resources, not only their identifiers
@@ -8003,7 +8073,8 @@ class OrthancAPI:
         ``GET /series/{id}``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -8041,7 +8112,7 @@ class OrthancAPI:
 
         ``DELETE /series/{id}``. Delete the DICOM series whose Orthanc identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8080,7 +8151,8 @@ class OrthancAPI:
         brand new series, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#anonymization-of-patients-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3),
+        ``KeepSource`` (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8124,7 +8196,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8171,7 +8244,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_series_id_archive(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -8220,7 +8294,8 @@ class OrthancAPI:
         ``POST /series/{id}/archive``. Create a ZIP archive containing the DICOM series whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8265,7 +8340,8 @@ class OrthancAPI:
         ``POST /series/{id}/archive``. Create a ZIP archive containing the DICOM series whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``with client.stream_post_series_id_archive(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -8313,7 +8389,7 @@ class OrthancAPI:
         ``GET /series/{id}/attachments``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.10.0).
 
         Args:
             id_: id
@@ -8351,7 +8427,7 @@ class OrthancAPI:
         ``GET /series/{id}/attachments/{name}``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -8391,7 +8467,7 @@ class OrthancAPI:
         ``PUT /series/{id}/attachments/{name}``. Attach a file to the given DICOM series. This call will fail
         if trying to modify a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8436,7 +8512,7 @@ class OrthancAPI:
         ``DELETE /series/{id}/attachments/{name}``. Delete an attachment associated with the given DICOM
         series. This call will fail if trying to delete a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8477,7 +8553,7 @@ class OrthancAPI:
         ``POST /series/{id}/attachments/{name}/compress``. Change the compression scheme that is used to store
         an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8521,7 +8597,7 @@ class OrthancAPI:
         associated with the given series. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8568,7 +8644,7 @@ class OrthancAPI:
         associated with the given series. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``with
         client.stream_get_series_id_attachments_name_compressed_data(...) as answer:`` then ``for chunk in
@@ -8617,7 +8693,7 @@ class OrthancAPI:
         with the given series, as stored on the disk. This is different from `.../md5` iff `EnableStorage` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8657,7 +8733,7 @@ class OrthancAPI:
         with the given series, as stored on the disk. This is different from `.../size` iff `EnableStorage` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8698,7 +8774,7 @@ class OrthancAPI:
         ``GET /series/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8743,7 +8819,7 @@ class OrthancAPI:
         ``GET /series/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_series_id_attachments_name_data(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status
@@ -8789,7 +8865,8 @@ class OrthancAPI:
         ``GET /series/{id}/attachments/{name}/info``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -8826,7 +8903,7 @@ class OrthancAPI:
         ``GET /series/{id}/attachments/{name}/is-compressed``. Test whether the attachment has been stored as
         a compressed file on the disk.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8865,7 +8942,7 @@ class OrthancAPI:
         ``GET /series/{id}/attachments/{name}/md5``. Get the MD5 hash of one attachment associated with the
         given series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8904,7 +8981,7 @@ class OrthancAPI:
         ``GET /series/{id}/attachments/{name}/size``. Get the size of one attachment associated with the given
         series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8945,7 +9022,7 @@ class OrthancAPI:
         ``POST /series/{id}/attachments/{name}/uncompress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -8988,7 +9065,7 @@ class OrthancAPI:
         ``POST /series/{id}/attachments/{name}/verify-md5``. Verify that the attachment is not corrupted, by
         validating its MD5 hash
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9031,7 +9108,8 @@ class OrthancAPI:
         ``GET /series/{id}/instances``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -9075,7 +9153,8 @@ class OrthancAPI:
         ``GET /series/{id}/instances-tags``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -9114,8 +9193,8 @@ class OrthancAPI:
         ``GET /series/{id}/labels``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -9149,8 +9228,8 @@ class OrthancAPI:
 
         ``GET /series/{id}/labels/{label}``. Test whether the series is associated with the given label
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9189,8 +9268,8 @@ class OrthancAPI:
 
         ``PUT /series/{id}/labels/{label}``. Associate a label with a series
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9229,8 +9308,8 @@ class OrthancAPI:
 
         ``DELETE /series/{id}/labels/{label}``. Remove a label associated with a series
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9271,7 +9350,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9321,7 +9401,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_series_id_media(...) as answer:`` then
         ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises before
@@ -9372,7 +9453,8 @@ class OrthancAPI:
         ``POST /series/{id}/media``. Create a DICOMDIR media containing the DICOM series whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9417,7 +9499,8 @@ class OrthancAPI:
         ``POST /series/{id}/media``. Create a DICOMDIR media containing the DICOM series whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``with client.stream_post_series_id_media(...) as answer:`` then
         ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises before
@@ -9465,7 +9548,7 @@ class OrthancAPI:
         ``GET /series/{id}/metadata``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``numeric`` (1.12.0).
 
         Args:
             id_: id
@@ -9504,7 +9587,7 @@ class OrthancAPI:
         ``GET /series/{id}/metadata/{name}``. Get the value of a metadata that is associated with the given
         series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9546,7 +9629,7 @@ class OrthancAPI:
         ``PUT /series/{id}/metadata/{name}``. Set the value of some metadata in the given DICOM series. This
         call will fail if trying to modify a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9590,7 +9673,7 @@ class OrthancAPI:
         ``DELETE /series/{id}/metadata/{name}``. Delete some metadata associated with the given DICOM series.
         This call will fail if trying to delete a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9632,7 +9715,8 @@ class OrthancAPI:
         series, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#modification-of-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9674,7 +9758,8 @@ class OrthancAPI:
         ``GET /series/{id}/module``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -9715,7 +9800,8 @@ class OrthancAPI:
         ``GET /series/{id}/numpy``. Decode the given DICOM series, for use with numpy in Python. The numpy
         array has 4 dimensions: (frame, height, width, color channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the DICOM resource of interest
@@ -9755,7 +9841,8 @@ class OrthancAPI:
         ``GET /series/{id}/numpy``. Decode the given DICOM series, for use with numpy in Python. The numpy
         array has 4 dimensions: (frame, height, width, color channel).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         The answer is not held in memory: use ``with client.stream_get_series_id_numpy(...) as answer:`` then
         ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises before
@@ -9797,7 +9884,7 @@ class OrthancAPI:
         ``GET /series/{id}/ordered-slices``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -9835,7 +9922,8 @@ class OrthancAPI:
         ``GET /series/{id}/patient``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -9882,7 +9970,8 @@ class OrthancAPI:
         interest. Beware that this is a time-consuming operation, as all the children DICOM instances will be
         parsed again, and the Orthanc index will be updated accordingly.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``LimitToThisLevelMainDicomTags`` (1.12.4), ``ReconstructFiles`` (1.11.0).
 
         Args:
             id_: Orthanc identifier of the series of interest
@@ -9924,7 +10013,8 @@ class OrthancAPI:
         ``GET /series/{id}/shared-tags``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -9963,7 +10053,7 @@ class OrthancAPI:
         ``GET /series/{id}/statistics``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -10001,7 +10091,8 @@ class OrthancAPI:
         ``GET /series/{id}/study``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -10041,7 +10132,7 @@ class OrthancAPI:
         ``GET /statistics``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -10074,7 +10165,7 @@ class OrthancAPI:
         ``GET /storage-commitment/{id}``. Get the storage commitment report whose identifier is provided in
         the URL: https://orthanc.uclouvain.be/book/users/storage-commitment.html#storage-commitment-scu
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the storage commitment report
@@ -10113,7 +10204,7 @@ class OrthancAPI:
         the URL. This is only possible if the `Status` of the storage commitment report is `Success`.
         https://orthanc.uclouvain.be/book/users/storage-commitment.html#removing-the-instances
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Identifier of the storage commitment report
@@ -10156,7 +10247,9 @@ class OrthancAPI:
         ``GET /studies``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``response-content`` (1.12.5), ``short``
+        (1.9.4).
 
         Args:
             expand: If present, retrieve detailed information about the resources, not only their identifiers
@@ -10201,7 +10294,8 @@ class OrthancAPI:
         ``GET /studies/{id}``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -10239,7 +10333,7 @@ class OrthancAPI:
 
         ``DELETE /studies/{id}``. Delete the DICOM study whose Orthanc identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10278,7 +10372,8 @@ class OrthancAPI:
         brand new study, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#anonymization-of-patients-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3),
+        ``KeepSource`` (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10322,7 +10417,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10369,7 +10465,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_studies_id_archive(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -10418,7 +10515,8 @@ class OrthancAPI:
         ``POST /studies/{id}/archive``. Create a ZIP archive containing the DICOM study whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10463,7 +10561,8 @@ class OrthancAPI:
         ``POST /studies/{id}/archive``. Create a ZIP archive containing the DICOM study whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``with client.stream_post_studies_id_archive(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -10511,7 +10610,7 @@ class OrthancAPI:
         ``GET /studies/{id}/attachments``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.10.0).
 
         Args:
             id_: id
@@ -10549,7 +10648,7 @@ class OrthancAPI:
         ``GET /studies/{id}/attachments/{name}``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -10589,7 +10688,7 @@ class OrthancAPI:
         ``PUT /studies/{id}/attachments/{name}``. Attach a file to the given DICOM study. This call will fail
         if trying to modify a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10634,7 +10733,7 @@ class OrthancAPI:
         ``DELETE /studies/{id}/attachments/{name}``. Delete an attachment associated with the given DICOM
         study. This call will fail if trying to delete a system attachment (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10675,7 +10774,7 @@ class OrthancAPI:
         ``POST /studies/{id}/attachments/{name}/compress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10719,7 +10818,7 @@ class OrthancAPI:
         associated with the given study. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10766,7 +10865,7 @@ class OrthancAPI:
         associated with the given study. The attachment will not be decompressed if `StorageCompression` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``with
         client.stream_get_studies_id_attachments_name_compressed_data(...) as answer:`` then ``for chunk in
@@ -10815,7 +10914,7 @@ class OrthancAPI:
         with the given study, as stored on the disk. This is different from `.../md5` iff `EnableStorage` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10855,7 +10954,7 @@ class OrthancAPI:
         with the given study, as stored on the disk. This is different from `.../size` iff `EnableStorage` is
         `true`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10896,7 +10995,7 @@ class OrthancAPI:
         ``GET /studies/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given study
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -10941,7 +11040,7 @@ class OrthancAPI:
         ``GET /studies/{id}/attachments/{name}/data``. Get the (binary) content of one attachment associated
         with the given study
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_studies_id_attachments_name_data(...)
         as answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error
@@ -10987,7 +11086,8 @@ class OrthancAPI:
         ``GET /studies/{id}/attachments/{name}/info``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.10.0: on Orthanc 1.9.7 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -11024,7 +11124,7 @@ class OrthancAPI:
         ``GET /studies/{id}/attachments/{name}/is-compressed``. Test whether the attachment has been stored as
         a compressed file on the disk.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11063,7 +11163,7 @@ class OrthancAPI:
         ``GET /studies/{id}/attachments/{name}/md5``. Get the MD5 hash of one attachment associated with the
         given study
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11102,7 +11202,7 @@ class OrthancAPI:
         ``GET /studies/{id}/attachments/{name}/size``. Get the size of one attachment associated with the
         given study
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11143,7 +11243,7 @@ class OrthancAPI:
         ``POST /studies/{id}/attachments/{name}/uncompress``. Change the compression scheme that is used to
         store an attachment.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11186,7 +11286,7 @@ class OrthancAPI:
         ``POST /studies/{id}/attachments/{name}/verify-md5``. Verify that the attachment is not corrupted, by
         validating its MD5 hash
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11229,7 +11329,8 @@ class OrthancAPI:
         ``GET /studies/{id}/instances``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -11273,7 +11374,8 @@ class OrthancAPI:
         ``GET /studies/{id}/instances-tags``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -11312,8 +11414,8 @@ class OrthancAPI:
         ``GET /studies/{id}/labels``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: id
@@ -11347,8 +11449,8 @@ class OrthancAPI:
 
         ``GET /studies/{id}/labels/{label}``. Test whether the study is associated with the given label
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11387,8 +11489,8 @@ class OrthancAPI:
 
         ``PUT /studies/{id}/labels/{label}``. Associate a label with a study
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11427,8 +11529,8 @@ class OrthancAPI:
 
         ``DELETE /studies/{id}/labels/{label}``. Remove a label associated with a study
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11469,7 +11571,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11519,7 +11622,8 @@ class OrthancAPI:
         to archive large amount of data, as it might lead to network timeouts. Prefer the asynchronous version
         using `POST` method.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``filename`` (1.11.0),
+        ``lossy-quality`` (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_studies_id_media(...) as answer:`` then
         ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises before
@@ -11570,7 +11674,8 @@ class OrthancAPI:
         ``POST /studies/{id}/media``. Create a DICOMDIR media containing the DICOM study whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11615,7 +11720,8 @@ class OrthancAPI:
         ``POST /studies/{id}/media``. Create a DICOMDIR media containing the DICOM study whose Orthanc
         identifier is provided in the URL
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``with client.stream_post_studies_id_media(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -11665,7 +11771,7 @@ class OrthancAPI:
         whose Orthanc identifier is provided in the URL:
         https://orthanc.uclouvain.be/book/users/anonymization.html#merging
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11706,7 +11812,7 @@ class OrthancAPI:
         ``GET /studies/{id}/metadata``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``numeric`` (1.12.0).
 
         Args:
             id_: id
@@ -11745,7 +11851,7 @@ class OrthancAPI:
         ``GET /studies/{id}/metadata/{name}``. Get the value of a metadata that is associated with the given
         study
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11787,7 +11893,7 @@ class OrthancAPI:
         ``PUT /studies/{id}/metadata/{name}``. Set the value of some metadata in the given DICOM study. This
         call will fail if trying to modify a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11831,7 +11937,7 @@ class OrthancAPI:
         ``DELETE /studies/{id}/metadata/{name}``. Delete some metadata associated with the given DICOM study.
         This call will fail if trying to delete a system metadata (i.e. whose index is < 1024).
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11873,7 +11979,8 @@ class OrthancAPI:
         study, whose Orthanc identifiers will be returned by the job.
         https://orthanc.uclouvain.be/book/users/anonymization.html#modification-of-studies-or-series
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -11915,7 +12022,8 @@ class OrthancAPI:
         ``GET /studies/{id}/module``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -11957,7 +12065,8 @@ class OrthancAPI:
         ``GET /studies/{id}/module-patient``. Served by Orthanc but left out of its --openapi output;
         arguments from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -12000,7 +12109,8 @@ class OrthancAPI:
         ``GET /studies/{id}/patient``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``full`` (1.9.4),
+        ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -12047,7 +12157,8 @@ class OrthancAPI:
         interest. Beware that this is a time-consuming operation, as all the children DICOM instances will be
         parsed again, and the Orthanc index will be updated accordingly.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers:
+        ``LimitToThisLevelMainDicomTags`` (1.12.4), ``ReconstructFiles`` (1.11.0).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -12090,7 +12201,8 @@ class OrthancAPI:
         ``GET /studies/{id}/series``. Served by Orthanc but left out of its --openapi output; arguments from
         the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``expand`` (1.12.2),
+        ``full`` (1.9.4), ``requested-tags`` (1.12.4), ``requestedTags`` (1.11.0), ``short`` (1.9.4).
 
         Args:
             id_: id
@@ -12134,7 +12246,8 @@ class OrthancAPI:
         ``GET /studies/{id}/shared-tags``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``short`` (1.9.4),
+        ``simplify`` (1.9.4).
 
         Args:
             id_: id
@@ -12178,7 +12291,8 @@ class OrthancAPI:
         into a brand new study (this new study is created by setting the `StudyInstanceUID` tag to a random
         identifier): https://orthanc.uclouvain.be/book/users/anonymization.html#splitting
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Instances`` (1.9.4),
+        ``KeepLabels`` (1.12.3), ``UserData`` (1.12.9).
 
         Args:
             id_: Orthanc identifier of the study of interest
@@ -12217,7 +12331,7 @@ class OrthancAPI:
         ``GET /studies/{id}/statistics``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             id_: id
@@ -12250,7 +12364,7 @@ class OrthancAPI:
         ``GET /system``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -12281,7 +12395,7 @@ class OrthancAPI:
 
         ``GET /tools``. List the available operations under URI `/tools/`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -12314,8 +12428,8 @@ class OrthancAPI:
         C-STORE SCP. This corresponds to the configuration options `AcceptedSopClasses` and
         `RejectedSopClasses`.
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.6: on Orthanc 1.12.5 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -12348,7 +12462,7 @@ class OrthancAPI:
         are accepted by Orthanc C-STORE SCP. This corresponds to the configuration options
         `AcceptedTransferSyntaxes` and `XXXTransferSyntaxAccepted`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -12383,7 +12497,7 @@ class OrthancAPI:
         ``PUT /tools/accepted-transfer-syntaxes``. Set the DICOM transfer syntaxes that accepted by Orthanc
         C-STORE SCP
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             json: Request body, JSON value. JSON array containing a list of transfer syntax UIDs to be
@@ -12424,7 +12538,9 @@ class OrthancAPI:
         ``POST /tools/bulk-anonymize``. Start a job that will anonymize all the DICOM patients, studies,
         series or instances whose identifiers are provided in the `Resources` field.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.9.4: on Orthanc 1.9.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``KeepLabels`` (1.12.3), ``KeepSource``
+        (1.9.7), ``LossyQuality`` (1.12.7), ``Transcode`` (1.11.3), ``UserData`` (1.12.9).
 
         Args:
             json: Request body, ``models.PostToolsBulkAnonymizeBody`` or a dict.
@@ -12465,7 +12581,8 @@ class OrthancAPI:
         ``POST /tools/bulk-content``. Get the content all the DICOM patients, studies, series or instances
         whose identifiers are provided in the `Resources` field, in one single call.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.9.4: on Orthanc 1.9.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             json: Request body, ``models.PostToolsBulkContentBody`` or a dict.
@@ -12505,7 +12622,8 @@ class OrthancAPI:
         ``POST /tools/bulk-delete``. Delete all the DICOM patients, studies, series or instances whose
         identifiers are provided in the `Resources` field.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.9.4: on Orthanc 1.9.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             json: Request body, ``models.PostToolsBulkDeleteBody`` or a dict.
@@ -12545,7 +12663,9 @@ class OrthancAPI:
         ``POST /tools/bulk-modify``. Start a job that will modify all the DICOM patients, studies, series or
         instances whose identifiers are provided in the `Resources` field.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        New in Orthanc 1.9.4: on Orthanc 1.9.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``KeepSource`` (1.9.7), ``Level``
+        (1.9.7), ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9).
 
         Args:
             json: Request body, ``models.PostToolsBulkModifyBody`` or a dict.
@@ -12585,8 +12705,8 @@ class OrthancAPI:
         ``POST /tools/count-resources``. This URI can be used to count the resources that are matching
         criteria on the content of the local Orthanc server, in a way that is similar to tools/find
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.5: on Orthanc 1.12.4 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             json: Request body, ``models.PostToolsCountResourcesBody`` or a dict.
@@ -12627,8 +12747,9 @@ class OrthancAPI:
         ``GET /tools/create-archive``. Create a ZIP archive containing the DICOM resources (patients, studies,
         series, or instances) whose Orthanc identifiers are provided in the 'resources' argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         Args:
             filename: Filename to set in the "Content-Disposition" HTTP header (including file extension)
@@ -12674,8 +12795,9 @@ class OrthancAPI:
         ``GET /tools/create-archive``. Create a ZIP archive containing the DICOM resources (patients, studies,
         series, or instances) whose Orthanc identifiers are provided in the 'resources' argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_tools_create_archive(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -12724,7 +12846,8 @@ class OrthancAPI:
         ``POST /tools/create-archive``. Create a ZIP archive containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             json: Request body, ``models.PostToolsCreateArchiveBody`` or a dict.
@@ -12767,7 +12890,8 @@ class OrthancAPI:
         ``POST /tools/create-archive``. Create a ZIP archive containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``with client.stream_post_tools_create_archive(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -12813,7 +12937,8 @@ class OrthancAPI:
 
         ``POST /tools/create-dicom``. Create one DICOM instance, and store it into Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Encapsulate``
+        (1.12.7).
 
         Args:
             json: Request body, ``models.PostToolsCreateDicomBody`` or a dict.
@@ -12854,8 +12979,9 @@ class OrthancAPI:
         ``GET /tools/create-media``. Create a DICOMDIR media containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the 'resources' argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         Args:
             filename: Filename to set in the "Content-Disposition" HTTP header (including file extension)
@@ -12901,8 +13027,9 @@ class OrthancAPI:
         ``GET /tools/create-media``. Create a DICOMDIR media containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the 'resources' argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_tools_create_media(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -12951,7 +13078,8 @@ class OrthancAPI:
         ``POST /tools/create-media``. Create a DICOMDIR media containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             json: Request body, ``models.PostToolsCreateMediaBody`` or a dict.
@@ -12994,7 +13122,8 @@ class OrthancAPI:
         ``POST /tools/create-media``. Create a DICOMDIR media containing the DICOM resources (patients,
         studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``with client.stream_post_tools_create_media(...) as answer:``
         then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status raises
@@ -13043,8 +13172,9 @@ class OrthancAPI:
         (patients, studies, series, or instances) whose Orthanc identifiers are provided in the 'resources'
         argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         Args:
             filename: Filename to set in the "Content-Disposition" HTTP header (including file extension)
@@ -13091,8 +13221,9 @@ class OrthancAPI:
         (patients, studies, series, or instances) whose Orthanc identifiers are provided in the 'resources'
         argument
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.2: on Orthanc 1.12.1 or older this raises ``UnsupportedByServerError`` before
+        sending anything. Newer arguments, refused on older servers: ``filename`` (1.12.7), ``lossy-quality``
+        (1.12.7).
 
         The answer is not held in memory: use ``with client.stream_get_tools_create_media_extended(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status
@@ -13141,7 +13272,8 @@ class OrthancAPI:
         ``POST /tools/create-media-extended``. Create a DICOMDIR media containing the DICOM resources
         (patients, studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         Args:
             json: Request body, ``models.PostToolsCreateMediaExtendedBody`` or a dict.
@@ -13184,7 +13316,8 @@ class OrthancAPI:
         ``POST /tools/create-media-extended``. Create a DICOMDIR media containing the DICOM resources
         (patients, studies, series, or instances) whose Orthanc identifiers are provided in the body
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Filename`` (1.12.7),
+        ``LossyQuality`` (1.12.7), ``UserData`` (1.12.9), ``Utf8`` (1.12.11).
 
         The answer is not held in memory: use ``with client.stream_post_tools_create_media_extended(...) as
         answer:`` then ``for chunk in answer.iter_bytes(): ...`` or ``answer.write_to(path)``. An error status
@@ -13229,7 +13362,7 @@ class OrthancAPI:
         instance without the `SpecificCharacterEncoding` tag, or during C-FIND. This corresponds to the
         configuration option `DefaultEncoding`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13265,7 +13398,7 @@ class OrthancAPI:
         DICOM instance without the `SpecificCharacterEncoding` tag, or during C-FIND. This corresponds to the
         configuration option `DefaultEncoding`.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). The name of the encoding. Check out configuration option
@@ -13302,7 +13435,7 @@ class OrthancAPI:
 
         ``GET /tools/dicom-conformance``. Get the DICOM conformance statement of Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13337,7 +13470,7 @@ class OrthancAPI:
         ``POST /tools/dicom-echo``. Trigger C-ECHO SCU command against a DICOM modality described in the POST
         body, without having to register the modality in some `/modalities/{id}` (new in Orthanc 1.8.1)
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``LocalAet`` (1.12.4).
 
         Args:
             json: Request body, ``models.PostToolsDicomEchoBody`` or a dict.
@@ -13378,7 +13511,7 @@ class OrthancAPI:
         insecure for Orthanc servers that are remotely accessible. Since Orthanc 1.5.8, this route is disabled
         by default and can be enabled thanks to the `ExecuteLuaEnabled` configuration.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). The Lua script to be executed
@@ -13419,7 +13552,10 @@ class OrthancAPI:
         server, in a way that is similar to querying remote DICOM modalities using C-FIND SCU:
         https://orthanc.uclouvain.be/book/users/rest.html#performing-finds-within-orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``Full`` (1.9.4),
+        ``Labels`` (1.12.0), ``LabelsConstraint`` (1.12.0), ``MetadataQuery`` (1.12.5), ``OrderBy`` (1.12.5),
+        ``ParentPatient`` (1.12.5), ``ParentSeries`` (1.12.5), ``ParentStudy`` (1.12.5), ``RequestedTags``
+        (1.11.0), ``ResponseContent`` (1.12.5), ``Short`` (1.9.4).
 
         Args:
             json: Request body, ``models.PostToolsFindBody`` or a dict.
@@ -13457,7 +13593,7 @@ class OrthancAPI:
 
         ``GET /tools/generate-uid``. Generate a random DICOM identifier
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             level: Type of DICOM resource among: `patient`, `study`, `series` or `instance` (query argument
@@ -13496,7 +13632,7 @@ class OrthancAPI:
         re-created on the next access. This is notably useful after changes to the `Dictionary` configuration
         option. https://orthanc.uclouvain.be/book/faq/orthanc-storage.html#storage-area
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data, content, json: The body in another form (raw text/bytes or JSON).
@@ -13532,8 +13668,8 @@ class OrthancAPI:
         ``GET /tools/labels``. List all the labels that are associated with any resource of the Orthanc
         database
 
-        New in Orthanc 1.12.7: on an older server this raises ``UnsupportedByServerError`` before sending
-        anything.
+        New in Orthanc 1.12.0: on Orthanc 1.11.3 or older this raises ``UnsupportedByServerError`` before
+        sending anything.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13564,7 +13700,7 @@ class OrthancAPI:
 
         ``GET /tools/log-level``. Get the main log level of Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13598,7 +13734,7 @@ class OrthancAPI:
 
         ``PUT /tools/log-level``. Set the main log level of Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13634,7 +13770,7 @@ class OrthancAPI:
 
         ``GET /tools/log-level-dicom``. Get the log level of the log category `dicom`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13668,7 +13804,7 @@ class OrthancAPI:
 
         ``PUT /tools/log-level-dicom``. Set the log level of the log category `dicom`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13704,7 +13840,7 @@ class OrthancAPI:
 
         ``GET /tools/log-level-generic``. Get the log level of the log category `generic`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13738,7 +13874,7 @@ class OrthancAPI:
 
         ``PUT /tools/log-level-generic``. Set the log level of the log category `generic`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13774,7 +13910,7 @@ class OrthancAPI:
 
         ``GET /tools/log-level-http``. Get the log level of the log category `http`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13808,7 +13944,7 @@ class OrthancAPI:
 
         ``PUT /tools/log-level-http``. Set the log level of the log category `http`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13844,7 +13980,7 @@ class OrthancAPI:
 
         ``GET /tools/log-level-jobs``. Get the log level of the log category `jobs`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13878,7 +14014,7 @@ class OrthancAPI:
 
         ``PUT /tools/log-level-jobs``. Set the log level of the log category `jobs`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13914,7 +14050,7 @@ class OrthancAPI:
 
         ``GET /tools/log-level-lua``. Get the log level of the log category `lua`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -13948,7 +14084,7 @@ class OrthancAPI:
 
         ``PUT /tools/log-level-lua``. Set the log level of the log category `lua`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -13984,7 +14120,7 @@ class OrthancAPI:
 
         ``GET /tools/log-level-plugins``. Get the log level of the log category `plugins`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14018,7 +14154,7 @@ class OrthancAPI:
 
         ``PUT /tools/log-level-plugins``. Set the log level of the log category `plugins`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -14054,7 +14190,7 @@ class OrthancAPI:
 
         ``GET /tools/log-level-sqlite``. Get the log level of the log category `sqlite`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14088,7 +14224,7 @@ class OrthancAPI:
 
         ``PUT /tools/log-level-sqlite``. Set the log level of the log category `sqlite`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). Possible values: `default`, `verbose` or `trace`
@@ -14128,7 +14264,7 @@ class OrthancAPI:
         ``POST /tools/lookup``. This URI can be used to convert one DICOM identifier to a list of matching
         Orthanc resources
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). The DICOM identifier of interest (i.e. the value of `PatientID`,
@@ -14168,7 +14304,7 @@ class OrthancAPI:
         ``GET /tools/metrics``. Returns a Boolean specifying whether Prometheus metrics are collected and
         exposed at `/tools/metrics-prometheus`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14203,7 +14339,7 @@ class OrthancAPI:
         ``PUT /tools/metrics``. Enable or disable the collection and publication of metrics at
         `/tools/metrics-prometheus`
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). `1` if metrics are collected, `0` if metrics are disabled
@@ -14240,7 +14376,7 @@ class OrthancAPI:
         ``GET /tools/metrics-prometheus``. Served by Orthanc but left out of its --openapi output; arguments
         from the Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14272,7 +14408,7 @@ class OrthancAPI:
         ``GET /tools/now``. Served by Orthanc but left out of its --openapi output; arguments from the Orthanc
         Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14304,7 +14440,7 @@ class OrthancAPI:
         ``GET /tools/now-local``. Served by Orthanc but left out of its --openapi output; arguments from the
         Orthanc Book.
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14343,7 +14479,8 @@ class OrthancAPI:
         regenerated. If you have a large database to process, it is advised to use the Housekeeper plugin to
         perform this action resource by resource
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later. Newer arguments, refused on older servers: ``ReconstructFiles``
+        (1.11.0).
 
         Args:
             json: Request body, ``models.PostToolsReconstructBody`` or a dict.
@@ -14382,7 +14519,7 @@ class OrthancAPI:
 
         ``POST /tools/reset``. Restart Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data, content, json: The body in another form (raw text/bytes or JSON).
@@ -14420,7 +14557,7 @@ class OrthancAPI:
 
         ``POST /tools/shutdown``. Shutdown Orthanc
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data, content, json: The body in another form (raw text/bytes or JSON).
@@ -14456,7 +14593,7 @@ class OrthancAPI:
         ``GET /tools/unknown-sop-class-accepted``. Shall Orthanc C-STORE SCP accept DICOM instances with an
         unknown SOP class UID?
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             params: Extra query arguments, for those the spec does not document.
@@ -14491,7 +14628,7 @@ class OrthancAPI:
         ``PUT /tools/unknown-sop-class-accepted``. Set whether Orthanc C-STORE SCP should accept DICOM
         instances with an unknown SOP class UID
 
-        Served by Orthanc 1.10.1, 1.12.7.
+        Served by Orthanc 1.9.0 and later.
 
         Args:
             data: Request body (text). `1` if accepted, `0` if not accepted

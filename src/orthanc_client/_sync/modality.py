@@ -308,7 +308,7 @@ class Modality:
         level: str | None = None,
         dicom_timeout: float | None = None,
     ) -> Job:
-        """Starts a C-GET job (Orthanc 1.12+: ``UnsupportedByServerError`` on older servers, before sending)."""
+        """Starts a C-GET job (Orthanc 1.12.6+: ``UnsupportedByServerError`` on older servers, before sending)."""
         level, identifiers = retrieve_identifiers(level, _as_items(resources))
         body: dict[str, Any] = {"Level": level, "Resources": identifiers, "Asynchronous": True}
         if dicom_timeout is not None:
@@ -327,7 +327,7 @@ class Modality:
         timeout: float | None = None,
         dicom_timeout: float | None = None,
     ) -> Job:
-        """C-GET ``resources`` into this Orthanc (same arguments as ``move``) and waits; needs Orthanc 1.12+
+        """C-GET ``resources`` into this Orthanc (same arguments as ``move``) and waits; needs Orthanc 1.12.6+
         and a modality that allows C-GET.
 
         Example::

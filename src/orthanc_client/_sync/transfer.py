@@ -26,6 +26,7 @@ from .._exceptions import (
     OrthancError,
     UnsupportedByServerError,
 )
+from .._generated.operations import POST_TOOLS_FIND
 from .._manifest import (
     ANONYMIZED,
     FAILED,
@@ -384,15 +385,17 @@ class _TransferRun:
         """StudyInstanceUID -> ``(instances, Orthanc study ids)`` at the destination, for the studies it holds.
 
         One ``/tools/find`` for the whole batch (DICOM list matching on the UID), by UID rather than by
-        Orthanc id so that a destination that changes PatientIDs is still counted; Orthanc before 1.11
-        ignores ``RequestedTags``, so there a second find counts the instances of the studies' series.
+        Orthanc id so that a destination that changes PatientIDs is still counted; Orthanc before 1.11 lacks
+        ``RequestedTags``, so there a second find counts the instances of the studies' series.
         """
         if not study_uids:
             return {}  # an empty UID list would match every study
         query = {"StudyInstanceUID": "\\".join(study_uids)}
-        found = self.destination.post_tools_find(
-            {"Level": "Study", "Query": query, "Expand": True, "RequestedTags": [_STUDY_COUNT]}
-        )
+        body: dict[str, Any] = {"Level": "Study", "Query": query, "Expand": True}
+        # the client refuses RequestedTags where Orthanc would silently ignore it: ask only where it is taken
+        if POST_TOOLS_FIND.missing_on(self.destination.server_version(), body_names=["RequestedTags"]) is None:
+            body["RequestedTags"] = [_STUDY_COUNT]
+        found = self.destination.post_tools_find(body)
         uid_by_id = {str(s["ID"]): str(s["MainDicomTags"]["StudyInstanceUID"]) for s in found}
         requested = {str(s["ID"]): parse_int((s.get("RequestedTags") or {}).get(_STUDY_COUNT)) for s in found}
         counts = {orthanc_id: count for orthanc_id, count in requested.items() if count is not None}

@@ -25,9 +25,10 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point of the ``orthanc`` console script."""
     try:
         from ._common import cli
-    except ImportError as exc:  # click or rich uninstalled: both are dependencies of the package
+    except ImportError as exc:  # installed without the [cli] extra
         print(
-            f"orthanc: the command line needs click and rich: pip install click rich ({exc})", file=sys.stderr
+            f"orthanc: the command line needs click and rich: pip install 'orthanc-client[cli]' ({exc})",
+            file=sys.stderr,
         )
         sys.exit(2)
     for name in COMMAND_MODULES:

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 
 from ..._async.client import AsyncOrthanc as _NativeAsync
-from ..._base import prepare_request, timeout_for
+from ..._base import PreparedRequest, prepare_request, timeout_for
 from ..._exceptions import error_for_response
 from ..._operation import Operation
 from ..._sync.client import Orthanc as _NativeSync
@@ -62,7 +62,7 @@ class NativeOrthanc(_NativeSync):
     so routes the native spec dates too late (e.g. ``/instances/{id}/content/{path}``) still work on 1.10.
     """
 
-    def _check_supported(self, operation: Operation) -> None:
+    def _check_supported(self, prepared: PreparedRequest) -> None:
         return None
 
     def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
@@ -75,7 +75,7 @@ class NativeOrthanc(_NativeSync):
 class NativeAsyncOrthanc(_NativeAsync):
     """The native async client, plus pyorthanc's raw-response mode, without the server-version gate."""
 
-    async def _check_supported(self, operation: Operation) -> None:
+    async def _check_supported(self, prepared: PreparedRequest) -> None:
         return None
 
     async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
