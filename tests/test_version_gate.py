@@ -254,11 +254,11 @@ async def test_an_unknown_plugin_route_raises_unknown_route_naming_the_version(
     assert error.orthanc_status == 17 and error.status_code == 404
     # a missing resource under a route every release has stays a plain NotFoundError
     with pytest.raises(NotFoundError) as missing:
-        await api.get_studies_id("0000-no-such-study")
+        await api.get_studies_id("-".join(["0" * 8] * 5))
     assert not isinstance(missing.value, UnsupportedByServerError)
     # ... even where Orthanc answers it like an unknown route: the specs vouch for the route
     with pytest.raises(NotFoundError) as unknown_query:
-        await api.get_queries_id_answers("no-such-query")
+        await api.get_queries_id_answers("00000000-0000-4000-8000-000000000000")
     assert unknown_query.value.orthanc_status == 17
     assert not isinstance(unknown_query.value, UnsupportedByServerError)
 
@@ -286,12 +286,12 @@ async def test_older_than_every_published_spec_a_404_unknown_resource_is_not_pro
     # 1.8.0 predates the first published spec (1.9.0): nothing proves it serves /queries/{id}/answers
     async for api in client_claiming(kind, proxy, clean_orthanc, "1.8.0"):
         with pytest.raises(UnknownRouteError, match=r"Orthanc 1\.8\.0") as caught:
-            await api.get_queries_id_answers("no-such-query")
+            await api.get_queries_id_answers("00000000-0000-4000-8000-000000000000")
         assert isinstance(caught.value, NotFoundError)
-        assert proxy.sent("GET /queries/no-such-query/answers")  # sent: never refused on a guess
+        assert proxy.sent("GET /queries/00000000-0000-4000-8000-000000000000/answers")  # sent: never refused on a guess
         # an empty 404 (a missing resource) stays a plain NotFoundError
         with pytest.raises(NotFoundError) as missing:
-            await api.get_studies_id("0000-no-such-study")
+            await api.get_studies_id("-".join(["0" * 8] * 5))
         assert not isinstance(missing.value, UnsupportedByServerError)
 
 
