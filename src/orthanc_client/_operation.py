@@ -23,6 +23,8 @@ class Operation:
     response: str = "json"
     body_is_object: bool = False
     idempotent: bool = False
+    documented: bool = True
+    """False for a route the spec does not describe (``client.request``): its answer is judged less strictly."""
 
     @property
     def binary_response(self) -> bool:
