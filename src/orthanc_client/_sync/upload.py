@@ -189,6 +189,8 @@ class _Uploader:
     def identify(self, source: LocalSource) -> tuple[Outcome, TransferItem] | DicomIdentifiers | None:
         """The source's Orthanc instance ID from its header; ``None`` if unreadable (Orthanc will judge);
         an outcome straight away when it is not DICOM."""
+        if source.problem is not None:
+            return _unusable(source)
         try:
             inspected = inspect_source(source)
         except OSError as exc:
@@ -217,6 +219,8 @@ class _Uploader:
 
     def send(self, source: LocalSource) -> tuple[Outcome, TransferItem]:
         """Recognises, then sends one source (blocking); retries dropped connections for up to ``retry_for`` s."""
+        if source.problem is not None:
+            return _unusable(source)
         try:
             inspected = inspect_source(source)
         except OSError as exc:
@@ -271,6 +275,12 @@ class _Uploader:
 
 def _failed(source: LocalSource, error: BaseException, attempts: int) -> tuple[Outcome, TransferItem]:
     return "failed", TransferItem.from_error(source.name, error, path=source.path, attempts=attempts)
+
+
+def _unusable(source: LocalSource) -> tuple[Outcome, TransferItem]:
+    """A folder entry that cannot be read (unreadable folder, FIFO, socket, device, broken link): failed, with
+    its path and why, never opened."""
+    return "failed", TransferItem(source.name, path=source.path, size=0, reason=source.problem, attempts=0)
 
 
 def _skipped(source: LocalSource, inspected: InspectedSource) -> TransferItem:
