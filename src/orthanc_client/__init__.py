@@ -29,10 +29,12 @@ from ._exceptions import (
     NotFoundError,
     NotLoadedError,
     OrthancError,
+    RedirectError,
     RequestTimeoutError,
     ServerError,
     TransportError,
     UnauthorizedError,
+    UnexpectedAnswerError,
     UnsupportedByServerError,
 )
 from ._job_state import JobState
@@ -110,6 +112,7 @@ __all__ = [
     "OrthancError",
     "Patient",
     "Peer",
+    "RedirectError",
     "RequestTimeoutError",
     "Resource",
     "RetryPolicy",
@@ -124,6 +127,7 @@ __all__ = [
     "TransferResult",
     "TransportError",
     "UnauthorizedError",
+    "UnexpectedAnswerError",
     "UnsupportedByServerError",
     "download",
     "download_zip",
