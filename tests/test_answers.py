@@ -326,3 +326,50 @@ def test_every_error_class_survives_pickle() -> None:
             assert copy.response.status_code == sample.response.status_code
         if isinstance(sample, TransferError):
             assert copy.result.failed[0].name == "a.dcm" and copy.result.summary() == sample.result.summary()
+
+
+# ------------------------------------------------------------------------------------------------- settings
+
+
+@pytest.mark.parametrize(
+    ("options", "words"),
+    [
+        ({"timeout": -1}, "timeout"),
+        ({"timeout": 0}, "timeout"),
+        ({"timeout": float("nan")}, "nan"),
+        ({"timeout": float("inf")}, "inf"),
+        ({"timeout": "abc"}, "'abc'"),
+        ({"timeout": True}, "timeout"),
+        ({"max_connections": 0}, "max_connections"),
+        ({"max_connections": -3}, "max_connections"),
+        ({"max_connections": 2.5}, "max_connections"),
+        ({"retries": -1}, "retries"),
+        ({"retries": 1.5}, "retries"),
+        ({"retries": "3"}, "retries"),
+        ({"follow_redirects": "yes"}, "follow_redirects"),
+    ],
+)
+@kinds
+def test_bad_settings_are_refused_when_the_client_is_made(kind: str, options: dict[str, Any], words: str) -> None:
+    import httpx
+
+    from orthanc_client import InvalidInputError, RetryPolicy
+
+    cls = orthanc_client.Orthanc if kind == "sync" else orthanc_aio.AsyncOrthanc
+    with pytest.raises(InvalidInputError, match=words.replace("(", r"\(")) as caught:
+        cls("http://orthanc.test", **options)
+    assert repr(next(iter(options.values()))) in str(caught.value)
+    with pytest.raises(InvalidInputError, match="read timeout"):
+        cls("http://orthanc.test", timeout=httpx.Timeout(10, read=-1))
+    with pytest.raises(InvalidInputError, match="backoff"):
+        cls("http://orthanc.test", retries=RetryPolicy(backoff=float("nan")))
+
+
+@pytest.mark.parametrize("value", ["-1", "nan", "inf", "0", "abc"])
+def test_cli_refuses_a_bad_timeout_as_a_usage_error(value: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "orthanc_client.cli", "--url", "http://127.0.0.1:9", "--timeout", value, "system"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "--timeout" in done.stderr and "Traceback" not in done.stderr

@@ -22,6 +22,7 @@ from typing import IO, Any, Literal
 
 from .. import _async_backend as backend
 from .._base import CHUNK_SIZE
+from .._breaker import BatchBreaker, means_server_down, not_attempted_reason
 from .._exceptions import InvalidInputError
 from .._progress import TransferProgress
 from .._results import Outcome, TransferError, TransferItem, TransferResult
@@ -263,12 +264,26 @@ async def download(
     result = TransferResult("download")
     planned = _relative_paths(instances, layout)
 
+    # One retry window for the batch: once an instance has spent the client's whole retry budget on a server
+    # that is unreachable, every remaining one fails at once with that cause (seconds, not minutes per file).
+    breaker = BatchBreaker(retry_for=0.0)
+
     async def fetch(job: tuple[InstanceInfo, str]) -> tuple[Outcome, TransferItem]:
         info, relative = job
         target = root / relative
+        cause = breaker.open_cause()
+        if cause is not None:
+            item = TransferItem.from_error(relative, cause, path=target, attempts=0)
+            item.instance_id, item.reason = info.id, not_attempted_reason(cause)
+            return "failed", item
         target.parent.mkdir(parents=True, exist_ok=True)
-        async with client.stream_get_instances_id_file(info.id) as answer:
-            written = await answer.write_to(target)
+        try:
+            async with client.stream_get_instances_id_file(info.id) as answer:
+                written = await answer.write_to(target)
+        except Exception as exc:
+            if means_server_down(exc):
+                breaker.trip(exc)
+            raise
         return "stored", TransferItem(relative, path=target, instance_id=info.id, size=written)
 
     def until_stopped() -> Iterable[tuple[InstanceInfo, str]]:
@@ -290,6 +305,7 @@ async def download(
                     bar.advance()
                 else:
                     result.add(*outcome)
+                    result.stopped_early = result.stopped_early or (stop_on_error and outcome[0] == "failed")
                     bar.advance(nbytes=outcome[1].size)
     result.elapsed = time.perf_counter() - started
     return result

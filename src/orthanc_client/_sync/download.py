@@ -23,6 +23,7 @@ from typing import IO, Any, Literal
 
 from .. import _sync_backend as backend
 from .._base import CHUNK_SIZE
+from .._breaker import BatchBreaker, means_server_down, not_attempted_reason
 from .._exceptions import InvalidInputError
 from .._progress import TransferProgress
 from .._results import Outcome, TransferError, TransferItem, TransferResult
@@ -264,12 +265,26 @@ def download(
     result = TransferResult("download")
     planned = _relative_paths(instances, layout)
 
+    # One retry window for the batch: once an instance has spent the client's whole retry budget on a server
+    # that is unreachable, every remaining one fails at once with that cause (seconds, not minutes per file).
+    breaker = BatchBreaker(retry_for=0.0)
+
     def fetch(job: tuple[InstanceInfo, str]) -> tuple[Outcome, TransferItem]:
         info, relative = job
         target = root / relative
+        cause = breaker.open_cause()
+        if cause is not None:
+            item = TransferItem.from_error(relative, cause, path=target, attempts=0)
+            item.instance_id, item.reason = info.id, not_attempted_reason(cause)
+            return "failed", item
         target.parent.mkdir(parents=True, exist_ok=True)
-        with client.stream_get_instances_id_file(info.id) as answer:
-            written = answer.write_to(target)
+        try:
+            with client.stream_get_instances_id_file(info.id) as answer:
+                written = answer.write_to(target)
+        except Exception as exc:
+            if means_server_down(exc):
+                breaker.trip(exc)
+            raise
         return "stored", TransferItem(relative, path=target, instance_id=info.id, size=written)
 
     def until_stopped() -> Iterable[tuple[InstanceInfo, str]]:
@@ -291,6 +306,7 @@ def download(
                     bar.advance()
                 else:
                     result.add(*outcome)
+                    result.stopped_early = result.stopped_early or (stop_on_error and outcome[0] == "failed")
                     bar.advance(nbytes=outcome[1].size)
     result.elapsed = time.perf_counter() - started
     return result

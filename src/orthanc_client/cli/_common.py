@@ -11,7 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .._exceptions import OrthancError
+from .._base import as_timeout
+from .._exceptions import InvalidInputError, OrthancError
 from .._sync.client import Orthanc
 from .._sync.resources import Instance, Patient, Resource, Series, Study
 
@@ -41,7 +42,11 @@ class OrthancGroup(click.Group):
 @click.option("--username", envvar="ORTHANC_USERNAME", help="HTTP user [env ORTHANC_USERNAME]")
 @click.option("--password", envvar="ORTHANC_PASSWORD", help="HTTP password [env ORTHANC_PASSWORD]")
 @click.option(
-    "--timeout", type=float, default=None, help="Seconds to wait for an answer (default: 10 minutes)."
+    "--timeout",
+    type=float,
+    default=None,
+    callback=lambda ctx, param, value: _checked_timeout(value),
+    help="Seconds for each call, its whole answer included (default: 10 s to connect, 10 minutes per read).",
 )
 @click.version_option(package_name="orthanc-client", prog_name="orthanc")
 @click.pass_context
@@ -53,6 +58,16 @@ def cli(
     Exit code 0 when everything succeeded, 1 when anything failed, 2 for a usage error.
     """
     ctx.obj = ConnectionSettings(url, username, password, timeout)
+
+
+def _checked_timeout(value: float | None) -> float | None:
+    """A usage error (exit 2) for a timeout the client would refuse (``-1``, ``nan``, ``inf``, ``0``)."""
+    if value is not None:
+        try:
+            as_timeout(value)
+        except InvalidInputError as exc:
+            raise click.BadParameter(str(exc), param_hint="--timeout") from None
+    return value
 
 
 class ConnectionSettings:
