@@ -12,8 +12,8 @@ import json as jsonlib
 import logging
 import math
 import os
-import time
 import ssl
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union

@@ -13,10 +13,10 @@ Everything here is plain blocking file I/O shared by the sync and async APIs; no
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
-import errno
 import os
 import stat
 import zipfile

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from .. import _async_backend as backend
+from .._breaker import BatchBreaker, not_attempted_reason
 from .._dicomfiles import (
     DicomIdentifiers,
     InspectedSource,
@@ -19,7 +20,6 @@ from .._dicomfiles import (
     iter_local_sources,
     read_identifiers,
 )
-from .._breaker import BatchBreaker, not_attempted_reason
 from .._exceptions import HTTPError, InvalidInputError, ServerError, TransportError, UnexpectedAnswerError
 from .._progress import TransferProgress, progress_wanted
 from .._results import Outcome, TransferItem, TransferResult

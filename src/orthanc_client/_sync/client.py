@@ -244,7 +244,8 @@ class Orthanc(OrthancAPI):
         error. The answer's body stream ends at the call's deadline and raises only typed errors."""
         self._check_supported(prepared.operation)
         attempt = 0
-        method, url, params = prepared.method, prepared.url, prepared.params or None
+        method, params = prepared.method, prepared.params or None
+        url: str | httpx.URL = prepared.url
         redirects = 0
         while True:
             attempt += 1

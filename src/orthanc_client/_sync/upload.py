@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from .. import _sync_backend as backend
+from .._breaker import BatchBreaker, not_attempted_reason
 from .._dicomfiles import (
     DicomIdentifiers,
     InspectedSource,
@@ -20,7 +21,6 @@ from .._dicomfiles import (
     iter_local_sources,
     read_identifiers,
 )
-from .._breaker import BatchBreaker, not_attempted_reason
 from .._exceptions import HTTPError, InvalidInputError, ServerError, TransportError, UnexpectedAnswerError
 from .._progress import TransferProgress, progress_wanted
 from .._results import Outcome, TransferItem, TransferResult
