@@ -271,8 +271,10 @@ async def test_a_body_lying_about_gzip_on_a_streamed_route_is_typed(
 
 @kinds
 @pytest.mark.timeout(60)
-async def test_a_dripping_answer_ends_at_the_deadline(kind: str, proxy: FaultyProxy, make_api: Any) -> None:
-    proxy.rules = [(r"^/system$", Drip(size=10_000, interval=0.05)), (r"/archive$", Drip(10_000, 0.05, "application/zip"))]
+async def test_a_dripping_answer_ends_at_the_deadline(
+    kind: str, proxy: FaultyProxy, make_api: Any, tmp_path: Path
+) -> None:
+    proxy.rules = [(r"^/system$", Drip(size=10_000, interval=0.05)), (r"/preview$", Drip(10_000, 0.05, "image/png"))]
     api = make_api(kind, proxy.url, timeout=1.5)
     started = time.monotonic()
     with pytest.raises(RequestTimeoutError, match="deadline of 1.5 s"):
@@ -282,6 +284,12 @@ async def test_a_dripping_answer_ends_at_the_deadline(kind: str, proxy: FaultyPr
     with pytest.raises(RequestTimeoutError):
         await api("get_system", timeout=0.5)  # a call's own timeout is its own deadline
     assert time.monotonic() - started < 1.5
+
+    started = time.monotonic()
+    with pytest.raises(RequestTimeoutError, match="still arriving"):
+        await api.stream_to("stream_get_instances_id_preview", tmp_path / "a.png", "0" * 8)  # streamed, too
+    assert time.monotonic() - started < 3.0
+    assert files_under(tmp_path) == []
 
 
 # ---------------------------------------------------------------------------------------------- pickling
