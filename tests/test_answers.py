@@ -381,3 +381,12 @@ def test_cli_refuses_a_bad_timeout_as_a_usage_error(value: str) -> None:
     )
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "--timeout" in done.stderr and "Traceback" not in done.stderr
+
+
+@kinds
+@pytest.mark.parametrize("status", [300, 304, 305])
+async def test_other_3xx_statuses_are_errors_too(kind: str, status: int, proxy: FaultyProxy, make_api: Any) -> None:
+    proxy.rules = [(r"^/system$", Page(b"", "application/json", status=status))]
+    with pytest.raises(orthanc_client.HTTPError) as caught:
+        await make_api(kind, proxy.url)("get_system")
+    assert caught.value.status_code == status

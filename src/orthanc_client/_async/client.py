@@ -264,7 +264,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
                 # Redirects are judged here, never followed by httpx (it would follow them to any host).
                 response = await self._http.send(request, stream=True, follow_redirects=False)
                 response.stream = GuardedStream(response.stream, request, call)
-                if not stream or response.is_error or is_redirect(response.status_code):
+                if not stream or not response.is_success:
                     await self._read_body(response)
             except httpx.TransportError as exc:
                 # An answer cut off mid-body arrives typed (GuardedStream); retry on what httpx said.
@@ -288,7 +288,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
                 redirects += 1
                 attempt = 0
                 continue
-            if not response.is_error:
+            if response.is_success:  # any other 3xx (300, 304, 305...) is no answer either: an HTTPError
                 try:
                     check_answer_headers(prepared.operation, response)
                 except UnexpectedAnswerError:
