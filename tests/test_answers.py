@@ -390,3 +390,20 @@ async def test_other_3xx_statuses_are_errors_too(kind: str, status: int, proxy: 
     with pytest.raises(orthanc_client.HTTPError) as caught:
         await make_api(kind, proxy.url)("get_system")
     assert caught.value.status_code == status
+
+
+@kinds
+@pytest.mark.parametrize("action", [Redirect("/login", 302), Page()], ids=["redirect", "login-page"])
+async def test_upload_behind_a_login_proxy_fails_every_file_and_stores_nothing(
+    kind: str, action: Any, proxy: FaultyProxy, make_api: Any, clean_orthanc: OrthancServer, tmp_path: Path
+) -> None:
+    proxy.rules = [(r"^/instances$", action)]
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i, ds in enumerate(make_study(1, 3, patient_id="LOGIN")):
+        (folder / f"{i}.dcm").write_bytes(to_bytes(ds))
+    result = await make_api(kind, proxy.url).bulk("upload", folder, progress=False)
+    assert len(result.failed) == 3 and not result.stored and not result.already_stored
+    assert all(isinstance(item.error, (RedirectError, UnexpectedAnswerError)) for item in result.failed)
+    with orthanc_client.Orthanc(clean_orthanc.url, *clean_orthanc.auth) as direct:
+        assert direct.get_instances() == []
