@@ -142,3 +142,36 @@ def test_breaker_window_is_short_until_the_server_was_reached() -> None:
     assert not reached.failed(error)
     time.sleep(0.25)
     assert reached.failed(error) and reached.open_cause() is error
+
+
+@kinds
+@pytest.mark.timeout(60)
+async def test_upload_to_a_server_that_never_answers_gives_up_after_one_timeout(
+    kind: str, clean_orthanc: OrthancServer, tmp_path: Path
+) -> None:
+    from orthanc_client.testing.proxy import Hang
+
+    write_files(tmp_path / "in", 40)
+    with FaultyProxy(clean_orthanc.url, [(r"^/instances$", Hang())]) as proxy:
+        started = time.monotonic()
+        if kind == "sync":
+            with orthanc_client.Orthanc(proxy.url, *clean_orthanc.auth, timeout=1.0) as client:
+                result = orthanc_client.upload(client, tmp_path / "in", progress=False)
+        else:
+            async with orthanc_aio.AsyncOrthanc(proxy.url, *clean_orthanc.auth, timeout=1.0) as async_client:
+                result = await orthanc_aio.upload(async_client, tmp_path / "in", progress=False)
+        elapsed = time.monotonic() - started
+    assert elapsed < 6, elapsed  # one round of timeouts, not one per file (40 x 1 s / 8)
+    assert len(result.failed) == 40
+    assert all(isinstance(item.error, orthanc_client.RequestTimeoutError) for item in result.failed)
+
+
+@kinds
+@pytest.mark.timeout(60)
+async def test_upload_skipping_existing_to_a_dead_server_reports_every_file(kind: str, tmp_path: Path) -> None:
+    write_files(tmp_path / "in", 30)
+    started = time.monotonic()
+    result = await run(kind, "upload", closed_port_url(), ("u", "p"), tmp_path / "in", skip_existing=True,
+                       progress=False)
+    assert time.monotonic() - started < 10
+    assert len(result.failed) == 30 and all(isinstance(i.error, ConnectError) for i in result.failed)

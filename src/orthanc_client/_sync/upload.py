@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from .. import _sync_backend as backend
-from .._breaker import BatchBreaker, not_attempted_reason
+from .._breaker import BatchBreaker, means_server_down, not_attempted_reason
 from .._dicomfiles import (
     DicomIdentifiers,
     InspectedSource,
@@ -21,7 +21,14 @@ from .._dicomfiles import (
     iter_local_sources,
     read_identifiers,
 )
-from .._exceptions import HTTPError, InvalidInputError, ServerError, TransportError, UnexpectedAnswerError
+from .._exceptions import (
+    HTTPError,
+    InvalidInputError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+    UnexpectedAnswerError,
+)
 from .._progress import TransferProgress, progress_wanted
 from .._results import Outcome, TransferItem, TransferResult
 from .client import Orthanc
@@ -218,8 +225,17 @@ class _Uploader:
         """The Orthanc IDs among ``identifiers`` that the server has: one ``/tools/find`` matching the list of
         SOP instance UIDs (DICOM list matching), intersected with the IDs computed offline (the same SOP UID
         under another patient is another instance)."""
-        if not identifiers:
+        if not identifiers or self.breaker.open_cause() is not None:
+            return set()  # with the breaker open, every file is reported as not attempted by ``run``
+        try:
+            return self._find_existing(identifiers)
+        except (TransportError, ServerError) as exc:
+            if not means_server_down(exc):
+                raise
+            self.breaker.trip(exc)
             return set()
+
+    def _find_existing(self, identifiers: list[DicomIdentifiers]) -> set[str]:
         wanted = {identifier.instance_id for identifier in identifiers}
         uids = "\\".join(sorted({identifier.sop_uid for identifier in identifiers}))
         found = self.client.post_tools_find({"Level": "Instance", "Query": {"SOPInstanceUID": uids}})
@@ -255,6 +271,11 @@ class _Uploader:
             except (TransportError, ServerError) as exc:
                 if isinstance(exc, ServerError) and exc.status_code not in _RETRY_STATUSES:
                     self.breaker.succeeded()
+                    return _failed(source, exc, attempts)
+                if isinstance(exc, RequestTimeoutError):
+                    # The server took the whole read timeout without answering: sending again would only wait
+                    # as long again (and double its work); the rest of the batch gives up with this cause.
+                    self.breaker.trip(exc)
                     return _failed(source, exc, attempts)
                 if self.breaker.failed(exc):
                     return _failed(source, exc, attempts)
