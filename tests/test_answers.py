@@ -407,3 +407,29 @@ async def test_upload_behind_a_login_proxy_fails_every_file_and_stores_nothing(
     assert all(isinstance(item.error, (RedirectError, UnexpectedAnswerError)) for item in result.failed)
     with orthanc_client.Orthanc(clean_orthanc.url, *clean_orthanc.auth) as direct:
         assert direct.get_instances() == []
+
+
+def test_answer_checks_without_a_server() -> None:
+    import httpx
+
+    from orthanc_client import _answers
+
+    assert _answers.expected_kind("GET", "/instances/{id}/file", "binary") == "dicom"
+    assert _answers.expected_kind("POST", "/tools/create-archive", "mixed") == "zip"
+    assert _answers.expected_kind("GET", "/instances/{id}/preview", "binary") == "binary"
+    dicom = bytes(128) + b"DICM" + b"rest"
+    assert _answers.problem_with_head("dicom", dicom, complete=True) is None
+    assert _answers.problem_with_head("dicom", dicom[:100], complete=False) is None  # undecided yet
+    assert "too short" in (_answers.problem_with_head("dicom", dicom[:100], complete=True) or "")
+    assert "DICM" in (_answers.problem_with_head("dicom", b"<html>" + bytes(200), complete=True) or "")
+    assert _answers.problem_with_head("zip", b"PK\x05\x06" + bytes(18), complete=True) is None  # empty archive
+    assert _answers.problem_with_head("zip", b'{"ID": "job"}', complete=True, content_type="application/json") is None
+    assert _answers.problem_with_headers("binary", "text/html; charset=utf-8") is not None
+    assert _answers.problem_with_headers("json", "text/plain", documented=False) is None
+    assert _answers.same_origin(httpx.URL("http://h/a"), httpx.URL("http://h:80/b"))
+    assert not _answers.same_origin(httpx.URL("http://h/a"), httpx.URL("https://h/a"))
+    for secret in ("p/w", "p@w", "p:w", "p%w", "p w"):
+        quoted = secret.replace("%", "%25").replace("/", "%2F").replace("@", "%40").replace(" ", "%20")
+        shown = _answers.redact_url(f"http://user:{quoted}@host:8042/login?token=abc")
+        assert secret not in shown and quoted not in shown and "abc" not in shown and "host:8042/login" in shown
+    assert "S3cret" not in _answers.redact_url("ftp://user:ab@S3cret@host/x")

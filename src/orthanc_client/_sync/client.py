@@ -244,18 +244,18 @@ class Orthanc(OrthancAPI):
         error. The answer's body stream ends at the call's deadline and raises only typed errors."""
         self._check_supported(prepared.operation)
         attempt = 0
-        method, params = prepared.method, prepared.params or None
+        params = prepared.params or None
         url: str | httpx.URL = prepared.url
         redirects = 0
         while True:
             attempt += 1
             request = self._http.build_request(
-                method,
+                prepared.method,
                 url,
                 # an empty list would still make httpx re-parse the URL to merge "no parameters"
                 params=params,
                 headers=prepared.headers,
-                content=prepared.body() if method == prepared.method else None,
+                content=prepared.body(),
                 timeout=call.for_attempt(),
             )
             if call.expired():
@@ -268,13 +268,13 @@ class Orthanc(OrthancAPI):
                 if not stream or not response.is_success:
                     self._read_body(response)
             except httpx.TransportError as exc:
-                # An answer cut off mid-body arrives typed (GuardedStream); retry on what httpx said.
-                cause = exc.__cause__ if isinstance(exc, OrthancError) else exc
+                # An answer cut off mid-body arrives typed (GuardedStream): decide on what httpx said.
+                said = exc.__cause__ if isinstance(exc, OrthancError) else exc
                 if not call.expired() and self._retry.should_retry(
                     attempt=attempt,
                     idempotent=prepared.idempotent,
                     replayable=prepared.replayable,
-                    exception=cause if isinstance(cause, Exception) else exc,
+                    exception=said if isinstance(said, Exception) else exc,
                 ):
                     self._wait_before_retry(prepared, attempt, type(exc).__name__, call)
                     continue
@@ -284,8 +284,8 @@ class Orthanc(OrthancAPI):
             elapsed_ms = (time.perf_counter() - started) * 1000
             logger.debug("%s -> %d (%.1f ms)", prepared.describe(), response.status_code, elapsed_ms)
             if is_redirect(response.status_code):
-                target = self._redirect_target(response, prepared, redirects)
-                method, url, params = target
+                url = self._redirect_target(response, prepared, redirects)
+                params = None  # the Location carries its own query
                 redirects += 1
                 attempt = 0
                 continue
@@ -320,8 +320,8 @@ class Orthanc(OrthancAPI):
 
     def _redirect_target(
         self, response: httpx.Response, prepared: PreparedRequest, redirects: int
-    ) -> tuple[str, httpx.URL, None]:
-        """Where to send the request next, or ``RedirectError`` when the redirect is not to be followed."""
+    ) -> httpx.URL:
+        """Where to send the same request next, or ``RedirectError`` when the redirect is not to be followed."""
         location = response.headers.get("location")
         if not self._follow_redirects or not location:
             raise RedirectError(response, None if location else "the answer has no Location header")
@@ -330,14 +330,13 @@ class Orthanc(OrthancAPI):
             raise RedirectError(response, "not followed: another scheme, host or port than the client's server")
         if redirects >= MAX_REDIRECTS:
             raise RedirectError(response, f"not followed: more than {MAX_REDIRECTS} redirects in a row")
-        method = response.request.method
         if response.status_code in (307, 308):
-            if not prepared.replayable and method == prepared.method and prepared.method not in ("GET", "HEAD"):
+            if not prepared.replayable:
                 raise RedirectError(response, "not followed: the request body cannot be sent again")
-            return method, target, None
-        if method not in ("GET", "HEAD"):
-            raise RedirectError(response, f"not followed: a {method} is not turned into a GET")
-        return method, target, None
+            return target
+        if prepared.method not in ("GET", "HEAD"):
+            raise RedirectError(response, f"not followed: a {prepared.method} is not turned into a GET")
+        return target
 
     def _wait_before_retry(self, prepared: PreparedRequest, attempt: int, reason: str, call: CallTimeout) -> None:
         delay = self._retry.delay(attempt)
