@@ -433,3 +433,17 @@ def test_answer_checks_without_a_server() -> None:
         shown = _answers.redact_url(f"http://user:{quoted}@host:8042/login?token=abc")
         assert secret not in shown and quoted not in shown and "abc" not in shown and "host:8042/login" in shown
     assert "S3cret" not in _answers.redact_url("ftp://user:ab@S3cret@host/x")
+
+
+@kinds
+@pytest.mark.timeout(60)
+async def test_a_read_timeout_mid_stream_is_typed(kind: str, proxy: FaultyProxy, make_api: Any, tmp_path: Path) -> None:
+    import httpx
+
+    proxy.rules = [(r"/preview$", Drip(size=100, interval=1.0, content_type="image/png"))]
+    api = make_api(kind, proxy.url, timeout=httpx.Timeout(5, read=0.3))  # per read: httpx's meaning
+    with pytest.raises(RequestTimeoutError, match="ReadTimeout while reading the answer"):
+        await api.stream_to("stream_get_instances_id_preview", tmp_path / "a.png", "0" * 8)
+    with pytest.raises(RequestTimeoutError):
+        await api("get_instances_id_preview", "0" * 8)
+    assert files_under(tmp_path) == []

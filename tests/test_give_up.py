@@ -175,3 +175,29 @@ async def test_upload_skipping_existing_to_a_dead_server_reports_every_file(kind
                        progress=False)
     assert time.monotonic() - started < 10
     assert len(result.failed) == 30 and all(isinstance(i.error, ConnectError) for i in result.failed)
+
+
+@kinds
+@pytest.mark.timeout(120)
+async def test_download_zip_whose_server_dies_fails_in_seconds_and_leaves_no_file(
+    kind: str, clean_orthanc: OrthancServer, tmp_path: Path
+) -> None:
+    with orthanc_client.Orthanc(clean_orthanc.url, *clean_orthanc.auth) as client:
+        for ds in make_study(2, 60, patient_id="ZIPDIES"):
+            client.post_instances(to_bytes(ds))
+        (study,) = client.get_studies()
+    with FaultyProxy(clean_orthanc.url) as proxy:
+
+        def kill_after_some() -> None:
+            while sum(1 for _, path in proxy.requests if path.endswith("/file")) < 15:
+                time.sleep(0.002)
+            proxy.dead()
+
+        threading.Thread(target=kill_after_some, daemon=True).start()
+        started = time.monotonic()
+        with pytest.raises(orthanc_client.TransferError) as caught:
+            await run(kind, "download_zip", proxy.url, clean_orthanc.auth, [("study", study)], tmp_path / "s.zip",
+                      progress=False)
+        assert time.monotonic() - started < 15
+    assert isinstance(caught.value.result.failed[0].error, orthanc_client.TransportError)
+    assert list(tmp_path.iterdir()) == []
