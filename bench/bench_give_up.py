@@ -124,29 +124,40 @@ def dripping_answer(server: OrthancServer, cap: float) -> tuple[float, str]:
         return seconds, describe(result)
 
 
+def measure(cap: float, version: str | None = None, only: str | None = None) -> list[tuple[str, float, str]]:
+    """``(case, seconds, outcome)`` for each case (module doc); ``inf`` seconds for a case cut at ``cap``."""
+    rows: list[tuple[str, float, str]] = []
+    cases: list[tuple[str, Callable[[OrthancServer], tuple[float, str]]]] = [
+        ("upload 24 files, server down", lambda server: upload_to_dead_server(24, cap)),
+        ("upload 1000 files, server down", lambda server: upload_to_dead_server(1000, cap)),
+        ("download 200, server dies after ~20", lambda server: download_when_server_dies(server, cap)),
+        ("get_system(timeout=2), answer drips 4 B/s", lambda server: dripping_answer(server, cap)),
+    ]
+    with OrthancServer(version, name="give-up-bench") as server:
+        for name, case in cases:
+            if only and only not in name:
+                continue
+            seconds, outcome = case(server)
+            rows.append((name, seconds, outcome))
+    return rows
+
+
+def run() -> list[dict[str, Any]]:
+    """For ``python -m bench``: the time to give up in each case (no peer to compare with)."""
+    from bench.common import row
+
+    return [row(f"give up: {name}", seconds, None, note=outcome) for name, seconds, outcome in measure(cap=60.0)]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cap", type=float, default=240.0)
     parser.add_argument("--orthanc-version", default=None)
     parser.add_argument("--only", default=None, help="run the cases whose name holds this word")
     args = parser.parse_args()
-    rows: list[tuple[str, float, str]] = []
-    cases: list[tuple[str, Callable[[], tuple[float, str]]]] = [
-        ("upload 24 files, server down", lambda: upload_to_dead_server(24, args.cap)),
-        ("upload 1000 files, server down", lambda: upload_to_dead_server(1000, args.cap)),
-    ]
-    with OrthancServer(args.orthanc_version, name="give-up-bench") as server:
-        cases += [
-            ("download 200, server dies after ~20", lambda: download_when_server_dies(server, args.cap)),
-            ("get_system(timeout=2), answer drips 4 B/s", lambda: dripping_answer(server, args.cap)),
-        ]
-        for name, case in cases:
-            if args.only and args.only not in name:
-                continue
-            seconds, outcome = case()
-            rows.append((name, seconds, outcome))
-            shown = f"> {args.cap:.0f}" if seconds == float("inf") else f"{seconds:.1f}"
-            print(f"| {name} | {shown} s | {outcome} |", flush=True)
+    for name, seconds, outcome in measure(args.cap, args.orthanc_version, args.only):
+        shown = f"> {args.cap:.0f}" if seconds == float("inf") else f"{seconds:.1f}"
+        print(f"| {name} | {shown} s | {outcome} |", flush=True)
 
 
 if __name__ == "__main__":
