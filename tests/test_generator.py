@@ -167,8 +167,14 @@ def _expected_path(path: str, args: tuple[Any, ...]) -> str:
 def _recording_transport(seen: list[httpx.Request]) -> httpx.MockTransport:
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        if request.url.path.endswith("/system"):
+        path = request.url.path
+        if path.endswith("/system"):
             return httpx.Response(200, json={"Version": "1.12.7"})
+        # DICOM and zip routes are checked for their signature: answer one
+        if re.search(r"^/prefix/instances/[^/]+/(file|modify)$", path):
+            return httpx.Response(200, content=bytes(128) + b"DICM", headers={"Content-Type": "application/dicom"})
+        if re.search(r"/(archive|media|create-archive|create-media|create-media-extended)$", path):
+            return httpx.Response(200, content=b"PK\x05\x06" + bytes(18), headers={"Content-Type": "application/zip"})
         return httpx.Response(200, json={})
 
     return httpx.MockTransport(handler)

@@ -182,7 +182,8 @@ async def test_client_timeout_applies_to_every_call(kind: str) -> None:
 
     await call(kind, handler, "get_system", timeout=3.0)
     await call(kind, handler, "get_system")
-    assert seen[0]["read"] == 3.0
+    # a number is the whole call's deadline: each phase gets at most what is left of it
+    assert 2.5 < seen[0]["read"] <= 3.0
     assert seen[1]["read"] == 600.0 and seen[1]["connect"] == 10.0
 
 
@@ -196,7 +197,7 @@ def test_per_call_timeout_overrides_the_client_default() -> None:
     client = Orthanc("http://orthanc.test", timeout=3.0, http_client=httpx.Client(transport=httpx.MockTransport(handler)))
     client.get_system(timeout=1.5)
     client.get_system()
-    assert [t["read"] for t in seen] == [1.5, 3.0]
+    assert 1.0 < seen[0]["read"] <= 1.5 and 2.5 < seen[1]["read"] <= 3.0
 
 
 def test_credentials_never_appear_in_reprs_or_messages(caplog: pytest.LogCaptureFixture) -> None:

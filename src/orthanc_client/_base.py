@@ -10,16 +10,32 @@ import functools
 import io
 import json as jsonlib
 import logging
+import math
 import os
 import re
 import ssl
+import time
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Union
 
 import httpx
 
-from ._exceptions import InvalidInputError
+from ._answers import (
+    EXPECTED_NAMES,
+    AnswerKind,
+    expected_kind,
+    media_type,
+    problem_with_body,
+    problem_with_headers,
+)
+from ._exceptions import (
+    InvalidInputError,
+    OrthancError,
+    RequestTimeoutError,
+    UnexpectedAnswerError,
+    error_for_transport,
+)
 from ._operation import Operation
 from ._paths import SegmentKind, checked_raw_path, placeholder_kinds, validated_segment
 from ._redact import redact, redact_url, secret_parts
@@ -47,6 +63,8 @@ class ClientSettings:
     headers: dict[str, str]
     timeout: httpx.Timeout
     retry: RetryPolicy
+    deadline: float | None = None
+    """Seconds for a whole call (every attempt, and the whole answer), when ``timeout`` was given in seconds."""
 
     @property
     def url(self) -> str:
@@ -97,7 +115,48 @@ def resolve_settings(
         all_headers.setdefault("Authorization", f"Bearer {token}")
     elif username is not None:
         auth = httpx.BasicAuth(username, password or "")
-    return ClientSettings(base_url, auth, all_headers, as_timeout(timeout), as_policy(retries))
+    return ClientSettings(
+        base_url, auth, all_headers, as_timeout(timeout), checked_retries(retries), call_deadline(timeout)
+    )
+
+
+def checked_retries(retries: Any) -> RetryPolicy:
+    """``retries`` as a ``RetryPolicy``; a negative, fractional or non-numeric count is refused."""
+    if isinstance(retries, RetryPolicy) or retries is None:
+        policy = as_policy(retries)
+    elif isinstance(retries, bool) or not isinstance(retries, int):
+        raise InvalidInputError(f"retries must be a whole number of retries or a RetryPolicy, got {retries!r}")
+    elif retries < 0:
+        raise InvalidInputError(f"retries must be 0 or more, got {retries!r}")
+    else:
+        policy = as_policy(retries)
+    for name in ("backoff", "max_backoff"):
+        value = getattr(policy, name)
+        if not _is_number(value) or not math.isfinite(value) or value < 0:
+            raise InvalidInputError(f"RetryPolicy.{name} must be a finite number of seconds >= 0, got {value!r}")
+    if policy.max_retries < 0:
+        raise InvalidInputError(f"RetryPolicy.max_retries must be 0 or more, got {policy.max_retries!r}")
+    return policy
+
+
+def checked_max_connections(max_connections: Any) -> int:
+    """A pool of at least one connection (``0`` would make every request wait for a slot forever)."""
+    if isinstance(max_connections, bool) or not isinstance(max_connections, int) or max_connections < 1:
+        raise InvalidInputError(f"max_connections must be a whole number >= 1, got {max_connections!r}")
+    return max_connections
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _checked_seconds(name: str, value: Any) -> float:
+    if not _is_number(value):
+        raise InvalidInputError(f"{name} must be a number of seconds, an httpx.Timeout or None, got {value!r}")
+    seconds = float(value)
+    if not math.isfinite(seconds) or seconds <= 0:
+        raise InvalidInputError(f"{name} must be a finite number of seconds > 0 (or None: no limit), got {value!r}")
+    return seconds
 
 
 def ssl_context(verify: Any) -> Any:
@@ -326,32 +385,180 @@ def custom_operation(method: str, path: str, *, binary: bool = False) -> Operati
         since="",  # no spec tells: never refused before sending
         response="binary" if binary else "json",
         idempotent=method in ("GET", "HEAD", "PUT", "DELETE", "OPTIONS"),
+        documented=False,
     )
 
 
+def answer_kind(operation: Operation) -> AnswerKind:
+    return expected_kind(operation.method, operation.path, operation.response)
+
+
+def unexpected_answer(operation: Operation, response: httpx.Response, problem: str) -> UnexpectedAnswerError:
+    request = response.request
+    return UnexpectedAnswerError(
+        problem,
+        method=request.method,
+        url=str(request.url),
+        expected=EXPECTED_NAMES[answer_kind(operation)],
+        content_type=response.headers.get("content-type"),
+        status_code=response.status_code,
+        request=request,
+    )
+
+
+def check_answer_headers(operation: Operation, response: httpx.Response) -> None:
+    """Raises ``UnexpectedAnswerError`` when the answer's ``Content-Type`` says it is not what the route gives
+    (checked before any byte of the body is used)."""
+    problem = problem_with_headers(
+        answer_kind(operation), response.headers.get("content-type"), documented=operation.documented
+    )
+    if problem is not None:
+        raise unexpected_answer(operation, response, problem)
+
+
 def decode_response(operation: Operation, response: httpx.Response) -> Any:
-    """JSON decoded, text as ``str``, anything else as ``bytes`` (by the answer's content type)."""
-    content_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    """JSON decoded, text as ``str``, anything else as ``bytes`` (by the answer's content type).
+
+    An answer that is not what the route gives (HTML, no DICOM or zip signature, JSON or text that does not
+    decode) raises ``UnexpectedAnswerError``.
+    """
+    raw_type = response.headers.get("content-type")
+    content_type = media_type(raw_type)
     body = response.content
-    if content_type == "application/json" or content_type.endswith("+json"):
-        return jsonlib.loads(body) if body.strip() else None
-    if content_type.startswith("text/"):
-        return response.text
+    problem = problem_with_body(answer_kind(operation), raw_type, body, documented=operation.documented)
+    if problem is not None:
+        raise unexpected_answer(operation, response, problem)
+    try:
+        if content_type == "application/json" or content_type.endswith("+json"):
+            return jsonlib.loads(body) if body.strip() else None
+        if content_type.startswith("text/"):
+            return response.text
+    except (ValueError, LookupError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        raise unexpected_answer(operation, response, f"{type(exc).__name__}: {exc}"[:300]) from None
     if not body:
         return "" if operation.response == "text" else b"" if operation.response == "binary" else None
     return body
 
 
 def as_timeout(timeout: TimeoutTypes) -> httpx.Timeout:
-    """Seconds (a bare number still connects within 10 s at most), an ``httpx.Timeout``, or ``None`` (no limit)."""
+    """Seconds (a bare number still connects within 10 s at most), an ``httpx.Timeout``, or ``None`` (no limit).
+
+    Anything else, and a number that is not finite and positive (``-1``, ``nan``, ``inf``, ``0``), raises
+    ``InvalidInputError`` naming the value.
+    """
     if timeout is None:
         return httpx.Timeout(None)
     if isinstance(timeout, httpx.Timeout):
+        for phase, value in timeout.as_dict().items():
+            if value is not None:
+                _checked_seconds(f"the {phase} timeout", value)
         return timeout
-    seconds = float(timeout)
+    seconds = _checked_seconds("timeout", timeout)
     return httpx.Timeout(seconds, connect=min(seconds, DEFAULT_TIMEOUT.connect or 10.0))
+
+
+def call_deadline(timeout: TimeoutTypes) -> float | None:
+    """Seconds for the whole call: a number means the whole call (connecting, every retry and every byte of the
+    answer, streamed or not); an ``httpx.Timeout`` keeps httpx's meaning (a limit per connect, per read, per
+    write, per wait for a pooled connection, none for the whole); ``None`` waits forever."""
+    if timeout is None or isinstance(timeout, httpx.Timeout):
+        return None
+    return _checked_seconds("timeout", timeout)
 
 
 def timeout_for(timeout: TimeoutTypes | NotGiven) -> Any:
     """A per-call ``timeout=``: the client's own when not given."""
     return httpx.USE_CLIENT_DEFAULT if isinstance(timeout, NotGiven) else as_timeout(timeout)
+
+
+@dataclass(frozen=True)
+class CallTimeout:
+    """The limits of one call: httpx's per-phase ``timeout`` and, when given in seconds, an overall deadline
+    (``time.monotonic()`` value) by which the whole answer must have arrived."""
+
+    timeout: httpx.Timeout
+    seconds: float | None
+    deadline: float | None
+
+    def remaining(self) -> float | None:
+        return None if self.deadline is None else self.deadline - time.monotonic()
+
+    def expired(self) -> bool:
+        return self.deadline is not None and time.monotonic() >= self.deadline
+
+    def for_attempt(self) -> httpx.Timeout:
+        """httpx's per-phase limits, none longer than what is left of the deadline."""
+        remaining = self.remaining()
+        if remaining is None:
+            return self.timeout
+        remaining = max(remaining, 0.001)
+        phases = {
+            phase: remaining if value is None else min(value, remaining)
+            for phase, value in self.timeout.as_dict().items()
+        }
+        return httpx.Timeout(**phases)
+
+
+def call_timeout(timeout: TimeoutTypes | NotGiven, settings: ClientSettings) -> CallTimeout:
+    """The limits of a call starting now: the call's own ``timeout=``, else the client's."""
+    if isinstance(timeout, NotGiven):
+        httpx_timeout, seconds = settings.timeout, settings.deadline
+    else:
+        httpx_timeout, seconds = as_timeout(timeout), call_deadline(timeout)
+    deadline = None if seconds is None else time.monotonic() + seconds
+    return CallTimeout(httpx_timeout, seconds, deadline)
+
+
+class GuardedStream(httpx.SyncByteStream, httpx.AsyncByteStream):
+    """An answer's body stream that ends at the call's deadline and raises only typed errors.
+
+    httpx's read timeout bounds each read, not the whole answer: an answer that drips a byte at a time would
+    live forever. This wrapper checks the deadline between chunks (each read is also bounded by what was left
+    when the request was sent), and turns a connection cut mid-answer or a read timeout into the client's
+    ``ConnectError``/``RequestTimeoutError``. One class serves both clients (it wraps whichever stream httpx
+    gave).
+    """
+
+    def __init__(self, inner: Any, request: httpx.Request, call: CallTimeout) -> None:
+        self._inner = inner
+        self._request = request
+        self._call = call
+
+    def _check_deadline(self) -> None:
+        if self._call.expired():
+            raise deadline_error(self._request, self._call, reading=True)
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            for chunk in self._inner:
+                yield chunk
+                self._check_deadline()
+        except httpx.TransportError as exc:
+            if isinstance(exc, OrthancError):
+                raise
+            raise error_for_transport(exc, self._request, reading=True) from exc
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._inner:
+                yield chunk
+                self._check_deadline()
+        except httpx.TransportError as exc:
+            if isinstance(exc, OrthancError):
+                raise
+            raise error_for_transport(exc, self._request, reading=True) from exc
+
+    def close(self) -> None:
+        self._inner.close()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def deadline_error(request: httpx.Request, call: CallTimeout, *, reading: bool = False) -> RequestTimeoutError:
+    """The call's overall deadline (``timeout`` in seconds) passed."""
+    during = "the answer was still arriving" if reading else "no answer yet"
+    return RequestTimeoutError(
+        f"the call's deadline of {call.seconds:g} s passed ({during}): {request.method} {request.url}",
+        request=request,
+    )

@@ -13,10 +13,12 @@ Everything here is plain blocking file I/O shared by the sync and async APIs; no
 
 from __future__ import annotations
 
+import errno
 import gzip
 import hashlib
 import io
 import os
+import stat
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -239,22 +241,61 @@ def _remaining_size(stream: IO[bytes]) -> int:
 
 @dataclass(frozen=True)
 class LocalSource:
-    """One thing to upload: a file on disk (``path``), or bytes in memory (``data``), named for reports."""
+    """One thing to upload: a file on disk (``path``), or bytes in memory (``data``), named for reports.
+
+    ``problem`` says why an entry found while walking a folder cannot be uploaded (an unreadable folder, a
+    FIFO, a socket, a device, a broken link): the upload reports it as failed without opening it.
+    """
 
     name: str
     path: Path | None = None
     data: bytes | None = None
     opener: Callable[[], IO[bytes]] | None = None
     size: int | None = None
+    problem: str | None = None
 
     def open(self) -> IO[bytes]:
-        """A fresh binary file object at the start (re-opened for each retry)."""
+        """A fresh binary file object at the start (re-opened for each retry). Raises ``OSError`` for what is
+        not a regular file, without blocking (a FIFO put in place of the file is not waited on)."""
+        if self.problem is not None:
+            raise OSError(errno.EINVAL, self.problem, str(self.path) if self.path else self.name)
         if self.opener is not None:
             return self.opener()
         if self.data is not None:
             return io.BytesIO(self.data)
         assert self.path is not None
-        return open(self.path, "rb")
+        return open_regular_file(self.path)
+
+
+def open_regular_file(path: Path) -> IO[bytes]:
+    """``open(path, "rb")``, refusing anything but a regular file: opened non-blocking (opening a FIFO for
+    reading would otherwise wait for a writer forever) and checked before the first read."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0))
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise OSError(errno.EINVAL, f"{special_file_kind(mode)}, not a regular file", str(path))
+        if hasattr(os, "set_blocking"):
+            os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def special_file_kind(mode: int) -> str:
+    """What a file that is not a regular one is, in words (for reports)."""
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    return "a special file"
 
 
 def _dataset_source(dataset: Any, index: int) -> LocalSource:
@@ -285,15 +326,58 @@ def _is_zip_name(path: Path) -> bool:
 
 
 def _folder_sources(folder: Path, recursive: bool) -> Iterator[LocalSource]:
-    if recursive:
-        for root, dirs, files in os.walk(folder):
-            dirs.sort()
-            for name in sorted(files):
-                yield from _file_sources(Path(root) / name, explicit=False)
-    else:
-        for entry in sorted(folder.iterdir()):
-            if entry.is_file():
-                yield from _file_sources(entry, explicit=False)
+    """Every entry under ``folder`` as a source, files before sub-folders, by name. What cannot be uploaded
+    (an unreadable sub-folder, a FIFO, a socket, a device, a broken link) becomes a source with a ``problem``,
+    so that the upload reports it as failed: nothing found is left out silently. Links to folders are
+    followed; a folder reached again through a link (a loop) is not walked twice."""
+    walked: set[tuple[int, int]] = set()
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            info = os.stat(current)
+            if (info.st_dev, info.st_ino) in walked:
+                continue  # reached again through a link: its files are listed once already
+            walked.add((info.st_dev, info.st_ino))
+            with os.scandir(current) as listing:
+                entries = sorted(listing, key=lambda entry: entry.name)
+        except OSError as exc:
+            yield _problem_source(current, f"cannot read this folder ({exc.strerror or exc}): its files were not uploaded")
+            continue
+        subfolders: list[Path] = []
+        for entry in entries:
+            path = Path(entry.path)
+            try:
+                mode = entry.stat(follow_symlinks=True).st_mode
+            except FileNotFoundError:
+                if entry.is_symlink():
+                    target = _link_target(path)
+                    yield _problem_source(path, f"a broken symbolic link (to {target}, which does not exist)")
+                else:
+                    yield _problem_source(path, "disappeared while its folder was read")
+                continue
+            except OSError as exc:
+                yield _problem_source(path, f"cannot be examined ({exc.strerror or exc})")
+                continue
+            if stat.S_ISDIR(mode):
+                subfolders.append(path)
+            elif stat.S_ISREG(mode):
+                yield from _file_sources(path, explicit=False)
+            else:
+                yield _problem_source(path, f"{special_file_kind(mode)}, not a regular file: not read")
+        if recursive:
+            pending.extend(reversed(subfolders))
+
+
+def _problem_source(path: Path, problem: str) -> LocalSource:
+    return LocalSource(name=str(path), path=path, size=0, problem=problem)
+
+
+def _link_target(path: Path) -> str:
+    try:
+        return repr(os.readlink(path))
+    except OSError:
+        return "a target that cannot be read"
 
 
 def _file_sources(path: Path, *, explicit: bool) -> Iterator[LocalSource]:
@@ -329,6 +413,10 @@ def _expand(source: Any, recursive: bool, counter: Iterator[int]) -> Iterator[Lo
             yield from _folder_sources(path, recursive)
         elif path.is_file():
             yield from _file_sources(path, explicit=True)
+        elif path.is_symlink():
+            yield _problem_source(path, f"a broken symbolic link (to {_link_target(path)}, which does not exist)")
+        elif path.exists():
+            yield _problem_source(path, f"{special_file_kind(path.stat().st_mode)}, not a regular file: not read")
         else:
             raise InvalidInputError(f"no such file or folder: {path}")
     elif isinstance(source, (bytes, bytearray, memoryview)):

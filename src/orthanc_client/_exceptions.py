@@ -4,6 +4,7 @@
 
     OrthancError
     ├── HTTPError                 Orthanc answered with an error status (also an httpx.HTTPStatusError)
+    │   ├── RedirectError         3xx: the answer points elsewhere (a proxy, a login page); never taken as a result
     │   ├── BadRequestError       400: Orthanc refused the request (bad body, bad tag, ...)
     │   ├── UnauthorizedError     401: wrong or missing credentials
     │   ├── ForbiddenError        403
@@ -12,7 +13,11 @@
     │   └── ServerError           5xx
     ├── TransportError            no answer at all (also an httpx.TransportError)
     │   ├── ConnectError          could not connect, or the connection dropped
-    │   └── RequestTimeoutError   connect/read/write/pool timeout
+    │   ├── RequestTimeoutError   connect/read/write/pool timeout, or the call's overall deadline
+    │   └── ProtocolError         an answer that is not valid HTTP (the bulk fast path)
+    ├── UnexpectedAnswerError     an answer that is not what the route gives: HTML for JSON, not DICOM, not a
+    │                             zip, JSON that does not parse, a body that does not decode (also an
+    │                             httpx.DecodingError)
     ├── UnsupportedByServerError  the route or an argument is newer than the connected Orthanc
     │   └── UnknownRouteError     Orthanc answered 404 "Unknown resource" for a route no spec vouches for
     │                             (also a NotFoundError)
@@ -38,7 +43,22 @@ from ._redact import redact, redact_url
 
 
 class OrthancError(Exception):
-    """Root of every error raised by orthanc-client."""
+    """Root of every error raised by orthanc-client.
+
+    Every subclass survives ``pickle`` (errors cross process pools): the attributes are restored as they
+    were, whatever the subclass's ``__init__`` takes.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_error, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild_error(cls: type[OrthancError], args: tuple[Any, ...], state: dict[str, Any]) -> OrthancError:
+    # Not cls(*args): most subclasses take other arguments than their message (a response, a result...).
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidInputError(OrthancError, ValueError):
@@ -91,10 +111,6 @@ class JobFailedError(OrthancError):
         if hint:
             text += f". {hint}"
         super().__init__(text)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        # rebuilt from its parts, so it crosses process pools whole
-        return (type(self), (self.job_id, self.info, self.hint))
 
 
 class NotLoadedError(OrthancError, RuntimeError):
@@ -169,6 +185,27 @@ class HTTPError(OrthancError, httpx.HTTPStatusError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class RedirectError(HTTPError):
+    """3xx: the server pointed elsewhere (``location``, credentials removed) instead of answering.
+
+    A redirect is never taken as a result: behind a proxy it is often a login page. ``Orthanc(...,
+    follow_redirects=True)`` follows redirects to the same scheme, host and port only, so that credentials
+    are never sent to another server.
+    """
+
+    def __init__(self, response: httpx.Response, reason: str | None = None) -> None:
+        from ._answers import redact_url  # no cycle at import time: _answers imports nothing of ours
+
+        location = response.headers.get("location")
+        self.location: str | None = redact_url(str(response.url.join(location))) if location else None
+        self.reason = reason
+        super().__init__(response)
+
+    def _describe(self, reason: str) -> str:
+        text = f"{self.status_code} {reason}: {self.method} {self.url} redirects to {self.location or '(no Location)'}"
+        return text + (f" ({self.reason})" if self.reason else " (pass follow_redirects=True to follow it)")
 
 
 class BadRequestError(HTTPError):
@@ -285,9 +322,40 @@ class RequestTimeoutError(TransportError):
 
 
 class ProtocolError(TransportError):
-    """The server's answer could not be taken for an answer: not valid HTTP (e.g. two ``Content-Length``
-    that disagree), or not the content the route promises (HTML where JSON was due). Not retried blindly:
-    asking again usually gets the same answer."""
+    """The server's answer could not be taken for an HTTP answer (e.g. two ``Content-Length`` that disagree,
+    a body shorter than announced), seen by the bulk fast path. Not retried blindly: asking again usually gets
+    the same answer."""
+
+
+class UnexpectedAnswerError(OrthancError, httpx.DecodingError):
+    """The server answered, but not with what the route gives: an HTML page where JSON was due (a login page
+    behind a proxy), a body that is not DICOM on a DICOM route, no zip on an archive route, JSON that does not
+    parse, a body that does not match its ``Content-Encoding``. Such an answer is never used or stored.
+
+    Attributes: method, url (no credentials), status_code, content_type (as sent, may be empty), expected
+    (``"JSON"``, ``"DICOM"``, ``"a zip archive"``...), problem (what was wrong, in words).
+    """
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        method: str | None,
+        url: str | None,
+        expected: str,
+        content_type: str | None = None,
+        status_code: int | None = None,
+        request: httpx.Request | None = None,
+    ) -> None:
+        self.problem = problem
+        self.method = method
+        self.url = url
+        self.expected = expected
+        self.content_type = content_type or ""
+        self.status_code = status_code
+        where = f"{method} {url}" if method else (url or "the request")
+        sent = f" (Content-Type {self.content_type!r})" if self.content_type else " (no Content-Type)"
+        super().__init__(f"{where} answered something that is not {expected}: {problem}{sent}", request=request)
 
 
 _STATUS_CLASSES: dict[int, type[HTTPError]] = {
@@ -307,13 +375,28 @@ def error_for_response(response: httpx.Response) -> HTTPError:
     return cls(response)
 
 
-def error_for_transport(exc: httpx.TransportError, request: httpx.Request) -> TransportError:
+def error_for_transport(
+    exc: httpx.TransportError, request: httpx.Request, *, reading: bool = False
+) -> TransportError:
+    """The typed error for a failure to get an answer; ``reading``: the answer had begun and was cut off."""
     where = f"{request.method} {redact_url(request.url)}"
     if isinstance(exc, httpx.TimeoutException):
         kind = type(exc).__name__  # ConnectTimeout, ReadTimeout, WriteTimeout, PoolTimeout
-        return RequestTimeoutError(f"{kind} after waiting for Orthanc: {where}", request=request)
+        during = " while reading the answer" if reading else ""
+        return RequestTimeoutError(f"{kind}{during} after waiting for Orthanc: {where}", request=request)
     reason = redact(str(exc)) or type(exc).__name__
+    if reading:
+        return ConnectError(f"the answer was cut off ({reason}): {where}", request=request)
     return ConnectError(f"cannot reach Orthanc ({reason}): {where}", request=request)
+
+
+def error_for_decoding(exc: Exception, request: httpx.Request, expected: str, content_type: str | None) -> UnexpectedAnswerError:
+    """The typed error for a body that does not decode (bad JSON, bad text, a false ``Content-Encoding``)."""
+    problem = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+    return UnexpectedAnswerError(
+        problem[:300], method=request.method, url=str(request.url), expected=expected,
+        content_type=content_type, request=request,
+    )
 
 
 def _decode_error_body(response: httpx.Response) -> Any:

@@ -33,6 +33,8 @@ class Operation:
     query_since: tuple[tuple[str, str, str], ...] = ()
     body_since: tuple[tuple[str, str, str], ...] = ()
     query_as_before: tuple[tuple[str, str], ...] = ()
+    documented: bool = True
+    """False for a route the spec does not describe (``client.request``): its answer is judged less strictly."""
 
     @property
     def binary_response(self) -> bool:

@@ -30,7 +30,7 @@ from ._async.resources import Instance, Patient, Resource, Series, Study
 from ._async.streaming import AsyncStreamedResponse
 from ._async.transfer import transfer
 from ._async.upload import upload
-from ._exceptions import JobFailedError, JobTimeoutError, NotLoadedError
+from ._exceptions import JobFailedError, JobTimeoutError, NotLoadedError, RedirectError, UnexpectedAnswerError
 from ._job_state import JobState
 from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
@@ -56,6 +56,7 @@ __all__ = [
     "NotLoadedError",
     "Patient",
     "Peer",
+    "RedirectError",
     "TransferFailure",
     "TransferReport",
     "Resource",
@@ -64,6 +65,7 @@ __all__ = [
     "TransferError",
     "TransferItem",
     "TransferResult",
+    "UnexpectedAnswerError",
     "download",
     "download_zip",
     "find_instances",

@@ -23,6 +23,7 @@ from typing import IO, Any, Literal
 
 from .. import _async_backend as backend
 from .._base import CHUNK_SIZE
+from .._breaker import BatchBreaker, means_server_down, not_attempted_reason
 from .._direct_files import fetch_file
 from .._exceptions import InvalidInputError
 from .._paths import resource_path
@@ -269,16 +270,30 @@ async def download(
     planned = _relative_paths(instances, layout)
     origin = client._direct_origin()  # the fast path (``_direct_files``), when the client allows it
 
+    # One retry window for the batch: once an instance has spent the client's whole retry budget on a server
+    # that is unreachable, every remaining one fails at once with that cause (seconds, not minutes per file).
+    breaker = BatchBreaker(retry_for=0.0)
+
     async def fetch(job: tuple[InstanceInfo, str]) -> tuple[Outcome, TransferItem]:
         info, relative = job
         target = root / relative
+        cause = breaker.open_cause()
+        if cause is not None:
+            item = TransferItem.from_error(relative, cause, path=target, attempts=0)
+            item.instance_id, item.reason = info.id, not_attempted_reason(cause)
+            return "failed", item
         target.parent.mkdir(parents=True, exist_ok=True)
-        if origin is not None:
-            written = await backend.run_in_worker(None, functools.partial(fetch_file, origin, info.id), target)
-            if written is not None:
-                return "stored", TransferItem(relative, path=target, instance_id=info.id, size=written)
-        async with client.stream_get_instances_id_file(info.id) as answer:
-            written = await answer.write_to(target)
+        try:
+            if origin is not None:
+                written = await backend.run_in_worker(None, functools.partial(fetch_file, origin, info.id), target)
+                if written is not None:
+                    return "stored", TransferItem(relative, path=target, instance_id=info.id, size=written)
+            async with client.stream_get_instances_id_file(info.id) as answer:
+                written = await answer.write_to(target)
+        except Exception as exc:
+            if means_server_down(exc):
+                breaker.trip(exc)
+            raise
         return "stored", TransferItem(relative, path=target, instance_id=info.id, size=written)
 
     def until_stopped() -> Iterable[tuple[InstanceInfo, str]]:
@@ -302,6 +317,7 @@ async def download(
                     bar.advance()
                 else:
                     result.add(*outcome)
+                    result.stopped_early = result.stopped_early or (stop_on_error and outcome[0] == "failed")
                     bar.advance(nbytes=outcome[1].size)
     result.elapsed = time.perf_counter() - started
     return result

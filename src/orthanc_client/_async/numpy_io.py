@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from .. import _async_backend as backend
 from .._direct_http import DirectOrigin
 from .._direct_pixels import FAILED, MAX_HEADER, NOT_NATIVE, read_native_files
-from .._exceptions import InvalidInputError, NotFoundError, UnsupportedByServerError
+from .._exceptions import InvalidInputError, NotFoundError, UnexpectedAnswerError, UnsupportedByServerError
 from .._tags import parse_float, parse_int
 from .._volume import (
     Frames,
@@ -56,7 +56,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
 
     from .resources import Instance, Series
-    from .streaming import AsyncStreamContext
+    from .streaming import AsyncStreamContext, AsyncStreamedResponse
 
 STRATEGIES = ("auto", "files", "server")
 DEFAULT_STRATEGY = "auto"
@@ -180,15 +180,23 @@ async def _read_npy(numpy: Any, context: AsyncStreamContext) -> npt.NDArray[Any]
                 if header is None:
                     continue
                 if header.fortran_order:
-                    raise ValueError("unexpected Fortran-ordered .npy from Orthanc")
+                    raise _bad_answer(answer, "a Fortran-ordered .npy", "a C-ordered .npy array")
                 volume = numpy.empty(header.shape, dtype=numpy.dtype(header.dtype))
                 target = memoryview(volume.reshape(-1).view(numpy.uint8))
                 chunk = prefix[header.length :]
             target[offset : offset + len(chunk)] = chunk
             offset += len(chunk)
-    if target is None or offset != target.nbytes:
-        raise ValueError(f"truncated .npy answer from Orthanc ({offset} bytes of pixel data)")
+        if target is None or offset != target.nbytes:
+            raise _bad_answer(answer, f"a truncated .npy ({offset} bytes of pixel data)", "a whole .npy array")
     return volume  # type: ignore[no-any-return]
+
+
+def _bad_answer(answer: AsyncStreamedResponse, problem: str, expected: str) -> UnexpectedAnswerError:
+    request = answer.response.request
+    return UnexpectedAnswerError(
+        problem, method=request.method, url=str(request.url), expected=expected,
+        content_type=answer.headers.get("content-type"), status_code=answer.status_code, request=request,
+    )
 
 
 async def _series_from_files(
@@ -258,9 +266,9 @@ async def _instance_frames(numpy: Any, instance: Instance, volume: VolumeBuilder
             size = min(len(chunk), target.nbytes - filled)
             target[filled : filled + size] = chunk[:size]
             filled += size
+        if layout is not None and filled != target.nbytes:
+            raise _bad_answer(answer, f"a truncated file ({filled} of {target.nbytes} pixel bytes)", "a whole DICOM file")
     if layout is not None:
-        if filled != target.nbytes:
-            raise ValueError(f"instance {instance_id}: truncated file ({filled} of {target.nbytes} pixel bytes)")
         return Frames(buffer, unused_bits(layout), layout.slope, layout.intercept)
     # compressed, big endian, YBR...: decoded by Orthanc (or pydicom), rescaled as asked
     return Frames(await _decoded_frames(numpy, instance, volume.rescale))

@@ -6,11 +6,14 @@ import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from types import TracebackType
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING
 
 import httpx
 
-from .._base import PreparedRequest
+from .._answers import AnswerKind, head_size, problem_with_head
+from .._base import CallTimeout, PreparedRequest, answer_kind, unexpected_answer
+from .._exceptions import OrthancError, error_for_decoding
+from .._operation import Operation
 from .._types import StreamTarget
 
 if TYPE_CHECKING:
@@ -26,8 +29,10 @@ class AsyncStreamedResponse:
             await answer.write_to("study.zip")
     """
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, operation: Operation | None = None) -> None:
         self.response = response
+        self._operation = operation
+        self._kind: AnswerKind = answer_kind(operation) if operation is not None else "binary"
 
     @property
     def status_code(self) -> int:
@@ -43,13 +48,43 @@ class AsyncStreamedResponse:
         return int(value) if value and value.isdigit() else None
 
     async def aiter_bytes(self, chunk_size: int | None = None) -> AsyncIterator[bytes]:
-        """The body in chunks as they arrive, or re-cut to ``chunk_size`` bytes (which copies every byte once)."""
-        async for chunk in self.response.aiter_bytes(chunk_size):
-            yield chunk
+        """The body in chunks as they arrive, or re-cut to ``chunk_size`` bytes (which copies every byte once).
+
+        On a DICOM or zip route, the first bytes are checked before any is handed out: a body that is not DICOM
+        (no ``DICM`` at offset 128) or not a zip raises ``UnexpectedAnswerError``. A connection cut mid-answer
+        raises ``ConnectError``, the call's deadline ``RequestTimeoutError``, a false ``Content-Encoding``
+        ``UnexpectedAnswerError``: never httpx's own errors.
+        """
+        needed = head_size(self._kind)
+        head = b""
+        try:
+            async for chunk in self.response.aiter_bytes(chunk_size):
+                if len(head) < needed:
+                    head += chunk
+                    if len(head) < needed:
+                        continue
+                    self._check_head(head, complete=False)
+                    chunk, head = head, head[:needed]
+                yield chunk
+        except httpx.DecodingError as exc:
+            if isinstance(exc, OrthancError):
+                raise
+            raise error_for_decoding(
+                exc, self.response.request, "a body that decodes", self.headers.get("content-type")
+            ) from None
+        if len(head) < needed:
+            self._check_head(head, complete=True)
+            if head:
+                yield head
+
+    def _check_head(self, head: bytes, *, complete: bool) -> None:
+        problem = problem_with_head(self._kind, head, complete=complete, content_type=self.headers.get("content-type"))
+        if problem is not None and self._operation is not None:
+            raise unexpected_answer(self._operation, self.response, problem)
 
     async def aread(self) -> bytes:
-        """The whole body (defeats streaming: for small answers only)."""
-        return await self.response.aread()
+        """The whole body (defeats streaming: for small answers only); checked as ``aiter_bytes`` checks it."""
+        return b"".join([chunk async for chunk in self.aiter_bytes()])
 
     async def write_to(
         self, target: StreamTarget, chunk_size: int | None = None, on_chunk: Callable[[int], object] | None = None
@@ -86,15 +121,15 @@ class AsyncStreamedResponse:
 class AsyncStreamContext:
     """``async with`` gives an ``AsyncStreamedResponse``; errors are raised on entry, before any byte is used."""
 
-    def __init__(self, client: AsyncOrthanc, prepared: PreparedRequest, timeout: Any) -> None:
+    def __init__(self, client: AsyncOrthanc, prepared: PreparedRequest, call: CallTimeout) -> None:
         self._client = client
         self._prepared = prepared
-        self._timeout = timeout
+        self._call = call
         self._response: httpx.Response | None = None
 
     async def __aenter__(self) -> AsyncStreamedResponse:
-        self._response = await self._client._send(self._prepared, self._timeout, stream=True)
-        return AsyncStreamedResponse(self._response)
+        self._response = await self._client._send(self._prepared, self._call, stream=True)
+        return AsyncStreamedResponse(self._response, self._prepared.operation)
 
     async def __aexit__(
         self,

@@ -13,22 +13,32 @@ from typing import Any
 import httpx
 
 from .. import _sync_backend
+from .._answers import is_redirect, same_origin
 from .._base import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
+    CallTimeout,
+    GuardedStream,
     PreparedRequest,
+    call_timeout,
+    check_answer_headers,
+    checked_max_connections,
     custom_operation,
+    deadline_error,
     decode_response,
     prepare_request,
     resolve_settings,
-    timeout_for,
 )
 from .._bulk_post import DirectPoster, direct_poster
 from .._direct_http import DirectOrigin, direct_origin, tls_context
 from .._exceptions import (
+    InvalidInputError,
     OrthancError,
+    RedirectError,
+    UnexpectedAnswerError,
     UnknownRouteError,
     UnsupportedByServerError,
+    error_for_decoding,
     error_for_response,
     error_for_transport,
     is_unknown_route_answer,
@@ -41,6 +51,7 @@ from .._types import NOT_GIVEN, NotGiven, QueryParams, RawContent, TimeoutTypes
 from .streaming import StreamContext
 
 logger = logging.getLogger("orthanc_client")
+MAX_REDIRECTS = 10
 
 
 class Orthanc(OrthancAPI):
@@ -60,12 +71,22 @@ class Orthanc(OrthancAPI):
         url: the server, e.g. ``https://pacs.example.org/orthanc`` (a path prefix is kept).
         username, password: HTTP basic credentials. token: a bearer token instead.
         headers: headers sent with every request.
-        timeout: seconds, or an ``httpx.Timeout``; the default waits up to 10 s to connect and 10 minutes
-            for an answer (archives and anonymizations are slow). ``None`` waits forever.
+        timeout: seconds for the whole of each call (connecting, retries and every byte of the answer, streamed
+            or not; connecting alone gives up after 10 s at most), or an ``httpx.Timeout``, which keeps httpx's
+            meaning: limits per connect, per read, per write and per wait for a pooled connection, none for the
+            whole call. The default, ``httpx.Timeout(connect=10, read=600, ...)``, waits up to 10 s to connect
+            and 10 minutes for each read (archives and anonymizations are slow). ``None`` waits forever. A
+            call's own ``timeout=`` replaces it for that call. Anything else (``-1``, ``nan``, ``inf``,
+            ``"10"``) raises ``InvalidInputError``.
         verify: TLS verification: on by default (the system's CAs), ``False``, a CA bundle path (a file or
             a folder) or an ``ssl.SSLContext``; the bulk paths (upload, numpy) verify alike.
         retries: how many times to retry what is safe to retry, or a ``RetryPolicy``.
-        max_connections: size of the connection pool.
+        max_connections: size of the connection pool (at least 1).
+        follow_redirects: follow a redirect (301/302/303/307/308) to the same scheme, host and port, at most
+            10 in a row; a redirect elsewhere still raises ``RedirectError``, so credentials are never sent to
+            another server. 307/308 repeat the request as it was; 301/302/303 are followed for GET and HEAD
+            only (a POST is never silently turned into a GET). By default every redirect raises
+            ``RedirectError``: behind a proxy it is usually a login page, never the answer.
         http_client: an ``httpx.Client`` to use instead of making one (for custom transports); the URL,
             credentials, headers and timeout above are applied to it.
     """
@@ -83,8 +104,13 @@ class Orthanc(OrthancAPI):
         retries: int | RetryPolicy = 3,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         http_client: httpx.Client | None = None,
+        follow_redirects: bool = False,
     ) -> None:
         self._settings = resolve_settings(url, username, password, token, headers, timeout, retries)
+        max_connections = checked_max_connections(max_connections)
+        if not isinstance(follow_redirects, bool):
+            raise InvalidInputError(f"follow_redirects must be True or False, got {follow_redirects!r}")
+        self._follow_redirects = follow_redirects
         self._retry = self._settings.retry
         self._owns_transport = http_client is None
         # One SSLContext for the httpx pool and the bulk paths (``_direct_http``): they verify alike.
@@ -205,24 +231,24 @@ class Orthanc(OrthancAPI):
         )
 
     def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
-        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
+        call = call_timeout(kwargs.pop("timeout", NOT_GIVEN), self._settings)
         prepared = prepare_request(operation, path_args, is_async=False, **kwargs)
-        response = self._send(prepared, timeout, stream=False)
+        response = self._send(prepared, call, stream=False)
         return decode_response(operation, response)
 
     def _request_with_headers(
         self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any
     ) -> tuple[Any, httpx.Headers]:
         """As ``_request``, with the answer's headers: the resource layer reads revisions from ``ETag``."""
-        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
+        call = call_timeout(kwargs.pop("timeout", NOT_GIVEN), self._settings)
         prepared = prepare_request(operation, path_args, is_async=False, **kwargs)
-        response = self._send(prepared, timeout, stream=False)
+        response = self._send(prepared, call, stream=False)
         return decode_response(operation, response), response.headers
 
     def _stream(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> StreamContext:
-        timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
+        call = call_timeout(kwargs.pop("timeout", NOT_GIVEN), self._settings)
         prepared = prepare_request(operation, path_args, is_async=False, **kwargs)
-        return StreamContext(self, prepared, timeout)
+        return StreamContext(self, prepared, call)
 
     def _check_supported(self, prepared: PreparedRequest) -> None:
         """Refuses, before sending, a route or argument that Orthanc's published specs prove the server lacks
@@ -247,44 +273,71 @@ class Orthanc(OrthancAPI):
             return None  # the 404 is the caller's answer: a failing /system must not replace it
         return UnknownRouteError(response, version) if operation.unproven_on(version) else None
 
-    def _send(self, prepared: PreparedRequest, timeout: Any, *, stream: bool) -> httpx.Response:
-        """Sends with retries; returns a successful answer or raises the typed error."""
+    def _send(self, prepared: PreparedRequest, call: CallTimeout, *, stream: bool) -> httpx.Response:
+        """Sends with retries; returns a successful answer (its body read unless ``stream``) or raises the typed
+        error. The answer's body stream ends at the call's deadline and raises only typed errors."""
         self._check_supported(prepared)
         attempt = 0
+        params = prepared.params or None
+        url: str | httpx.URL = prepared.url
+        redirects = 0
         while True:
             attempt += 1
             request = self._http.build_request(
                 prepared.method,
-                prepared.url,
+                url,
                 # an empty list would still make httpx re-parse the URL to merge "no parameters"
-                params=prepared.params or None,
+                params=params,
                 headers=prepared.headers,
                 content=prepared.body(),
-                timeout=timeout,
+                timeout=call.for_attempt(),
             )
+            if call.expired():
+                raise deadline_error(request, call)
             started = time.perf_counter()
             try:
-                response = self._http.send(request, stream=stream)
+                # Redirects are judged here, never followed by httpx (it would follow them to any host).
+                response = self._http.send(request, stream=True, follow_redirects=False)
+                response.stream = GuardedStream(response.stream, request, call)
+                if not stream or not response.is_success:
+                    self._read_body(response)
             except httpx.TransportError as exc:
-                if self._retry.should_retry(
-                    attempt=attempt, idempotent=prepared.idempotent, replayable=prepared.replayable, exception=exc
+                # An answer cut off mid-body arrives typed (GuardedStream): decide on what httpx said.
+                said = exc.__cause__ if isinstance(exc, OrthancError) else exc
+                if not call.expired() and self._retry.should_retry(
+                    attempt=attempt,
+                    idempotent=prepared.idempotent,
+                    replayable=prepared.replayable,
+                    exception=said if isinstance(said, Exception) else exc,
                 ):
-                    self._wait_before_retry(prepared, attempt, type(exc).__name__)
+                    self._wait_before_retry(prepared, attempt, type(exc).__name__, call)
                     continue
+                if isinstance(exc, OrthancError):
+                    raise
                 raise error_for_transport(exc, request) from None
             elapsed_ms = (time.perf_counter() - started) * 1000
             logger.debug("%s -> %d (%.1f ms)", prepared.describe(), response.status_code, elapsed_ms)
-            if not response.is_error:
+            if is_redirect(response.status_code):
+                url = self._redirect_target(response, prepared, redirects)
+                params = None  # the Location carries its own query
+                redirects += 1
+                attempt = 0
+                continue
+            if response.is_success:  # any other 3xx (300, 304, 305...) is no answer either: an HTTPError
+                try:
+                    check_answer_headers(prepared.operation, response)
+                except UnexpectedAnswerError:
+                    response.close()
+                    raise
                 return response
-            response.read()
             response.close()
-            if self._retry.should_retry(
+            if not call.expired() and self._retry.should_retry(
                 attempt=attempt,
                 idempotent=prepared.idempotent,
                 replayable=prepared.replayable,
                 status_code=response.status_code,
             ):
-                self._wait_before_retry(prepared, attempt, str(response.status_code))
+                self._wait_before_retry(prepared, attempt, str(response.status_code), call)
                 continue
             if response.status_code == 404:
                 unknown_route = self._unknown_route(prepared.operation, response)
@@ -292,7 +345,41 @@ class Orthanc(OrthancAPI):
                     raise unknown_route
             raise error_for_response(response)
 
-    def _wait_before_retry(self, prepared: PreparedRequest, attempt: int, reason: str) -> None:
+    def _read_body(self, response: httpx.Response) -> None:
+        """Reads the whole body; a body that does not decode (a false ``Content-Encoding``) is a typed error."""
+        try:
+            response.read()
+        except httpx.DecodingError as exc:
+            response.close()
+            raise error_for_decoding(exc, response.request, "a body that decodes", response.headers.get("content-type")) from None
+        except BaseException:
+            response.close()
+            raise
+
+    def _redirect_target(
+        self, response: httpx.Response, prepared: PreparedRequest, redirects: int
+    ) -> httpx.URL:
+        """Where to send the same request next, or ``RedirectError`` when the redirect is not to be followed."""
+        location = response.headers.get("location")
+        if not self._follow_redirects or not location:
+            raise RedirectError(response, None if location else "the answer has no Location header")
+        target = response.url.join(location)
+        if not same_origin(target, self._settings.base_url):
+            raise RedirectError(response, "not followed: another scheme, host or port than the client's server")
+        if redirects >= MAX_REDIRECTS:
+            raise RedirectError(response, f"not followed: more than {MAX_REDIRECTS} redirects in a row")
+        if response.status_code in (307, 308):
+            if not prepared.replayable:
+                raise RedirectError(response, "not followed: the request body cannot be sent again")
+            return target
+        if prepared.method not in ("GET", "HEAD"):
+            raise RedirectError(response, f"not followed: a {prepared.method} is not turned into a GET")
+        return target
+
+    def _wait_before_retry(self, prepared: PreparedRequest, attempt: int, reason: str, call: CallTimeout) -> None:
         delay = self._retry.delay(attempt)
+        remaining = call.remaining()
+        if remaining is not None:
+            delay = max(0.0, min(delay, remaining))
         logger.info("%s failed (%s); retry %d in %.2f s", prepared.describe(), reason, attempt, delay)
         _sync_backend.sleep(delay)

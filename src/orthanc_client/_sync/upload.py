@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from .. import _sync_backend as backend
+from .._breaker import BatchBreaker, means_server_down, not_attempted_reason
 from .._dicomfiles import (
     DicomIdentifiers,
     InspectedSource,
@@ -20,7 +21,15 @@ from .._dicomfiles import (
     iter_local_sources,
     read_identifiers,
 )
-from .._exceptions import HTTPError, InvalidInputError, ProtocolError, ServerError, TransportError
+from .._exceptions import (
+    HTTPError,
+    InvalidInputError,
+    ProtocolError,
+    RequestTimeoutError,
+    ServerError,
+    TransportError,
+    UnexpectedAnswerError,
+)
 from .._progress import TransferProgress, progress_wanted
 from .._results import Outcome, TransferItem, TransferResult
 from .client import Orthanc
@@ -66,14 +75,20 @@ def upload(
         concurrency: files in flight at once, each read and posted by a worker thread (with either client).
         stop_on_error: stop sending new files after the first failure (files in flight still finish).
         progress: a bar on stderr; ``None`` shows it when stderr is a terminal.
-        retry_for: after a dropped connection or a 502/503/504, keep retrying a file (re-opened, with
-            backoff) for up to this many seconds: storing an instance twice is harmless in Orthanc.
+        retry_for: after a dropped connection, a timeout or a 502/503/504, keep retrying (files re-opened,
+            with backoff) for up to this many seconds: storing an instance twice is harmless in Orthanc. The
+            window is shared by the whole batch (a circuit breaker, ``orthanc_client._breaker``): once the
+            server has been unreachable for that long, every remaining file fails at once with the same
+            cause. A server never reached by this upload gets 3 s, not ``retry_for`` (it is down, not
+            restarting), so a dead server is reported in seconds whatever the number of files.
 
     Returns:
         a :class:`TransferResult`; it does not raise for failed files (see ``raise_for_failures()``).
     """
     if concurrency < 1:
         raise InvalidInputError(f"concurrency must be at least 1, got {concurrency}")
+    if not isinstance(retry_for, (int, float)) or isinstance(retry_for, bool) or not 0 <= retry_for < float("inf"):
+        raise InvalidInputError(f"retry_for must be a finite number of seconds >= 0, got {retry_for!r}")
     sources: Iterable[LocalSource] = iter_local_sources(source, recursive=recursive)
     total: int | None = None
     if progress_wanted(progress) and not isinstance(source, Iterator):
@@ -129,6 +144,7 @@ class _Uploader:
         self.stop_on_error = stop_on_error
         self.result = TransferResult("upload")
         self.bar = bar
+        self.breaker = BatchBreaker(retry_for)
 
     def record(self, outcome: Outcome, item: TransferItem) -> None:
         self.result.add(outcome, item)
@@ -189,6 +205,8 @@ class _Uploader:
     def identify(self, source: LocalSource) -> tuple[Outcome, TransferItem] | DicomIdentifiers | None:
         """The source's Orthanc instance ID from its header; ``None`` if unreadable (Orthanc will judge);
         an outcome straight away when it is not DICOM."""
+        if source.problem is not None:
+            return _unusable(source)
         try:
             inspected = inspect_source(source)
         except OSError as exc:
@@ -208,8 +226,17 @@ class _Uploader:
         """The Orthanc IDs among ``identifiers`` that the server has: one ``/tools/find`` matching the list of
         SOP instance UIDs (DICOM list matching), intersected with the IDs computed offline (the same SOP UID
         under another patient is another instance)."""
-        if not identifiers:
+        if not identifiers or self.breaker.open_cause() is not None:
+            return set()  # with the breaker open, every file is reported as not attempted by ``run``
+        try:
+            return self._find_existing(identifiers)
+        except (TransportError, ServerError) as exc:
+            if not means_server_down(exc):
+                raise
+            self.breaker.trip(exc)
             return set()
+
+    def _find_existing(self, identifiers: list[DicomIdentifiers]) -> set[str]:
         wanted = {identifier.instance_id for identifier in identifiers}
         uids = "\\".join(sorted({identifier.sop_uid for identifier in identifiers}))
         found = self.client.post_tools_find({"Level": "Instance", "Query": {"SOPInstanceUID": uids}})
@@ -217,6 +244,8 @@ class _Uploader:
 
     def send(self, source: LocalSource) -> tuple[Outcome, TransferItem]:
         """Recognises, then sends one source (blocking); retries dropped connections for up to ``retry_for`` s."""
+        if source.problem is not None:
+            return _unusable(source)
         try:
             inspected = inspect_source(source)
         except OSError as exc:
@@ -231,15 +260,19 @@ class _Uploader:
     def _post(self, source: LocalSource, inspected: InspectedSource) -> tuple[Outcome, TransferItem]:
         attempts = 0
         protocol_errors = 0
-        deadline: float | None = None
         while True:
+            cause = self.breaker.open_cause()
+            if cause is not None:
+                return _given_up(source, cause, attempts)
             attempts += 1
             try:
                 assert inspected.body is not None  # a DICOM source has a body
                 answer = self.post(inspected.body, inspected.size)
+                self.breaker.succeeded()
                 break
             except (TransportError, ServerError) as exc:
                 if isinstance(exc, ServerError) and exc.status_code not in _RETRY_STATUSES:
+                    self.breaker.succeeded()
                     return _failed(source, exc, attempts)
                 if isinstance(exc, ProtocolError):
                     # An answer that is not one (a proxy's garbage, HTML): once more in case a connection
@@ -247,17 +280,34 @@ class _Uploader:
                     protocol_errors += 1
                     if protocol_errors > 1:
                         return _failed(source, exc, attempts)
-                now = time.monotonic()
-                deadline = deadline if deadline is not None else now + self.retry_for
-                if now >= deadline:
+                if isinstance(exc, RequestTimeoutError):
+                    # The server took the whole read timeout without answering: sending again would only wait
+                    # as long again (and double its work); the rest of the batch gives up with this cause.
+                    self.breaker.trip(exc)
                     return _failed(source, exc, attempts)
-                time.sleep(min(2.0, 0.1 * 2 ** min(attempts, 5)) * (0.5 + random.random()))
+                if self.breaker.failed(exc):
+                    return _failed(source, exc, attempts)
+                pause = min(2.0, 0.1 * 2 ** min(attempts, 5)) * (0.5 + random.random())
+                time.sleep(min(pause, self.breaker.remaining() + 0.05))
                 if not isinstance(inspected.body, bytes):
                     # Re-open: the failed attempt may have left the file anywhere, or the file was replaced.
                     inspected.close()
                     inspected.body = source.open()
             except HTTPError as exc:
+                self.breaker.succeeded()
                 return _failed(source, exc, attempts)
+            except ValueError as exc:  # the fast path's answer was not JSON (a login page...)
+                self.breaker.succeeded()
+                problem = UnexpectedAnswerError(
+                    f"{type(exc).__name__}: {exc}"[:300], method="POST", url=f"{self.client.url}/instances",
+                    expected="JSON",
+                )
+                return _failed(source, problem, attempts)
+        if not isinstance(answer, dict):
+            problem = UnexpectedAnswerError(
+                f"{answer!r}"[:300], method="POST", url=f"{self.client.url}/instances", expected="Orthanc's JSON answer"
+            )
+            return _failed(source, problem, attempts)
         status = answer.get("Status") if isinstance(answer, dict) else None
         item = TransferItem(
             source.name,
@@ -276,8 +326,22 @@ class _Uploader:
         return "failed", item
 
 
+def _given_up(source: LocalSource, cause: BaseException, attempts: int) -> tuple[Outcome, TransferItem]:
+    """A file the batch gave up on once its breaker opened: the same cause for every one."""
+    item = TransferItem.from_error(source.name, cause, path=source.path, attempts=attempts)
+    if attempts == 0:
+        item.reason = not_attempted_reason(cause)
+    return "failed", item
+
+
 def _failed(source: LocalSource, error: BaseException, attempts: int) -> tuple[Outcome, TransferItem]:
     return "failed", TransferItem.from_error(source.name, error, path=source.path, attempts=attempts)
+
+
+def _unusable(source: LocalSource) -> tuple[Outcome, TransferItem]:
+    """A folder entry that cannot be read (unreadable folder, FIFO, socket, device, broken link): failed, with
+    its path and why, never opened."""
+    return "failed", TransferItem(source.name, path=source.path, size=0, reason=source.problem, attempts=0)
 
 
 def _skipped(source: LocalSource, inspected: InspectedSource) -> TransferItem:

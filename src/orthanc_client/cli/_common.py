@@ -11,6 +11,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from .._base import as_timeout
 from .._exceptions import InvalidInputError, NotFoundError, OrthancError
 from .._redact import redact, redact_url, secret_parts
 from .._sync.client import Orthanc
@@ -52,7 +53,11 @@ def _shown(ctx: click.Context, message: str) -> str:
 @click.option("--username", envvar="ORTHANC_USERNAME", help="HTTP user [env ORTHANC_USERNAME]")
 @click.option("--password", envvar="ORTHANC_PASSWORD", help="HTTP password [env ORTHANC_PASSWORD]")
 @click.option(
-    "--timeout", type=float, default=None, help="Seconds to wait for an answer (default: 10 minutes)."
+    "--timeout",
+    type=float,
+    default=None,
+    callback=lambda ctx, param, value: _checked_timeout(value),
+    help="Seconds for each call, its whole answer included (default: 10 s to connect, 10 minutes per read).",
 )
 @click.version_option(package_name="orthanc-client", prog_name="orthanc")
 @click.pass_context
@@ -64,6 +69,16 @@ def cli(
     Exit code 0 when everything succeeded, 1 when anything failed, 2 for a usage error.
     """
     ctx.obj = ConnectionSettings(url, username, password, timeout)
+
+
+def _checked_timeout(value: float | None) -> float | None:
+    """A usage error (exit 2) for a timeout the client would refuse (``-1``, ``nan``, ``inf``, ``0``)."""
+    if value is not None:
+        try:
+            as_timeout(value)
+        except InvalidInputError as exc:
+            raise click.BadParameter(str(exc), param_hint="--timeout") from None
+    return value
 
 
 class ConnectionSettings:
