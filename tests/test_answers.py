@@ -287,7 +287,7 @@ async def test_a_dripping_answer_ends_at_the_deadline(
 
     started = time.monotonic()
     with pytest.raises(RequestTimeoutError, match="still arriving"):
-        await api.stream_to("stream_get_instances_id_preview", tmp_path / "a.png", "0" * 8)  # streamed, too
+        await api.stream_to("stream_get_instances_id_preview", tmp_path / "a.png", "-".join(["0" * 8] * 5))  # streamed, too
     assert time.monotonic() - started < 3.0
     assert files_under(tmp_path) == []
 
@@ -317,6 +317,9 @@ def test_every_error_class_survives_pickle() -> None:
     samples.append(_exceptions.JobTimeoutError("j1", 2.0, "Running", 50))
     samples.append(_exceptions.DicomNetworkError("PACS", "C-ECHO", "refused", 9))
     samples.append(_exceptions.NotLoadedError("await study.load()"))
+    samples.append(_exceptions.ProtocolError("two Content-Length headers", request=request))
+    unknown = httpx.Response(404, json={"OrthancStatus": 17, "Message": "Unknown resource"}, request=request)
+    samples.append(_exceptions.UnknownRouteError(unknown, "1.10.1"))
     failed = TransferResult("upload")
     failed.add("failed", TransferItem.from_error("a.dcm", samples[0]))
     samples.append(TransferError(failed))
@@ -413,6 +416,7 @@ def test_answer_checks_without_a_server() -> None:
     import httpx
 
     from orthanc_client import _answers
+    from orthanc_client._redact import redact_location
 
     assert _answers.expected_kind("GET", "/instances/{id}/file", "binary") == "dicom"
     assert _answers.expected_kind("POST", "/tools/create-archive", "mixed") == "zip"
@@ -430,9 +434,9 @@ def test_answer_checks_without_a_server() -> None:
     assert not _answers.same_origin(httpx.URL("http://h/a"), httpx.URL("https://h/a"))
     for secret in ("p/w", "p@w", "p:w", "p%w", "p w"):
         quoted = secret.replace("%", "%25").replace("/", "%2F").replace("@", "%40").replace(" ", "%20")
-        shown = _answers.redact_url(f"http://user:{quoted}@host:8042/login?token=abc")
+        shown = redact_location(f"http://user:{quoted}@host:8042/login?token=abc")
         assert secret not in shown and quoted not in shown and "abc" not in shown and "host:8042/login" in shown
-    assert "S3cret" not in _answers.redact_url("ftp://user:ab@S3cret@host/x")
+    assert "S3cret" not in redact_location("ftp://user:ab@S3cret@host/x")
 
 
 @kinds
@@ -443,7 +447,7 @@ async def test_a_read_timeout_mid_stream_is_typed(kind: str, proxy: FaultyProxy,
     proxy.rules = [(r"/preview$", Drip(size=100, interval=1.0, content_type="image/png"))]
     api = make_api(kind, proxy.url, timeout=httpx.Timeout(5, read=0.3))  # per read: httpx's meaning
     with pytest.raises(RequestTimeoutError, match="ReadTimeout while reading the answer"):
-        await api.stream_to("stream_get_instances_id_preview", tmp_path / "a.png", "0" * 8)
+        await api.stream_to("stream_get_instances_id_preview", tmp_path / "a.png", "-".join(["0" * 8] * 5))
     with pytest.raises(RequestTimeoutError):
-        await api("get_instances_id_preview", "0" * 8)
+        await api("get_instances_id_preview", "-".join(["0" * 8] * 5))
     assert files_under(tmp_path) == []

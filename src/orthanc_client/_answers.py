@@ -136,22 +136,3 @@ def same_origin(a: httpx.URL, b: httpx.URL) -> bool:
 def _port(url: httpx.URL) -> int | None:
     return url.port if url.port is not None else {"http": 80, "https": 443}.get(url.scheme)
 
-
-def redact_url(url: str) -> str:
-    """``url`` without its user and password (whatever characters they hold) and without its query string,
-    which can carry tokens: safe for messages and logs."""
-    try:
-        parsed = httpx.URL(url)
-        if parsed.userinfo or parsed.query:
-            userinfo = b"***@" if parsed.userinfo else b""
-            netloc = parsed.netloc.decode("ascii", "replace")
-            path = parsed.raw_path.decode("ascii", "replace").split("?", 1)[0]
-            query = "?***" if parsed.query else ""
-            return f"{parsed.scheme}://{userinfo.decode()}{netloc}{path}{query}"
-        return str(parsed)
-    except Exception:  # noqa: BLE001 - a Location we cannot parse is shown without what could be credentials
-        scheme, sep, rest = url.partition("://")
-        host_part, slash, path = rest.partition("/")
-        if "@" in host_part:
-            host_part = "***@" + host_part.rsplit("@", 1)[1]
-        return f"{scheme}{sep}{host_part}{slash}{path.split('?', 1)[0]}"

@@ -19,8 +19,16 @@ from typing import IO, Any
 
 import httpx
 
+from ._answers import is_redirect
 from ._direct_http import DirectOrigin, DirectProtocolError, DirectReadError, direct_origin, post
-from ._exceptions import ProtocolError, error_for_response, error_for_transport
+from ._exceptions import (
+    ProtocolError,
+    RedirectError,
+    UnexpectedAnswerError,
+    error_for_response,
+    error_for_transport,
+)
+from ._redact import redact_url
 
 IDEMPOTENT_POSTS = frozenset({"instances"})
 """Paths where a duplicate POST is harmless: Orthanc stores the same instance again (``AlreadyStored``)."""
@@ -67,8 +75,8 @@ class DirectPoster:
     def post(self, path: str, body: bytes | IO[bytes], size: int) -> Any:
         """Sends ``body`` (bytes, or a binary file streamed from its current position, ``size`` bytes long)
         and returns the decoded JSON answer. Raises the client's ``HTTPError``/``TransportError`` subclasses:
-        any answer but a 2xx is an ``HTTPError`` (a redirect included), an answer that is not HTTP or not JSON
-        a ``ProtocolError``. Only paths in ``IDEMPOTENT_POSTS`` are ever sent twice (module ``_direct_http``)."""
+        any answer but a 2xx is an ``HTTPError`` (a redirect a ``RedirectError``), an answer that is not HTTP a
+        ``ProtocolError``, one that is not JSON (a proxy's login page) an ``UnexpectedAnswerError``. Only paths in ``IDEMPOTENT_POSTS`` are ever sent twice (module ``_direct_http``)."""
         url = self._base_url + path
         request = httpx.Request("POST", url)
         try:
@@ -87,13 +95,19 @@ class DirectPoster:
             raise error_for_transport(failure, request) from None
         if not 200 <= status < 300:
             response = httpx.Response(status, headers=headers, content=content, request=request)
-            raise error_for_response(response)
+            # never followed here: a client that follows redirects posts through httpx (see the client)
+            raise RedirectError(response) if is_redirect(status) else error_for_response(response)
         if not content:
             return None
         try:
             return json.loads(content)
         except ValueError:
-            kind = headers.get("content-type", "no Content-Type")
-            raise ProtocolError(
-                f"Orthanc's answer is not JSON ({kind}, {len(content)} bytes): POST {url}", request=request
+            raise UnexpectedAnswerError(
+                f"{len(content)} bytes that do not parse as JSON",
+                method="POST",
+                url=redact_url(url),
+                expected="JSON",
+                content_type=headers.get("content-type"),
+                status_code=status,
+                request=request,
             ) from None

@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 
-from ._redact import redact, redact_url
+from ._redact import redact, redact_location, redact_url
 
 
 class OrthancError(Exception):
@@ -196,10 +196,8 @@ class RedirectError(HTTPError):
     """
 
     def __init__(self, response: httpx.Response, reason: str | None = None) -> None:
-        from ._answers import redact_url  # no cycle at import time: _answers imports nothing of ours
-
         location = response.headers.get("location")
-        self.location: str | None = redact_url(str(response.url.join(location))) if location else None
+        self.location: str | None = redact_location(response.url.join(location)) if location else None
         self.reason = reason
         super().__init__(response)
 

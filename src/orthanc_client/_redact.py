@@ -45,6 +45,12 @@ def redact_url(url: str | httpx.URL) -> str:
     return url if at < 0 else f"{url[:start]}{HIDDEN}{rest[at:]}"
 
 
+def redact_location(url: str | httpx.URL) -> str:
+    """A redirect's target for messages: credentials hidden, and the query string too (it can carry tokens)."""
+    base, sep, _ = redact_url(url).partition("?")
+    return base + ("?***" if sep else "")
+
+
 def secret_parts(url: str | None) -> list[str]:
     """The credentials written in ``url``, their password, and each piece of it between ``:``, ``/``, ``?``,
     ``#``, ``@``: a URL parser that fails on them quotes such pieces (``Invalid port: 'ab'``)."""

@@ -219,12 +219,16 @@ class AsyncOrthanc(AsyncOrthancAPI):
     def _direct_origin(self) -> DirectOrigin | None:
         """Plain connections to the server for the bulk paths (blocking, from worker threads), when they can
         send what this client would; ``None`` otherwise (see ``orthanc_client._direct_http``)."""
+        if self._follow_redirects:  # redirects are judged and followed on the httpx path only
+            return None
         return direct_origin(
             self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=self._max_connections
         )
 
     def _direct_poster(self) -> DirectPoster | None:
         """Like ``_direct_origin()``, for many blocking POSTs (the bulk upload); ``None`` when there is none."""
+        if self._follow_redirects:
+            return None
         return direct_poster(
             self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=self._max_connections
         )
