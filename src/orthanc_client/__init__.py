@@ -38,6 +38,7 @@ from ._exceptions import (
 from ._job_state import JobState
 from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
+from ._pseudonyms import PseudonymMint
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
 from ._sync.client import Orthanc
@@ -110,6 +111,7 @@ __all__ = [
     "OrthancError",
     "Patient",
     "Peer",
+    "PseudonymMint",
     "RequestTimeoutError",
     "Resource",
     "RetryPolicy",

@@ -34,6 +34,7 @@ from ._exceptions import JobFailedError, JobTimeoutError, NotLoadedError
 from ._job_state import JobState
 from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
+from ._pseudonyms import PseudonymMint
 from ._results import TransferError, TransferItem, TransferResult
 from ._transfer_report import TransferFailure, TransferReport
 
@@ -53,6 +54,7 @@ __all__ = [
     "NotLoadedError",
     "Patient",
     "Peer",
+    "PseudonymMint",
     "TransferFailure",
     "TransferReport",
     "Resource",
