@@ -61,8 +61,10 @@ from ._sync.resources import Instance, Patient, Resource, Series, Study
 from ._sync.streaming import StreamedResponse
 from ._sync.transfer import transfer
 from ._sync.upload import upload
+from ._sync.watch import ChangeWatcher
 from ._transfer_report import TransferFailure, TransferReport
 from ._types import NOT_GIVEN
+from ._watch_state import Change, DeadLetter
 
 if TYPE_CHECKING:
     from ._async.client import AsyncOrthanc
@@ -89,8 +91,11 @@ __all__ = [
     "AsyncOrthanc",
     "AsyncStreamedResponse",
     "BadRequestError",
+    "Change",
+    "ChangeWatcher",
     "ConflictError",
     "ConnectError",
+    "DeadLetter",
     "DicomNetworkError",
     "FindAnswer",
     "FindOptions",

@@ -30,6 +30,7 @@ from ._async.resources import Instance, Patient, Resource, Series, Study
 from ._async.streaming import AsyncStreamedResponse
 from ._async.transfer import transfer
 from ._async.upload import upload
+from ._async.watch import ChangeWatcher
 from ._exceptions import JobFailedError, JobTimeoutError, NotLoadedError
 from ._job_state import JobState
 from ._modify import AnonymizeOptions
@@ -37,11 +38,15 @@ from ._networking import FindAnswer
 from ._pseudonyms import PseudonymMint
 from ._results import TransferError, TransferItem, TransferResult
 from ._transfer_report import TransferFailure, TransferReport
+from ._watch_state import Change, DeadLetter
 
 __all__ = [
     "AnonymizeOptions",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
+    "Change",
+    "ChangeWatcher",
+    "DeadLetter",
     "FindAnswer",
     "FindOptions",
     "Instance",

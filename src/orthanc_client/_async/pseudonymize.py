@@ -84,7 +84,7 @@ async def anonymize_with_pseudonyms(
         return dict(await client.request("POST", "/instances", content=data))
 
     stored: list[dict[str, Any]] = []
-    async for instance_id, result in backend.map_unordered(one, list(tags_by_instance), concurrency):
+    async for _instance, result in backend.map_unordered(one, list(tags_by_instance), concurrency):
         if isinstance(result, BaseException):
             raise result
         stored.append(result)

@@ -85,7 +85,7 @@ def anonymize_with_pseudonyms(
         return dict(client.request("POST", "/instances", content=data))
 
     stored: list[dict[str, Any]] = []
-    for instance_id, result in backend.map_unordered(one, list(tags_by_instance), concurrency):
+    for _instance, result in backend.map_unordered(one, list(tags_by_instance), concurrency):
         if isinstance(result, BaseException):
             raise result
         stored.append(result)
