@@ -58,6 +58,7 @@ from ._sync.jobs import Job, list_jobs
 from ._sync.modality import Modality
 from ._sync.peer import Peer
 from ._sync.resources import Instance, Patient, Resource, Series, Study
+from ._sync.route import Router, route_status
 from ._sync.streaming import StreamedResponse
 from ._sync.transfer import transfer
 from ._sync.upload import upload
@@ -119,6 +120,7 @@ __all__ = [
     "PseudonymMint",
     "RequestTimeoutError",
     "Resource",
+    "Router",
     "RetryPolicy",
     "Series",
     "ServerError",
@@ -143,6 +145,7 @@ __all__ = [
     "iter_series",
     "iter_studies",
     "list_jobs",
+    "route_status",
     "transfer",
     "orthanc_instance_id",
     "upload",

@@ -27,6 +27,7 @@ from ._async.jobs import Job, list_jobs
 from ._async.modality import Modality
 from ._async.peer import Peer
 from ._async.resources import Instance, Patient, Resource, Series, Study
+from ._async.route import Router, route_status
 from ._async.streaming import AsyncStreamedResponse
 from ._async.transfer import transfer
 from ._async.upload import upload
@@ -63,6 +64,7 @@ __all__ = [
     "TransferFailure",
     "TransferReport",
     "Resource",
+    "Router",
     "Series",
     "Study",
     "TransferError",
@@ -79,6 +81,7 @@ __all__ = [
     "iter_series",
     "iter_studies",
     "list_jobs",
+    "route_status",
     "transfer",
     "upload",
 ]
