@@ -54,6 +54,7 @@ from ._sync.find import (
     iter_series,
     iter_studies,
 )
+from ._sync.folder_watch import FolderReport, FolderWatcher, watch_folder
 from ._sync.jobs import Job, list_jobs
 from ._sync.modality import Modality
 from ._sync.peer import Peer
@@ -99,6 +100,8 @@ __all__ = [
     "DeadLetter",
     "DicomNetworkError",
     "FindAnswer",
+    "FolderReport",
+    "FolderWatcher",
     "FindOptions",
     "ForbiddenError",
     "HTTPError",
@@ -149,4 +152,5 @@ __all__ = [
     "transfer",
     "orthanc_instance_id",
     "upload",
+    "watch_folder",
 ]

@@ -23,6 +23,7 @@ from ._async.find import (
     iter_series,
     iter_studies,
 )
+from ._async.folder_watch import FolderReport, FolderWatcher, watch_folder
 from ._async.jobs import Job, list_jobs
 from ._async.modality import Modality
 from ._async.peer import Peer
@@ -49,6 +50,8 @@ __all__ = [
     "ChangeWatcher",
     "DeadLetter",
     "FindAnswer",
+    "FolderReport",
+    "FolderWatcher",
     "FindOptions",
     "Instance",
     "InstanceInfo",
@@ -84,4 +87,5 @@ __all__ = [
     "route_status",
     "transfer",
     "upload",
+    "watch_folder",
 ]

@@ -46,7 +46,48 @@ _PAGE = 1000  # Orthanc caps a page lower (100 in 1.10-1.12); "Done" tells when 
 _TICK = 0.05  # how often a sleeping watcher looks at its stop flag
 
 
-class ChangeWatcher:
+class Stoppable:
+    """A loop that ``stop()`` (from any thread or a signal handler), SIGTERM or SIGINT ends cleanly."""
+
+    _stopping = False
+
+    def stop(self) -> None:
+        """Asks ``run()`` (or the iteration) to return after the item in hand."""
+        self._stopping = True
+
+    @property
+    def stopping(self) -> bool:
+        return self._stopping
+
+    def _pause(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while not self._stopping:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            backend.sleep(min(_TICK, left))
+
+    @contextlib.contextmanager
+    def _signals_stop_me(self, enabled: bool) -> Iterator[None]:
+        """SIGTERM/SIGINT call ``stop()`` while ``run`` runs (main thread only: Python delivers signals there)."""
+        if not enabled or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+        for sig in previous:
+            signal.signal(sig, lambda signum, frame: self._on_signal(signum))
+        try:
+            yield
+        finally:
+            for sig, old in previous.items():
+                signal.signal(sig, old)
+
+    def _on_signal(self, signum: int) -> None:
+        logger.info("%s: stopping after the item in hand", signal.Signals(signum).name)
+        self.stop()
+
+
+class ChangeWatcher(Stoppable):
     """Reads Orthanc's changes log in pages and hands each change on as a ``Change``.
 
     ``state``: the SQLite state file (``None``: in memory, nothing survives the process). ``since``: where a
@@ -95,7 +136,6 @@ class ChangeWatcher:
         self.attempts = attempts
         self.retry_delay = retry_delay
         self.max_backoff = max_backoff
-        self._stopping = False
         self.handled = 0
         """Changes handed on (and, for ``run``, handled or dead-lettered) since this object was made."""
 
@@ -106,15 +146,6 @@ class ChangeWatcher:
     def cursor(self) -> int | None:
         """The last change committed to the state (``None`` before the first poll of a new state)."""
         return self.state.cursor()
-
-    def stop(self) -> None:
-        """Asks ``run()`` (or the iteration) to return after the change in hand; callable from any thread
-        or a signal handler."""
-        self._stopping = True
-
-    @property
-    def stopping(self) -> bool:
-        return self._stopping
 
     # --- the loop ----------------------------------------------------------------------------------------------
 
@@ -258,34 +289,6 @@ class ChangeWatcher:
         return (self.change_types is None or change.change_type in self.change_types) and (
             self.resource_types is None or change.resource_type in self.resource_types
         )
-
-    def _pause(self, seconds: float) -> None:
-        deadline = time.monotonic() + seconds
-        while not self._stopping:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return
-            backend.sleep(min(_TICK, left))
-
-    @contextlib.contextmanager
-    def _signals_stop_me(self, enabled: bool) -> Iterator[None]:
-        """SIGTERM/SIGINT call ``stop()`` while ``run`` runs (main thread only: Python delivers signals there)."""
-        if not enabled or threading.current_thread() is not threading.main_thread():
-            yield
-            return
-        previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
-        for sig in previous:
-            signal.signal(sig, lambda signum, frame: self._on_signal(signum))
-        try:
-            yield
-        finally:
-            for sig, old in previous.items():
-                signal.signal(sig, old)
-
-    def _on_signal(self, signum: int) -> None:
-        logger.info("%s: stopping after the change in hand", signal.Signals(signum).name)
-        self.stop()
-
 
 def _checked(name: str, values: Iterable[str] | None, known: frozenset[str]) -> frozenset[str] | None:
     if values is None:

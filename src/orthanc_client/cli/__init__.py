@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMAND_MODULES = ["transfer", "modality", "find", "modify", "labels", "jobs", "system", "route"]
+COMMAND_MODULES = ["transfer", "modality", "find", "modify", "labels", "jobs", "system", "route", "watch_folder"]
 
 
 def main(argv: list[str] | None = None) -> None:
