@@ -132,3 +132,21 @@ async def test_anonymize_with_pseudonyms_links_exports(clean_orthanc: OrthancSer
     with httpx.Client(base_url=clean_orthanc.url, auth=clean_orthanc.auth, timeout=60) as http:
         studies = set(http.get("/studies").raise_for_status().json())
     assert studies == {first_id, new.id, other.id}  # keep_source=False deleted the second original
+
+
+def test_instance_anonymize_with_pseudonyms_returns_the_minted_file(clean_orthanc: OrthancServer) -> None:
+    import io
+
+    import pydicom
+
+    mint = PseudonymMint("instance level secret")
+    (answer,) = upload(clean_orthanc, make_study(1, 1, patient_id="PSI", study_uid=make_uid("psi")))
+    with sync_client(clean_orthanc) as client:
+        from orthanc_client import Instance
+
+        instance = Instance(answer["ID"], client)
+        source = instance.get_tags()
+        data = instance.anonymize(pseudonyms=mint)
+    ds = pydicom.dcmread(io.BytesIO(data))
+    assert ds.SOPInstanceUID == mint.uid(source["SOPInstanceUID"])
+    assert ds.StudyInstanceUID == mint.uid(make_uid("psi")) and ds.PatientID == mint.patient_id("PSI")

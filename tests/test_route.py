@@ -251,3 +251,34 @@ def test_yaml_on_key_and_where_matching() -> None:
     assert not main_tags_match({"StudyDate": "20240101-"}, {"StudyDate": "20231231"})
     assert not main_tags_match({"AccessionNumber": "A?"}, {})
     assert main_tags_match({"AccessionNumber": ""}, {})
+
+
+def test_modify_label_and_send_by_dicomweb(orthanc_version: str, tmp_path: Path) -> None:
+    b = OrthancServer(orthanc_version, name="web-b", plugins=("dicomweb",), extra_config={"DicomWeb": {"Enable": True}})
+    a = OrthancServer(orthanc_version, name="web-a", plugins=("dicomweb",))
+    a.extra_config = {"StableAge": 1, "DicomWeb": {"Enable": True, "Servers": {
+        "bweb": [b.url + "/dicom-web/", b.username, b.password]}}}
+    labels = version_tuple(orthanc_version) >= (1, 12)
+    steps: list[dict[str, object]] = [{"modify": {"replace": {"InstitutionName": "Research"}}}]
+    steps += [{"label": ["routed", "research"]}] if labels else []
+    steps += [{"send": {"dicomweb": "bweb"}}]
+    routes = parse_routes({"routes": [{"name": "web", "on": "StableStudy", "do": steps}]})
+    with a, b:
+        since = last_seq(a)
+        upload(a, make_study(1, 3, patient_id="WEB-1", study_uid=make_uid("web")))
+        wait_until(lambda: stable_studies(a, since) == 1)
+        with Orthanc(a.url, *a.auth) as client:
+            router = Router(client, routes, state=tmp_path / "s.sqlite", since=since)
+            router.check()
+            router.run(until_idle=True)
+        assert route_status(tmp_path / "s.sqlite")["deliveries"] == {"dicomweb:bweb": 1}
+        with http(b) as client_b:
+            tags = [client_b.get(f"/instances/{i}/simplified-tags").json() for i in client_b.get("/instances").json()]
+        assert len(tags) == 3 and {t["InstitutionName"] for t in tags} == {"Research"}
+        (sent_uid,) = {t["StudyInstanceUID"] for t in tags}
+        assert sent_uid != make_uid("web")  # the modified copy went (Orthanc gives a modified study new UIDs)
+        if labels:
+            with http(a) as client_a:
+                copies = client_a.post("/tools/find", json={"Level": "Study", "Query": {}, "Labels": ["routed"],
+                                                            "LabelsConstraint": "All", "Expand": True}).json()
+            assert len(copies) == 1 and sorted(copies[0]["Labels"]) == ["research", "routed"]

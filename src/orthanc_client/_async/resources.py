@@ -692,8 +692,15 @@ class Instance(Resource):
         body = modify_body(run_as_job=False, **_instance_options("modify", options))
         return await self.client.post_instances_id_modify(self.id, _without_job_fields(body))
 
-    async def anonymize(self, **options: Any) -> bytes:
-        """The anonymized DICOM file (synchronous in Orthanc, not stored; see ``modify``)."""
+    async def anonymize(self, *, pseudonyms: PseudonymMint | None = None, **options: Any) -> bytes:
+        """The anonymized DICOM file (synchronous in Orthanc, not stored; see ``modify``). ``pseudonyms``: a
+        ``PseudonymMint`` for PatientID, PatientName, PatientBirthDate and the UIDs (see ``Study.anonymize``)."""
+        if pseudonyms is not None:
+            from .._pseudonyms import pseudonym_replacements
+
+            tags = await self.client.request("GET", f"{self.path}/tags", params={"simplify": True})
+            minted = pseudonym_replacements(pseudonyms, tags, frozenset(options.get("keep") or ()))
+            options = {**options, "replace": {**minted, **dict(options.get("replace") or {})}, "force": True}
         body = anonymize_body(run_as_job=False, **_instance_options("anonymize", options))
         return await self.client.post_instances_id_anonymize(self.id, _without_job_fields(body))
 
