@@ -185,16 +185,34 @@ def test_failing_handler_is_dead_lettered_and_the_watcher_goes_on(clean_orthanc:
     assert "RuntimeError: cannot handle" in letters[0].error
 
 
-async def test_log_reset_is_noticed(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
+def test_log_reset_is_noticed_and_deletions_are_not_a_reset(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
     state = WatchState(tmp_path / "s.sqlite")
     state.set_cursor(last_seq(clean_orthanc) + 1_000_000)  # as after the server got a new, empty database
-    answers = upload(clean_orthanc, make_study(1, 1, patient_id="W6", study_uid=make_uid("w6")))
     seen: list[str] = []
-    async with async_client(clean_orthanc) as aclient:
-        watcher = aio.ChangeWatcher(aclient, state=state, change_types=["NewInstance"], poll_interval=0.1)
-        await watcher.run(lambda change: seen.append(change.id), until_idle=True)
-    assert answers[0]["ID"] in seen  # started again from the beginning of the (new) log
+    with sync_client(clean_orthanc) as client:
+        watcher = ChangeWatcher(client, state=state, change_types=["NewInstance"], poll_interval=0.1)
+        thread = threading.Thread(target=watcher.run, args=(lambda change: seen.append(change.id),))
+        thread.start()
+        try:
+            time.sleep(0.5)
+            answers = upload(clean_orthanc, make_study(1, 1, patient_id="W6", study_uid=make_uid("w6")))
+            _wait(lambda: answers[0]["ID"] in seen)  # started again from the beginning of the (new) log
+        finally:
+            watcher.stop()
+            thread.join(10)
+        assert [kind for _, kind, _ in state.events()] == ["log-reset"]
+        # Deleting the resources of the latest changes lowers the log's Last below the cursor: not a reset.
+        cursor = watcher.cursor
+        second = upload(clean_orthanc, make_study(1, 1, patient_id="W7", study_uid=make_uid("w7")))
+        watcher.run(lambda change: seen.append(change.id), until_idle=True)
+        with httpx.Client(base_url=clean_orthanc.url, auth=clean_orthanc.auth) as http:
+            http.delete(f"/patients/{second[0]['ParentPatient']}").raise_for_status()
+        assert last_seq(clean_orthanc) < (watcher.cursor or 0) and (watcher.cursor or 0) > (cursor or 0)
+        watcher.run(lambda change: seen.append(change.id), until_idle=True)
+        third = upload(clean_orthanc, make_study(1, 1, patient_id="W8", study_uid=make_uid("w8")))
+        watcher.run(lambda change: seen.append(change.id), until_idle=True)
     assert [kind for _, kind, _ in state.events()] == ["log-reset"]
+    assert seen.count(second[0]["ID"]) == 1 and seen.count(third[0]["ID"]) == 1 and seen.count(answers[0]["ID"]) == 1
 
 
 def test_bad_arguments(tmp_path: Path) -> None:

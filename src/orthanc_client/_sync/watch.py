@@ -9,8 +9,9 @@ How it stays correct for months:
   A handler failing because the watched server cannot be reached is not its fault: that change waits for
   the server instead of being dead-lettered.
 * Server gone (connection refused, 5xx): exponential backoff up to ``max_backoff`` seconds, then on.
-* A reset log (a new database: its ``Last`` below our cursor) is noticed on the first idle poll; the watcher
-  logs it, records it in the state file and starts again at the beginning of the new log.
+* A reset log (a new database) is noticed once changes appear in it below our cursor (deleted resources
+  also lower the log's ``Last``, but never let it grow again below the cursor); the watcher logs the
+  reset, records it in the state file and starts again at the beginning of the new log.
 """
 
 from __future__ import annotations
@@ -165,14 +166,24 @@ class ChangeWatcher(Stoppable):
             return  # stopped before the server ever answered
         cursor = start
         backoff = 0.0
+        # The log's last change can fall below our cursor for two reasons: the resources of the latest changes
+        # were deleted (Orthanc drops their changes), or the server has a new database. Change numbers are
+        # never reused within a database, so only a new one can make its last change grow while staying
+        # below our cursor: that is when we call it a reset. ``lowest_last`` remembers the lowest such value.
+        lowest_last: int | None = None
         while not self._stopping:
             try:
                 page = self.client.get_changes(since=cursor, limit=_PAGE)
                 if not page.get("Changes"):
                     last = int((self.client.get_changes(last=True)).get("Last", 0))
-                    if last < cursor:
+                    if last >= cursor:
+                        lowest_last = None
+                    elif lowest_last is not None and last > lowest_last:
                         cursor = self._log_reset(cursor, last)
+                        lowest_last = None
                         continue
+                    else:
+                        lowest_last = last if lowest_last is None else min(lowest_last, last)
             except (TransportError, ServerError) as error:
                 backoff = min(self.max_backoff, max(self.poll_interval, backoff * 2))
                 logger.warning("cannot read %s/changes (%s); again in %.1f s", self.client.url, error, backoff)
