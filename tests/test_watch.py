@@ -157,6 +157,9 @@ def test_server_restarted_under_a_running_watcher(clean_orthanc: OrthancServer, 
             clean_orthanc.start()
             after = upload(clean_orthanc, make_study(1, 2, patient_id="W4", study_uid=make_uid("w4", 2)))
             _wait(lambda: len(seen) >= 4)
+            clean_orthanc.restart()  # a quick restart this time
+            after += upload(clean_orthanc, make_study(1, 2, patient_id="W4", study_uid=make_uid("w4", 3)))
+            _wait(lambda: len(seen) >= 6)
         finally:
             watcher.stop()
             thread.join(10)
@@ -213,6 +216,21 @@ def test_log_reset_is_noticed_and_deletions_are_not_a_reset(clean_orthanc: Ortha
         watcher.run(lambda change: seen.append(change.id), until_idle=True)
     assert [kind for _, kind, _ in state.events()] == ["log-reset"]
     assert seen.count(second[0]["ID"]) == 1 and seen.count(third[0]["ID"]) == 1 and seen.count(answers[0]["ID"]) == 1
+
+
+def test_iterator_form_commits_a_change_when_the_next_is_asked_for(clean_orthanc: OrthancServer, tmp_path: Path) -> None:
+    since = last_seq(clean_orthanc)
+    answers = upload(clean_orthanc, make_study(1, 3, patient_id="W9", study_uid=make_uid("w9")))
+    got: list[Change] = []
+    with sync_client(clean_orthanc) as client:
+        watcher = ChangeWatcher(client, state=tmp_path / "s.sqlite", since=since, change_types=["NewInstance"])
+        for change in watcher:
+            got.append(change)
+            if len(got) == 2:
+                break  # the second one was in hand: it comes again next time
+        rest = ChangeWatcher(client, state=tmp_path / "s.sqlite", change_types=["NewInstance"])
+        again = [change.id for change in rest.changes(until_idle=True)]
+    assert sorted([got[0].id, *again]) == sorted(a["ID"] for a in answers) and again[0] == got[1].id
 
 
 def test_bad_arguments(tmp_path: Path) -> None:
