@@ -186,7 +186,7 @@ def test_failing_route_is_dead_lettered_and_listed(pair: Pair, tmp_path: Path) -
 async def test_async_router_anonymizes_with_pseudonyms_sends_by_cstore_and_deletes(pair: Pair, tmp_path: Path) -> None:
     mint = PseudonymMint("route test secret")
     routes = parse_routes({"routes": [{
-        "on": ["StableStudy"], "where": {"PatientID": "PS-*", "StudyDate": "20240101-20241231"},
+        "on": ["StableStudy"], "where": {"PatientID": "PS-*", "StudyDate": "20240101-20241231", "ModalitiesInStudy": ["MR", "CT"]},
         "do": [{"anonymize": {"pseudonyms": True}}, {"send": {"modality": "bdicom"}}, {"delete": True}],
     }]})
     since = last_seq(pair.a)
@@ -282,3 +282,13 @@ def test_modify_label_and_send_by_dicomweb(orthanc_version: str, tmp_path: Path)
                 copies = client_a.post("/tools/find", json={"Level": "Study", "Query": {}, "Labels": ["routed"],
                                                             "LabelsConstraint": "All", "Expand": True}).json()
             assert len(copies) == 1 and sorted(copies[0]["Labels"]) == ["research", "routed"]
+
+
+def test_doctests_of_the_rules_and_the_mint() -> None:
+    import doctest
+
+    from orthanc_client import _pseudonyms, _route_rules
+
+    for module in (_route_rules, _pseudonyms):
+        failed, attempted = doctest.testmod(module)
+        assert attempted > 0 and failed == 0

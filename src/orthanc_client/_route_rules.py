@@ -179,6 +179,8 @@ def main_tags_match(where: Mapping[str, str], tags: Mapping[str, Any]) -> bool:
     True
     >>> main_tags_match({"PatientID": "RT-*"}, {"PatientID": "XRT-7"})
     False
+    >>> main_tags_match({"ModalitiesInStudy": "MR"}, {"ModalitiesInStudy": "CT\\\\MR"})
+    True
     """
     return all(_matches(keyword, pattern, tags.get(keyword)) for keyword, pattern in where.items())
 
@@ -190,6 +192,8 @@ def _matches(keyword: str, pattern: str, value: Any) -> bool:
         return False
     if "\\" in pattern:
         return any(_matches(keyword, alternative, value) for alternative in pattern.split("\\"))
+    if "\\" in value:  # a multi-valued tag (ModalitiesInStudy "CT\\MR"): one of its values must match
+        return any(_matches(keyword, pattern, item) for item in value.split("\\"))
     if keyword.endswith(("Date", "Time", "DateTime")) and "-" in pattern:
         start, _, end = pattern.partition("-")
         value = value.strip()

@@ -233,6 +233,11 @@ class Router:
         if change.resource_type == "Instance":
             series = await self.client.request("GET", f"{change.path}/series")
             tags = {**tags, **series.get("MainDicomTags", {}), **(data.get("MainDicomTags") or {})}
+        if change.resource_type == "Study" and any("ModalitiesInStudy" in r.where for r in self.routes):
+            # not a stored tag of the study: Orthanc's find computes it from the series, and so do we
+            answer = await self.client.request("GET", f"{change.path}/series", params={"expand": True})
+            modalities = {str(s.get("MainDicomTags", {}).get("Modality", "")) for s in answer} - {""}
+            tags["ModalitiesInStudy"] = "\\".join(sorted(modalities))
         return tags
 
     def _pass_done(self, seq: int, route: Route) -> bool:
