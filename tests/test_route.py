@@ -223,6 +223,11 @@ def test_rules_are_checked_before_anything_runs(pair: Pair, tmp_path: Path) -> N
     with Orthanc(pair.a.url, *pair.a.auth) as client:
         with pytest.raises(InvalidInputError, match="ORTHANC_PSEUDONYM_SECRET"):
             Router(client, needs_mint, state=None)
+        with pytest.raises(InvalidInputError, match="rules as a dict"):
+            Router(client, ["send everything"], state=None)  # type: ignore[list-item]
+        from_dict = Router(client, {"routes": [{"on": "StableStudy", "do": [{"send": {"peer": "B"}}]}]}, state=None)
+        from_dict.check()
+        assert [r.name for r in from_dict.routes] == ["route 1"]
         for target, message in (({"peer": "C"}, "no peer 'C'"), ({"modality": "nope"}, "no modality 'nope'"),
                                 ({"dicomweb": "web"}, "DICOMweb plugin")):
             routes = parse_routes({"routes": [{"on": "StableStudy", "do": [{"send": target}]}]})

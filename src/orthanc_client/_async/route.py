@@ -14,13 +14,13 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from .._exceptions import InvalidInputError, NotFoundError
 from .._operation import parse_version
 from .._pseudonyms import PseudonymMint
-from .._route_rules import Action, Route, load_routes, main_tags_match
+from .._route_rules import Action, Route, load_routes, main_tags_match, parse_routes
 from .._watch_state import Change, WatchState, utc_now
 from .jobs import Job
 from .modality import Modality
@@ -47,8 +47,8 @@ CREATE TABLE IF NOT EXISTS route_created (resource_id TEXT PRIMARY KEY);
 
 
 class Router:
-    """Runs routing ``routes`` (from ``load_routes("rules.yaml")`` or a path) on the changes of ``client``'s
-    Orthanc, with its progress in the SQLite ``state`` file.
+    """Runs routing ``routes`` (a YAML rules file, the same rules as a dict, or ``parse_routes``'s result) on
+    the changes of ``client``'s Orthanc, with its progress in the SQLite ``state`` file.
 
     ``pseudonyms``: the ``PseudonymMint`` for ``anonymize: {pseudonyms: true}`` actions. Other options as
     for ``ChangeWatcher`` (``since``, ``poll_interval``, ``attempts``, ``retry_delay``). ``send_timeout``:
@@ -64,7 +64,7 @@ class Router:
     def __init__(
         self,
         client: AsyncOrthanc,
-        routes: Sequence[Route] | str | os.PathLike[str],
+        routes: Sequence[Route] | Mapping[str, Any] | str | os.PathLike[str],
         *,
         state: str | os.PathLike[str] | WatchState | None,
         pseudonyms: PseudonymMint | None = None,
@@ -74,7 +74,14 @@ class Router:
         retry_delay: float = 1.0,
         send_timeout: float | None = 3600,
     ) -> None:
-        self.routes = list(load_routes(routes) if isinstance(routes, (str, os.PathLike)) else routes)
+        if isinstance(routes, (str, os.PathLike)):
+            self.routes = load_routes(routes)
+        elif isinstance(routes, Mapping):
+            self.routes = parse_routes(routes)
+        else:
+            self.routes = list(routes)
+        if not self.routes or not all(isinstance(r, Route) for r in self.routes):
+            raise InvalidInputError("Router takes a rules file, the rules as a dict ({'routes': [...]}) or parsed routes")
         needing = [r.name for r in self.routes if r.needs_pseudonyms]
         if needing and pseudonyms is None:
             raise InvalidInputError(
