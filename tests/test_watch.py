@@ -244,6 +244,10 @@ def test_bad_arguments(tmp_path: Path) -> None:
         (tmp_path / "junk").write_text("not a database, but long enough to be read as one" * 100)
         with pytest.raises(InvalidInputError, match="state file"):
             ChangeWatcher(client, state=tmp_path / "junk")
+        with pytest.raises(InvalidInputError, match="does not exist"):
+            ChangeWatcher(client, state=tmp_path / "no" / "such" / "state.sqlite")
+        watcher = ChangeWatcher(client, state=tmp_path / "fine.sqlite")
+        watcher.close()
 
 
 def _wait(condition: object, timeout: float = 30) -> None:

@@ -58,6 +58,8 @@ class WatchState:
         target = ":memory:" if path is None else os.fspath(path)
         if target != ":memory:" and os.path.isdir(target):
             raise InvalidInputError(f"the state file {target!r} is a directory")
+        if target != ":memory:" and not os.path.isdir(os.path.dirname(os.path.abspath(target))):
+            raise InvalidInputError(f"the folder of the state file {target!r} does not exist")
         # One connection, used from the watcher's thread; the lock covers a sync handler calling back from a
         # worker thread (isolation_level=None: we open transactions ourselves, so each commit is explicit).
         self._db = sqlite3.connect(target, isolation_level=None, check_same_thread=False)

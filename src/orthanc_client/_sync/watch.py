@@ -131,6 +131,7 @@ class ChangeWatcher(Stoppable):
         if poll_interval <= 0 or attempts < 1 or retry_delay < 0 or max_backoff <= 0:
             raise InvalidInputError("poll_interval and max_backoff must be > 0, attempts >= 1, retry_delay >= 0")
         self.client = client
+        self._owns_state = not isinstance(state, WatchState)
         self.state = state if isinstance(state, WatchState) else WatchState(state)
         self.since = since
         self.poll_interval = poll_interval
@@ -142,6 +143,11 @@ class ChangeWatcher(Stoppable):
 
     def __repr__(self) -> str:
         return f"ChangeWatcher({self.client!r}, state={self.state.path!r}, cursor={self.state.cursor()})"
+
+    def close(self) -> None:
+        """Closes the state file (a watcher given a ``WatchState`` object leaves it open)."""
+        if self._owns_state:
+            self.state.close()
 
     @property
     def cursor(self) -> int | None:
