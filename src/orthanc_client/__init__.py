@@ -43,6 +43,7 @@ from ._exceptions import (
 from ._job_state import JobState
 from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
+from ._pseudonyms import PseudonymMint
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
 from ._revisions import AttachmentData, MetadataValue
@@ -59,15 +60,19 @@ from ._sync.find import (
     iter_series,
     iter_studies,
 )
+from ._sync.folder_watch import FolderReport, FolderWatcher, watch_folder
 from ._sync.jobs import Job, list_jobs
 from ._sync.modality import Modality
 from ._sync.peer import Peer
 from ._sync.resources import Instance, Patient, Resource, Series, Study
+from ._sync.route import Router, route_status
 from ._sync.streaming import StreamedResponse
 from ._sync.transfer import transfer
 from ._sync.upload import upload
+from ._sync.watch import ChangeWatcher
 from ._transfer_report import TransferFailure, TransferReport
 from ._types import NOT_GIVEN
+from ._watch_state import Change, DeadLetter
 
 if TYPE_CHECKING:
     from ._async.client import AsyncOrthanc
@@ -95,10 +100,15 @@ __all__ = [
     "AsyncStreamedResponse",
     "AttachmentData",
     "BadRequestError",
+    "Change",
+    "ChangeWatcher",
     "ConflictError",
     "ConnectError",
+    "DeadLetter",
     "DicomNetworkError",
     "FindAnswer",
+    "FolderReport",
+    "FolderWatcher",
     "FindOptions",
     "ForbiddenError",
     "HTTPError",
@@ -120,8 +130,10 @@ __all__ = [
     "Peer",
     "ProtocolError",
     "RedirectError",
+    "PseudonymMint",
     "RequestTimeoutError",
     "Resource",
+    "Router",
     "RetryPolicy",
     "Series",
     "ServerError",
@@ -148,7 +160,9 @@ __all__ = [
     "iter_series",
     "iter_studies",
     "list_jobs",
+    "route_status",
     "transfer",
     "orthanc_instance_id",
     "upload",
+    "watch_folder",
 ]

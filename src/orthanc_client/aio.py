@@ -23,27 +23,37 @@ from ._async.find import (
     iter_series,
     iter_studies,
 )
+from ._async.folder_watch import FolderReport, FolderWatcher, watch_folder
 from ._async.jobs import Job, list_jobs
 from ._async.modality import Modality
 from ._async.peer import Peer
 from ._async.resources import Instance, Patient, Resource, Series, Study
+from ._async.route import Router, route_status
 from ._async.streaming import AsyncStreamedResponse
 from ._async.transfer import transfer
 from ._async.upload import upload
+from ._async.watch import ChangeWatcher
 from ._exceptions import JobFailedError, JobTimeoutError, NotLoadedError, RedirectError, UnexpectedAnswerError
 from ._job_state import JobState
 from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
+from ._pseudonyms import PseudonymMint
 from ._results import TransferError, TransferItem, TransferResult
 from ._revisions import AttachmentData, MetadataValue
 from ._transfer_report import TransferFailure, TransferReport
+from ._watch_state import Change, DeadLetter
 
 __all__ = [
     "AnonymizeOptions",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
     "AttachmentData",
+    "Change",
+    "ChangeWatcher",
+    "DeadLetter",
     "FindAnswer",
+    "FolderReport",
+    "FolderWatcher",
     "FindOptions",
     "Instance",
     "InstanceInfo",
@@ -57,9 +67,11 @@ __all__ = [
     "Patient",
     "Peer",
     "RedirectError",
+    "PseudonymMint",
     "TransferFailure",
     "TransferReport",
     "Resource",
+    "Router",
     "Series",
     "Study",
     "TransferError",
@@ -77,6 +89,8 @@ __all__ = [
     "iter_series",
     "iter_studies",
     "list_jobs",
+    "route_status",
     "transfer",
     "upload",
+    "watch_folder",
 ]

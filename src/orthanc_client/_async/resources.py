@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from pydicom.dataset import Dataset
 
+    from .._pseudonyms import PseudonymMint
     from .._results import TransferResult
     from .client import AsyncOrthanc
 
@@ -553,14 +554,25 @@ class _JobModifiable(Resource):
         """
         return await self._new_resource_from(await self.modify_as_job(**options), timeout)
 
-    async def anonymize(self, *, timeout: float | None = None, **options: Any) -> Self:
+    async def anonymize(
+        self, *, timeout: float | None = None, pseudonyms: PseudonymMint | None = None, **options: Any
+    ) -> Self:
         """Anonymizes as an Orthanc job, waits and returns the new (loaded) resource. Options: see
         ``anonymize_as_job`` (``keep``, ``replace``, ``remove``, ``keep_private_tags``, ``dicom_version``...).
+
+        ``pseudonyms``: a ``PseudonymMint`` whose keyed values replace PatientID, PatientName,
+        PatientBirthDate and every UID, so that a later export of the same patient links up with this one
+        (instance by instance, see ``orthanc_client._async.pseudonymize``).
 
         Example::
 
             anonymous = await study.anonymize(replace={"PatientName": "ANON"}, keep=["StudyDescription"])
+            research = await study.anonymize(pseudonyms=PseudonymMint.from_env())
         """
+        if pseudonyms is not None:
+            from .pseudonymize import anonymize_with_pseudonyms
+
+            return await anonymize_with_pseudonyms(self, pseudonyms, **options)
         return await self._new_resource_from(await self.anonymize_as_job(**options), timeout)
 
 
@@ -809,8 +821,15 @@ class Instance(Resource):
         body = modify_body(run_as_job=False, **_instance_options("modify", options))
         return await self.client.post_instances_id_modify(self.id, _without_job_fields(body))
 
-    async def anonymize(self, **options: Any) -> bytes:
-        """The anonymized DICOM file (synchronous in Orthanc, not stored; see ``modify``)."""
+    async def anonymize(self, *, pseudonyms: PseudonymMint | None = None, **options: Any) -> bytes:
+        """The anonymized DICOM file (synchronous in Orthanc, not stored; see ``modify``). ``pseudonyms``: a
+        ``PseudonymMint`` for PatientID, PatientName, PatientBirthDate and the UIDs (see ``Study.anonymize``)."""
+        if pseudonyms is not None:
+            from .._pseudonyms import pseudonym_replacements
+
+            tags = await self.client.request("GET", f"{self.path}/tags", params={"simplify": True})
+            minted = pseudonym_replacements(pseudonyms, tags, frozenset(options.get("keep") or ()))
+            options = {**options, "replace": {**minted, **dict(options.get("replace") or {})}, "force": True}
         body = anonymize_body(run_as_job=False, **_instance_options("anonymize", options))
         return await self.client.post_instances_id_anonymize(self.id, _without_job_fields(body))
 

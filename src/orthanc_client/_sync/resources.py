@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from pydicom.dataset import Dataset
 
+    from .._pseudonyms import PseudonymMint
     from .._results import TransferResult
     from .client import Orthanc
 
@@ -554,14 +555,25 @@ class _JobModifiable(Resource):
         """
         return self._new_resource_from(self.modify_as_job(**options), timeout)
 
-    def anonymize(self, *, timeout: float | None = None, **options: Any) -> Self:
+    def anonymize(
+        self, *, timeout: float | None = None, pseudonyms: PseudonymMint | None = None, **options: Any
+    ) -> Self:
         """Anonymizes as an Orthanc job, waits and returns the new (loaded) resource. Options: see
         ``anonymize_as_job`` (``keep``, ``replace``, ``remove``, ``keep_private_tags``, ``dicom_version``...).
+
+        ``pseudonyms``: a ``PseudonymMint`` whose keyed values replace PatientID, PatientName,
+        PatientBirthDate and every UID, so that a later export of the same patient links up with this one
+        (instance by instance, see ``orthanc_client._async.pseudonymize``).
 
         Example::
 
             anonymous = study.anonymize(replace={"PatientName": "ANON"}, keep=["StudyDescription"])
+            research = study.anonymize(pseudonyms=PseudonymMint.from_env())
         """
+        if pseudonyms is not None:
+            from .pseudonymize import anonymize_with_pseudonyms
+
+            return anonymize_with_pseudonyms(self, pseudonyms, **options)
         return self._new_resource_from(self.anonymize_as_job(**options), timeout)
 
 
@@ -810,8 +822,15 @@ class Instance(Resource):
         body = modify_body(run_as_job=False, **_instance_options("modify", options))
         return self.client.post_instances_id_modify(self.id, _without_job_fields(body))
 
-    def anonymize(self, **options: Any) -> bytes:
-        """The anonymized DICOM file (synchronous in Orthanc, not stored; see ``modify``)."""
+    def anonymize(self, *, pseudonyms: PseudonymMint | None = None, **options: Any) -> bytes:
+        """The anonymized DICOM file (synchronous in Orthanc, not stored; see ``modify``). ``pseudonyms``: a
+        ``PseudonymMint`` for PatientID, PatientName, PatientBirthDate and the UIDs (see ``Study.anonymize``)."""
+        if pseudonyms is not None:
+            from .._pseudonyms import pseudonym_replacements
+
+            tags = self.client.request("GET", f"{self.path}/tags", params={"simplify": True})
+            minted = pseudonym_replacements(pseudonyms, tags, frozenset(options.get("keep") or ()))
+            options = {**options, "replace": {**minted, **dict(options.get("replace") or {})}, "force": True}
         body = anonymize_body(run_as_job=False, **_instance_options("anonymize", options))
         return self.client.post_instances_id_anonymize(self.id, _without_job_fields(body))
 

@@ -17,7 +17,8 @@ import importlib
 import sys
 
 COMMAND_MODULES = [
-    "transfer", "modality", "find", "modify", "labels", "jobs", "system", "resources", "peers",
+    "transfer", "modality", "find", "modify", "labels", "jobs", "system", "resources", "peers", "route",
+    "watch_folder",
 ]
 
 
