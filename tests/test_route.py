@@ -241,7 +241,7 @@ def test_rules_are_checked_before_anything_runs(pair: Pair, tmp_path: Path) -> N
     bad.write_text("routes:\n  - on: StableStudy\n    do:\n      - send: {peer: C}\n")
     result = cli(pair.a, "route", str(bad), "--state", str(tmp_path / "s.sqlite"))
     _, err = result.communicate(timeout=60)
-    assert result.returncode == 1 and "no peer 'C'" in err
+    assert result.returncode == 2 and "no peer 'C'" in err  # a bad rules file is a usage error
 
 
 def test_yaml_on_key_and_where_matching() -> None:
