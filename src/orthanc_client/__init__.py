@@ -40,6 +40,7 @@ from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
+from ._selection_data import SelectionCounts, SelectionError
 from ._sync.client import Orthanc
 from ._sync.download import InstanceInfo, download, download_zip
 from ._sync.find import (
@@ -57,6 +58,7 @@ from ._sync.jobs import Job, list_jobs
 from ._sync.modality import Modality
 from ._sync.peer import Peer
 from ._sync.resources import Instance, Patient, Resource, Series, Study
+from ._sync.selection import Selection
 from ._sync.streaming import StreamedResponse
 from ._sync.transfer import transfer
 from ._sync.upload import upload
@@ -113,6 +115,9 @@ __all__ = [
     "RequestTimeoutError",
     "Resource",
     "RetryPolicy",
+    "Selection",
+    "SelectionCounts",
+    "SelectionError",
     "Series",
     "ServerError",
     "StreamedResponse",

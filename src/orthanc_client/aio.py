@@ -27,6 +27,7 @@ from ._async.jobs import Job, list_jobs
 from ._async.modality import Modality
 from ._async.peer import Peer
 from ._async.resources import Instance, Patient, Resource, Series, Study
+from ._async.selection import Selection
 from ._async.streaming import AsyncStreamedResponse
 from ._async.transfer import transfer
 from ._async.upload import upload
@@ -35,6 +36,7 @@ from ._job_state import JobState
 from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
+from ._selection_data import SelectionCounts, SelectionError
 from ._transfer_report import TransferFailure, TransferReport
 
 __all__ = [
@@ -56,6 +58,9 @@ __all__ = [
     "TransferFailure",
     "TransferReport",
     "Resource",
+    "Selection",
+    "SelectionCounts",
+    "SelectionError",
     "Series",
     "Study",
     "TransferError",
