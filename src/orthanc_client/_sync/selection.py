@@ -110,7 +110,9 @@ class Selection:
 
         Example: ``series.sorted_by("SliceLocation", descending=True).values("SliceLocation", unique=False)``.
         """
-        return Selection(self.client, self._criteria, sort=None if keyword is None else (keyword, descending))
+        other = Selection(self.client, self._criteria, sort=None if keyword is None else (keyword, descending))
+        other._snapshot = self._snapshot  # same criteria, same instances: only the order differs
+        return other
 
     def __repr__(self) -> str:
         sort = "" if self._sort is None else f", sort={self._sort!r}"
