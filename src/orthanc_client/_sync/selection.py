@@ -33,7 +33,7 @@ from .._selection_data import (
     parsed,
     sort_key,
 )
-from .._tags import find_tag, parse_tag
+from .._tags import find_tag, keyword_for, parse_tag
 from .._volume import SliceGeometry, geometric_order, require_numpy
 from .find import iter_resources
 from .resources import DEFAULT_CONCURRENCY, Instance
@@ -266,17 +266,18 @@ class Selection:
         return distinct
 
     def available_tags(self) -> list[str]:
-        """The keywords of the tags present in the first instance of each selected series (sorted by tag;
-        private and unknown tags left out): what ``values()`` can usefully ask for."""
+        """The keywords of the tags present in the first instance of each selected series (one
+        ``/instances/{id}/content`` listing per series, sorted by tag; tags without a keyword, e.g. private
+        ones, left out): what ``values()`` can usefully ask for."""
         snapshot, order = self._ordered()
         firsts = {snapshot.series_of[i]: i for i in reversed(order)}
         found: dict[str, str] = {}
-        for instance_id in firsts.values():
-            tags = self.client.request("GET", f"/instances/{instance_id}/tags")
-            for hex_tag, entry in tags.items():
-                name = entry.get("Name") if isinstance(entry, dict) else None
-                if name and not name.startswith("Unknown") and hex_tag not in found:
-                    found[hex_tag] = name
+        for instance_id in reversed(list(firsts.values())):
+            for entry in self.client.request("GET", f"/instances/{instance_id}/content"):
+                hex_tag = str(entry).replace("-", ",").lower()
+                keyword = keyword_for(hex_tag)
+                if keyword and hex_tag not in found:
+                    found[hex_tag] = keyword
         return [found[key] for key in sorted(found)]
 
     # --- headers, pixels, files ------------------------------------------------------------------------

@@ -249,11 +249,12 @@ class Orthanc:
         return self._current().headers()
 
     def get_array(self, apply_suv_rescale: bool = True) -> npt.NDArray[Any]:
-        """The selected series as ``(slices, rows, columns, channels)``, stored values (no rescale, as
-        simple-orthanc), slices along the slice normal or in the ``sort_by()`` order. ``IndexError`` unless
-        exactly one series is selected. ``apply_suv_rescale`` is accepted and unused, as in simple-orthanc's
-        ``Orthanc`` (its ``OrthancImage`` used it)."""
-        volume = self._current().array()
+        """The selected series as ``(slices, rows, columns, channels)`` float32, RescaleSlope and Intercept
+        applied (what Orthanc's ``/series/{id}/numpy``, which simple-orthanc read, returns by default), slices
+        along the slice normal or in the ``sort_by()`` order; only the selected instances. ``IndexError``
+        unless exactly one series is selected. ``apply_suv_rescale`` is accepted and unused, as in
+        simple-orthanc's ``Orthanc`` (its ``OrthancImage`` used it)."""
+        volume = self._current().array(rescale=True)
         return volume[..., None] if volume.ndim == 3 else volume
 
     # --- files -----------------------------------------------------------------------------------------------
