@@ -248,3 +248,14 @@ async def test_available_tags_lists_keywords(client: Any) -> None:
     tags = await run(client.select(Modality="CT", PatientID="CT0001").available_tags())
     assert {"PatientName", "SliceLocation", "PixelData", "BodyPartExamined"} <= set(tags)
     assert all(tag and " " not in tag for tag in tags)
+
+
+async def test_instances_without_the_sort_tag_come_last_in_both_directions(client: Any) -> None:
+    patient = client.select(PatientID="CT0001")  # the MR slices have no SliceLocation
+    for descending in (False, True):
+        ordered = patient.sorted_by("SliceLocation", descending=descending)
+        locations = await run(ordered.values("SliceLocation", unique=False, parse=True))
+        assert locations[CT_SLICES:] == [None] * 4
+        assert locations[:CT_SLICES] == sorted(locations[:CT_SLICES], reverse=descending)
+        modalities = await run(ordered.values("Modality", unique=False))
+        assert modalities == ["CT"] * CT_SLICES + ["MR"] * 4

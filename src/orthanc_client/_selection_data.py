@@ -190,10 +190,15 @@ class Snapshot:
         return find_tag(self.tags[instance_id], keyword)[1]
 
 
+def is_absent(value: Any) -> bool:
+    """No value: the tag is missing or empty (sorted last, left out of distinct values)."""
+    return value is None or value == ""
+
+
 def sort_key(value: Any) -> tuple[int, Any]:
     """Orders parsed tag values: numbers by value, then strings as text, then lists item by item; absent
     values last. Each kind sorts in its own group, so mixed values never compare a number with text."""
-    if value is None or value == "":
+    if is_absent(value):
         return (3, 0)
     if isinstance(value, (list, tuple)):
         return (2, tuple(sort_key(item) for item in value))

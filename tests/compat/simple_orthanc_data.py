@@ -1,7 +1,7 @@
 """The data the simple-orthanc tests select from: a real-looking CT series and its neighbours.
 
 Patient CT0001 has one study with a CT series of 20 axial 64x64 slices (SliceLocation, 0.7 mm pixels, 2 mm
-slices, uploaded in shuffled order) and an MR series of 4 slices; patient CT0002 one study with a 3-slice CT.
+slices, uploaded in shuffled order) and an MR series of 4 slices without SliceLocation; patient CT0002 one study with a 3-slice CT.
 """
 
 from __future__ import annotations
@@ -30,11 +30,16 @@ def ct_series() -> SyntheticSeries:
 
 
 def mr_series(study_uid: str) -> SyntheticSeries:
-    return make_series(
+    """Without SliceLocation (as many MR series are), for sorting with absent values."""
+    series = make_series(
         4, patient_id="CT0001", patient_name="Doe^Jane", study_uid=study_uid,
         series_uid=make_uid(study_uid, "mr"), rows=32, columns=32, seed=2, modality="MR",
         series_description="T1 tra", study_description="CT Thorax", series_number=3,
     )
+    for ds in series.datasets:
+        if "SliceLocation" in ds:
+            del ds.SliceLocation
+    return series
 
 
 def other_patient() -> SyntheticSeries:

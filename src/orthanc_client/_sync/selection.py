@@ -30,6 +30,7 @@ from .._selection_data import (
     Snapshot,
     check_criteria,
     check_keyword,
+    is_absent,
     parsed,
     sort_key,
 )
@@ -176,8 +177,8 @@ class Selection:
                 order.sort(key=lambda i: sort_key(parsed(keyword, values[i])))
                 if descending:
                     # absent values stay last, whichever the direction
-                    present = [i for i in order if sort_key(parsed(keyword, values[i]))[0] != 3]
-                    order = present[::-1] + [i for i in order if i not in set(present)]
+                    absent = {i for i in order if is_absent(values[i])}
+                    order = [i for i in reversed(order) if i not in absent] + [i for i in order if i in absent]
             self._order = order
         return snapshot, self._order
 
@@ -261,7 +262,7 @@ class Selection:
             return values
         distinct: list[Any] = []
         for value in values:
-            if value is not None and value != "" and value not in distinct:
+            if not is_absent(value) and value not in distinct:
                 distinct.append(value)
         return distinct
 
