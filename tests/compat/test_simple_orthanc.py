@@ -17,7 +17,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from orthanc_client import InvalidInputError
+from orthanc_client import InvalidInputError, UnauthorizedError
 from orthanc_client.compat import simple_orthanc
 from orthanc_client.compat.simple_orthanc import ASCENDING, DESCENDING, Orthanc
 from orthanc_client.testing import OrthancServer
@@ -65,7 +65,7 @@ def test_connect_counts_and_dicom_keywords_as_attributes(orthanc: Orthanc) -> No
 
 def test_connecting_with_a_wrong_password_fails_at_once_without_showing_it(data: tuple[OrthancServer, SyntheticSeries]) -> None:
     server, _ = data
-    with pytest.raises(Exception) as caught:
+    with pytest.raises(UnauthorizedError) as caught:
         Orthanc("127.0.0.1", server.http_port, server.username, "wrong-secret-value")
     assert "wrong-secret-value" not in str(caught.value)
     with Orthanc("127.0.0.1", server.http_port, server.username, server.password) as orthanc:
