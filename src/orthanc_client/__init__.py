@@ -47,6 +47,7 @@ from ._pseudonyms import PseudonymMint
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
 from ._revisions import AttachmentData, MetadataValue
+from ._selection_data import SelectionCounts, SelectionError
 from ._sync.client import Orthanc
 from ._sync.download import InstanceInfo, download, download_zip
 from ._sync.find import (
@@ -66,6 +67,7 @@ from ._sync.modality import Modality
 from ._sync.peer import Peer
 from ._sync.resources import Instance, Patient, Resource, Series, Study
 from ._sync.route import Router, route_status
+from ._sync.selection import Selection
 from ._sync.streaming import StreamedResponse
 from ._sync.transfer import transfer
 from ._sync.upload import upload
@@ -135,6 +137,9 @@ __all__ = [
     "Resource",
     "Router",
     "RetryPolicy",
+    "Selection",
+    "SelectionCounts",
+    "SelectionError",
     "Series",
     "ServerError",
     "StreamedResponse",

@@ -29,6 +29,7 @@ from ._async.modality import Modality
 from ._async.peer import Peer
 from ._async.resources import Instance, Patient, Resource, Series, Study
 from ._async.route import Router, route_status
+from ._async.selection import Selection
 from ._async.streaming import AsyncStreamedResponse
 from ._async.transfer import transfer
 from ._async.upload import upload
@@ -40,6 +41,7 @@ from ._networking import FindAnswer
 from ._pseudonyms import PseudonymMint
 from ._results import TransferError, TransferItem, TransferResult
 from ._revisions import AttachmentData, MetadataValue
+from ._selection_data import SelectionCounts, SelectionError
 from ._transfer_report import TransferFailure, TransferReport
 from ._watch_state import Change, DeadLetter
 
@@ -72,6 +74,9 @@ __all__ = [
     "TransferReport",
     "Resource",
     "Router",
+    "Selection",
+    "SelectionCounts",
+    "SelectionError",
     "Series",
     "Study",
     "TransferError",

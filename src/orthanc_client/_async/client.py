@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -48,6 +48,9 @@ from .._operation import Operation
 from .._retry import RetryPolicy
 from .._types import NOT_GIVEN, NotGiven, QueryParams, RawContent, TimeoutTypes
 from .streaming import AsyncStreamContext
+
+if TYPE_CHECKING:
+    from .selection import Selection
 
 logger = logging.getLogger("orthanc_client")
 MAX_REDIRECTS = 10
@@ -215,6 +218,19 @@ class AsyncOrthanc(AsyncOrthancAPI):
         """Streams the answer of any route (identity encoding): ``async with client.stream("GET", p) as a:``."""
         operation = custom_operation(method, path, binary=True)
         return self._stream(operation, (), params=params, json=json, extra_headers=headers, timeout=timeout)
+
+    def select(self, **criteria: Any) -> Selection:
+        """A ``Selection`` of this server's instances matching DICOM ``criteria`` (no request until read).
+
+        Example::
+
+            ct = client.select(PatientID="P1", Modality="CT")
+            print(await ct.counts(), await ct.values("SeriesDescription"))
+            volume = await ct.select(SeriesNumber="2").array()
+        """
+        from .selection import Selection
+
+        return Selection(self, criteria)
 
     def _direct_origin(self) -> DirectOrigin | None:
         """Plain connections to the server for the bulk paths (blocking, from worker threads), when they can
