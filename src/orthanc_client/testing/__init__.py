@@ -4,6 +4,7 @@
 only needs the client's own dependencies.
 """
 
+from orthanc_client.testing.cluster import OrthancCluster, PostgresServer
 from orthanc_client.testing.server import (
     OrthancBinary,
     OrthancServer,
@@ -11,4 +12,4 @@ from orthanc_client.testing.server import (
     version_tuple,
 )
 
-__all__ = ["OrthancBinary", "OrthancServer", "find_orthanc_binaries", "version_tuple"]
+__all__ = ["OrthancBinary", "OrthancCluster", "OrthancServer", "PostgresServer", "find_orthanc_binaries", "version_tuple"]
