@@ -57,6 +57,7 @@ from ._sync.jobs import Job, list_jobs
 from ._sync.modality import Modality
 from ._sync.peer import Peer
 from ._sync.resources import Instance, Patient, Resource, Series, Study
+from ._sync.revisions import update_attachment, update_metadata
 from ._sync.streaming import StreamedResponse
 from ._sync.transfer import transfer
 from ._sync.upload import upload
@@ -138,5 +139,7 @@ __all__ = [
     "list_jobs",
     "transfer",
     "orthanc_instance_id",
+    "update_attachment",
+    "update_metadata",
     "upload",
 ]

@@ -27,6 +27,7 @@ from ._async.jobs import Job, list_jobs
 from ._async.modality import Modality
 from ._async.peer import Peer
 from ._async.resources import Instance, Patient, Resource, Series, Study
+from ._async.revisions import update_attachment, update_metadata
 from ._async.streaming import AsyncStreamedResponse
 from ._async.transfer import transfer
 from ._async.upload import upload
@@ -73,5 +74,7 @@ __all__ = [
     "iter_studies",
     "list_jobs",
     "transfer",
+    "update_attachment",
+    "update_metadata",
     "upload",
 ]
