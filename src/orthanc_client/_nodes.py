@@ -40,10 +40,6 @@ MAX_REMEMBERED = 100_000
 # "jobs/<id>..." or "queries/<id>...", relative to the base URL as PreparedRequest.url is.
 _AFFINITY_PATH = re.compile(r"(jobs|queries)/([^/?]+)")
 
-# A node that refuses, drops or resets connections is not answering; a timeout only means it is busy.
-_NODE_DOWN_ERRORS = (
-    httpx.ConnectError, httpx.ConnectTimeout, httpx.NetworkError, httpx.RemoteProtocolError, ConnectError
-)
 
 _PINNED: contextvars.ContextVar[Node | None] = contextvars.ContextVar("orthanc_client_pinned_node", default=None)
 
@@ -210,13 +206,27 @@ class NodePool:
 
 
 def node_failed(pool: NodePool | None, node: Node, error: BaseException, tried: list[Node]) -> bool:
-    """After ``error`` from ``node``: takes the node out if the error says it is not answering (refused,
-    dropped, reset: not a timeout, which means busy), and says whether an untried healthy node remains."""
-    if pool is None or not isinstance(error, _NODE_DOWN_ERRORS):
+    """After ``error`` from ``node``: takes the node out if no connection could be made to it, and says whether
+    an untried healthy node remains.
+
+    Only a failed connect counts: a kept-alive connection that the server closed, or a timeout (a busy
+    node), says nothing about the node's health. A killed node's in-flight requests drop; their retries then
+    find its port closed.
+    """
+    if pool is None or not connect_failed(error):
         return False
     pool.failed(node)
     tried.append(node)
     return _PINNED.get() is None and pool.owner_free_alternative(tried)
+
+
+def connect_failed(error: BaseException) -> bool:
+    """Whether ``error`` says no connection could be made (through httpx, or through the direct connections,
+    which report ``ConnectError`` with the system's reason)."""
+    if isinstance(error, (httpx.ConnectError, httpx.ConnectTimeout)):
+        return True
+    text = str(error).lower()
+    return isinstance(error, ConnectError) and ("refused" in text or "errno 111" in text)
 
 
 class pinned:  # noqa: N801 - used like a function: `with pinned(node):`

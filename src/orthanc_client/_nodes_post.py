@@ -64,7 +64,7 @@ class NodesPoster:
             except httpx.TransportError as exc:
                 # Only a connection never made is safe to send elsewhere at once: nothing left us.
                 replayable = start is not None or isinstance(body, bytes)
-                if node_failed(self._pool, node, exc, tried) and _refused(exc) and replayable:
+                if node_failed(self._pool, node, exc, tried) and replayable:
                     if start is not None:
                         assert not isinstance(body, bytes)
                         body.seek(start)
@@ -73,7 +73,3 @@ class NodesPoster:
             self._pool.succeeded(node)
             return answer
 
-
-def _refused(error: BaseException) -> bool:
-    text = str(error).lower()
-    return "refused" in text or "errno 111" in text
