@@ -5,13 +5,14 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 SPEC ?=
 
-.PHONY: help install install-orthanc venv test check lint typecheck generate check-generated openapi demo bench clean
+.PHONY: help install install-orthanc venv test check lint typecheck generate check-generated openapi demo cluster-demo bench clean
 
 help:
 	@echo "make demo      start a local Orthanc, upload/find/download a generated study, print a report"
 	@echo "make test      install everything (Debian orthanc, a trixie/bookworm chroot, the venv) and run all checks"
 	@echo "make generate  regenerate src/orthanc_client/_generated (SPEC=path adds a newer Orthanc's spec)"
 	@echo "make openapi   re-create openapi/*.json from the installed Orthanc binaries"
+	@echo "make cluster-demo  a 2-node Orthanc cluster on PostgreSQL: spread upload, a node crash, jobs per node"
 	@echo "make bench     benchmarks against pyorthanc and plain httpx, printed as a table"
 
 install: install-orthanc venv
@@ -50,6 +51,9 @@ openapi: install-orthanc venv
 
 demo: install
 	$(PY) examples/demo.py
+
+cluster-demo: install
+	$(PY) examples/cluster_demo.py
 
 bench: install
 	$(PY) -m bench
