@@ -38,8 +38,9 @@ def main() -> None:
         print(f"healthy nodes after the crash: {client.healthy_nodes}")
         print(f"instances in the shared index: {len(client.get_instances())}")
 
-        cluster.nodes[1].start()  # back on the same port; the client re-admits it after its backoff
-        time.sleep(1.2)
+        cluster.nodes[1].start()  # back on the same port; the client tries it again once its backoff is over
+        while len(client.healthy_nodes) < 2:
+            time.sleep(0.2)
         jobs = [Study(study_id, client).anonymize_as_job() for study_id in client.get_studies()]
         for job in jobs:
             job.wait(timeout=120)
