@@ -81,9 +81,13 @@ class Orthanc(OrthancAPI):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         http_client: httpx.Client | None = None,
     ) -> None:
-        urls = [url] if url is None or isinstance(url, str) else list(url)
-        if not urls or not all(isinstance(u, str) for u in urls):
-            raise InvalidInputError(f"url must be a URL or a non-empty list of URLs, got {url!r}")
+        urls: list[str | None]
+        if url is None or isinstance(url, str):
+            urls = [url]  # None: from ORTHANC_URL, or the default
+        else:
+            urls = list(url)
+            if not urls or not all(isinstance(u, str) for u in urls):
+                raise InvalidInputError(f"url must be a URL or a non-empty list of URLs, got {url!r}")
         if len(urls) > 1 and http_client is not None:
             raise InvalidInputError("http_client= serves one URL; pass one URL, or several URLs without http_client=")
         self._settings = resolve_settings(urls[0], username, password, token, headers, timeout, retries)
