@@ -20,6 +20,7 @@ import orthanc_client.aio as aio
 from orthanc_client import (
     InvalidInputError,
     Job,
+    NotFoundError,
     Orthanc,
     Study,
     _bulk_post,
@@ -175,6 +176,36 @@ def test_a_job_created_elsewhere_is_found_on_its_node(clean_cluster: OrthancClus
         assert job.node is None  # not known yet: this client did not create it
         job.wait(timeout=60)  # the first node answers 404, the second owns it
         assert job.node == clean_cluster.urls[1]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_jobs_through_a_round_robin_load_balancer(orthanc_version: str, kind: str) -> None:
+    with OrthancCluster(orthanc_version, nodes=2, balancer=True) as cluster:
+        assert cluster.balancer is not None
+        with _raw(cluster, 0) as raw:
+            for study in range(3):
+                raw.post("/instances", content=to_bytes(make_study(1, 1, patient_id=f"LB{study}", seed=study)[0]))
+            study_ids = raw.get("/studies").json()
+        resources = Study if kind == "sync" else aio.Study
+        client = (Orthanc if kind == "sync" else aio.AsyncOrthanc)(cluster.balancer.url, *cluster.auth, balanced_nodes=2)
+        naive = (Orthanc if kind == "sync" else aio.AsyncOrthanc)(cluster.balancer.url, *cluster.auth)
+        try:
+            names = {(await _call(client.get_system()))["Name"] for _ in range(4)}
+            assert names == {"orthanc-node-0", "orthanc-node-1"}  # the balancer does spread
+            for study_id in study_ids:
+                job = await _call(resources(study_id, client).anonymize_as_job())
+                await _call(job.wait(timeout=60))  # some polls reached the other node (404) and were asked again
+                assert job.content["ID"]
+            # Without balanced_nodes, the poll that follows the creation reaches the other node: a 404.
+            with pytest.raises(NotFoundError):
+                job = await _call(resources(study_ids[0], naive).anonymize_as_job())
+                for _ in range(4):
+                    await _call(job.refresh())
+        finally:
+            await _close(client)
+            await _close(naive)
+    with pytest.raises(InvalidInputError, match="balanced_nodes"):
+        Orthanc("http://127.0.0.1:9", balanced_nodes=0)
 
 
 # --- stored through one node, read through another ---------------------------------------------------------

@@ -64,6 +64,10 @@ class AsyncOrthanc(AsyncOrthancAPI):
         max_connections: size of the connection pool.
         http_client: an ``httpx.AsyncClient`` to use instead of making one (for custom transports); the URL,
             credentials, headers and timeout above are applied to it.
+        balanced_nodes: how many Orthanc nodes a load balancer at ``url`` spreads requests over. Jobs and
+            queries live on one node, so a call about one that answers 404 is sent again (up to
+            ``2 * balanced_nodes - 1`` times in all), for the balancer to reach the other nodes. Better still,
+            give the nodes' own URLs: the client then sends such calls to the right node at once.
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
         retries: int | RetryPolicy = 3,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         http_client: httpx.AsyncClient | None = None,
+        balanced_nodes: int = 1,
     ) -> None:
         urls: list[str | None]
         if url is None or isinstance(url, str):
@@ -89,6 +94,9 @@ class AsyncOrthanc(AsyncOrthancAPI):
                 raise InvalidInputError(f"url must be a URL or a non-empty list of URLs, got {url!r}")
         if len(urls) > 1 and http_client is not None:
             raise InvalidInputError("http_client= serves one URL; pass one URL, or several URLs without http_client=")
+        if not isinstance(balanced_nodes, int) or balanced_nodes < 1:
+            raise InvalidInputError(f"balanced_nodes must be a whole number >= 1, got {balanced_nodes!r}")
+        self._balanced_nodes = balanced_nodes
         self._settings = resolve_settings(urls[0], username, password, token, headers, timeout, retries)
         self._retry = self._settings.retry
         self._owns_transport = http_client is None
@@ -295,6 +303,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
         http = self._http
         node: Node | None = None
         tried: list[Node] = []
+        lookups = 0
         while True:
             attempt += 1
             if self._nodes is not None:
@@ -334,10 +343,10 @@ class AsyncOrthanc(AsyncOrthancAPI):
                 return response
             await response.aread()
             await response.aclose()
-            if node is not None and self._nodes is not None and response.status_code == 404:
-                if self._nodes.look_elsewhere(prepared.url, node, tried):
-                    attempt -= 1  # looking for the node that owns a job is not a retry
-                    continue
+            if response.status_code == 404 and self._look_elsewhere(prepared.url, node, tried, lookups):
+                lookups += 1
+                attempt -= 1  # looking for the node that owns a job is not a retry
+                continue
             if self._retry.should_retry(
                 attempt=attempt,
                 idempotent=prepared.idempotent,
@@ -347,6 +356,13 @@ class AsyncOrthanc(AsyncOrthancAPI):
                 await self._wait_before_retry(prepared, attempt, str(response.status_code))
                 continue
             raise error_for_response(response)
+
+    def _look_elsewhere(self, path: str, node: Node | None, tried: list[Node], lookups: int) -> bool:
+        """After a 404 for ``path``: whether to ask again, because it names a job or query that may live on
+        another node (one of ours, or one behind a load balancer)."""
+        if self._nodes is not None:
+            return node is not None and self._nodes.look_elsewhere(path, node, tried)
+        return 1 + lookups < 2 * self._balanced_nodes - 1 and NodePool.has_affinity(path)
 
     async def _wait_before_retry(self, prepared: PreparedRequest, attempt: int, reason: str) -> None:
         delay = self._retry.delay(attempt)

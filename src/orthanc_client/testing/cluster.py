@@ -26,6 +26,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import time
@@ -37,7 +38,7 @@ from typing_extensions import Self
 
 from .server import OrthancServer, _free_ports, _resolve_binary
 
-__all__ = ["OrthancCluster", "PostgresServer", "find_postgres_bindir"]
+__all__ = ["LoadBalancer", "OrthancCluster", "PostgresServer", "find_postgres_bindir"]
 
 _PG_START_TIMEOUT = 30.0
 _UNPRIVILEGED_USER = "nobody"
@@ -217,6 +218,88 @@ class PostgresServer:
         _LIVE_PG.discard(self)
 
 
+_NGINX = "/usr/sbin/nginx"
+
+
+class LoadBalancer:
+    """nginx on a free loopback port, sending each request to the next of ``upstreams`` (round-robin), as a
+    production load balancer in front of Orthanc nodes would. Started by ``OrthancCluster(balancer=True)``.
+
+    Example::
+
+        with LoadBalancer(["127.0.0.1:8042", "127.0.0.1:8043"]) as balancer:
+            print(balancer.url)
+    """
+
+    def __init__(self, upstreams: list[str]) -> None:
+        if not os.access(_NGINX, os.X_OK):
+            raise RuntimeError(f"nginx is not installed ({_NGINX}); run tools/install-orthanc.sh")
+        self.upstreams = list(upstreams)
+        self.port = _free_ports(1)[0]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.workdir: Path | None = None
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def __repr__(self) -> str:
+        return f"<LoadBalancer {self.url} -> {self.upstreams}>"
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    def start(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            return
+        self.workdir = Path(tempfile.mkdtemp(prefix="orthanc-client-nginx-"))
+        self.workdir.chmod(0o755)
+        ids = _unprivileged_ids()
+        for name in ("body", "proxy", "fastcgi", "uwsgi", "scgi"):
+            (self.workdir / name).mkdir()
+            if ids is not None:  # nginx's workers run as nobody when the master is root
+                os.chown(self.workdir / name, *ids)
+        servers = "".join(f"    server {upstream} max_fails=0;\n" for upstream in self.upstreams)
+        temp = "".join(f"  {name}_temp_path {self.workdir / name};\n" for name in ("fastcgi", "uwsgi", "scgi"))
+        (self.workdir / "nginx.conf").write_text(
+            f"worker_processes 1;\npid {self.workdir / 'nginx.pid'};\nerror_log {self.workdir / 'error.log'};\n"
+            "events { worker_connections 512; }\n"
+            "http {\n  access_log off;\n  client_max_body_size 0;\n"
+            f"  client_body_temp_path {self.workdir / 'body'};\n  proxy_temp_path {self.workdir / 'proxy'};\n{temp}"
+            f"  upstream orthanc {{\n{servers}    keepalive 16;\n  }}\n"
+            f"  server {{\n    listen 127.0.0.1:{self.port};\n    location / {{\n"
+            "      proxy_pass http://orthanc;\n      proxy_http_version 1.1;\n"
+            '      proxy_set_header Connection "";\n      proxy_request_buffering off;\n      proxy_buffering off;\n'
+            "    }\n  }\n}\n"
+        )
+        self._process = subprocess.Popen(
+            [_NGINX, "-p", str(self.workdir), "-c", str(self.workdir / "nginx.conf"), "-g", "daemon off;"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        )
+        deadline = time.monotonic() + 10
+        while True:
+            if self._process.poll() is not None:
+                log = (self.workdir / "error.log").read_text(errors="replace") if (self.workdir / "error.log").is_file() else ""
+                raise RuntimeError(f"{self!r} exited during start-up\n{log}")
+            with socket.socket() as sock:
+                if sock.connect_ex(("127.0.0.1", self.port)) == 0:
+                    return
+            if time.monotonic() > deadline:
+                self.close()
+                raise RuntimeError(f"{self!r} did not listen within 10 s")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)  # master and workers: nothing to flush
+            process.wait()
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            self.workdir = None
+
+
 class OrthancCluster:
     """N Orthanc nodes of one release sharing a private PostgreSQL index and one storage folder.
 
@@ -233,6 +316,7 @@ class OrthancCluster:
     :param version: full version or prefix, as for :class:`OrthancServer` (``None``: the host binary).
     :param nodes: how many Orthanc nodes (at least 1).
     :param extra_config: merged into every node's configuration.
+    :param balancer: also start nginx in front of the nodes, round-robin (``cluster.balancer.url``).
     """
 
     def __init__(
@@ -245,6 +329,7 @@ class OrthancCluster:
         password: str | None = None,
         extra_config: dict[str, Any] | None = None,
         plugins: tuple[str, ...] = (),
+        balancer: bool = False,
     ) -> None:
         if nodes < 1:
             raise ValueError(f"a cluster needs at least one node, got {nodes}")
@@ -259,6 +344,8 @@ class OrthancCluster:
         self.postgres = PostgresServer()
         self.nodes: list[OrthancServer] = []
         self.storage: Path | None = None
+        self.balancer: LoadBalancer | None = None
+        self._want_balancer = balancer
 
     def __repr__(self) -> str:
         return f"<OrthancCluster {self.version} nodes={self.node_count} running={sum(n.is_running() for n in self.nodes)}>"
@@ -303,6 +390,9 @@ class OrthancCluster:
                     )
             for node in self.nodes:
                 node.start()
+            if self._want_balancer and self.balancer is None:
+                self.balancer = LoadBalancer([f"127.0.0.1:{node.http_port}" for node in self.nodes])
+                self.balancer.start()
         except BaseException:
             self.close()
             raise
@@ -322,6 +412,9 @@ class OrthancCluster:
 
     def close(self) -> None:
         """Kill every node, stop PostgreSQL, delete the storage, the database and the logs."""
+        if self.balancer is not None:
+            self.balancer.close()
+            self.balancer = None
         for node in self.nodes:
             node.close()
         self.postgres.close()
