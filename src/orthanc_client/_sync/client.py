@@ -15,6 +15,7 @@ from .. import _sync_backend
 from .._base import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
+    ClientSettings,
     PreparedRequest,
     custom_operation,
     decode_response,
@@ -125,21 +126,21 @@ class Orthanc(OrthancAPI):
         self._system: dict[str, Any] | None = None
 
     @staticmethod
-    def _new_http_client(settings: Any, verify: Any, max_connections: int) -> httpx.Client:
+    def _new_http_client(settings: ClientSettings, verify: Any, max_connections: int) -> httpx.Client:
         return httpx.Client(
-                base_url=settings.base_url,
-                auth=settings.auth,
-                headers=settings.headers,
-                timeout=settings.timeout,
-                verify=ssl_context(verify),
-                # Orthanc closes idle connections after 1 s ("Keep-Alive: timeout=1"): forget them sooner, so a
-                # POST (never retried) is not sent on a connection the server is closing.
-                limits=httpx.Limits(
-                    max_connections=max_connections,
-                    max_keepalive_connections=max_connections,
-                    keepalive_expiry=0.5,
-                ),
-            )
+            base_url=settings.base_url,
+            auth=settings.auth,
+            headers=settings.headers,
+            timeout=settings.timeout,
+            verify=ssl_context(verify),
+            # Orthanc closes idle connections after 1 s ("Keep-Alive: timeout=1"): forget them sooner, so a
+            # POST (never retried) is not sent on a connection the server is closing.
+            limits=httpx.Limits(
+                max_connections=max_connections,
+                max_keepalive_connections=max_connections,
+                keepalive_expiry=0.5,
+            ),
+        )
 
     @property
     def url(self) -> str:
