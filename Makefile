@@ -7,7 +7,7 @@ SPEC ?=
 # every published Orthanc release's OpenAPI spec (orthanc-X.Y.Z.json), the source of openapi/history/since.json
 HISTORY ?= ../shared/orthanc-openapi-history
 
-.PHONY: help install install-orthanc install-reference venv test check lint typecheck generate check-generated history history-check openapi demo bench clean docs docs-serve docs-test
+.PHONY: help install install-orthanc install-reference venv test check lint typecheck generate check-generated history history-check openapi demo cluster-demo bench clean docs docs-serve docs-test
 
 help:
 	@echo "make demo      start a local Orthanc, upload/find/download a generated study, print a report"
@@ -15,6 +15,7 @@ help:
 	@echo "make generate  regenerate src/orthanc_client/_generated (SPEC=path adds a newer Orthanc's spec)"
 	@echo "make openapi   re-create openapi/*.json from the installed Orthanc binaries"
 	@echo "make history   re-derive openapi/history/since.json from every release's spec (HISTORY=dir)"
+	@echo "make cluster-demo  a 2-node Orthanc cluster on PostgreSQL: spread upload, a node crash, jobs per node"
 	@echo "make bench     benchmarks against pyorthanc and plain httpx, printed as a table"
 	@echo "make docs      build the documentation site into site/ (strict: a broken link or reference fails)"
 	@echo "make docs-serve  preview the documentation site"
@@ -80,6 +81,9 @@ openapi: install-orthanc venv
 
 demo: install
 	$(PY) examples/demo.py
+
+cluster-demo: install
+	$(PY) examples/cluster_demo.py
 
 bench: install
 	$(PY) -m bench

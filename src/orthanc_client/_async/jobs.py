@@ -30,6 +30,9 @@ class Job:
 
         for job in await Job.list(client):
             print(job.id, job.type, job.state, job.progress)
+
+    With a client over several cluster nodes, every call about a job goes to the node that created it (jobs
+    live in that node's memory; the others answer 404): ``job.node`` names it.
     """
 
     def __init__(self, id: str, client: AsyncOrthanc, info: dict[str, Any] | None = None) -> None:
@@ -44,11 +47,23 @@ class Job:
         await job.refresh()
         return job
 
+    @property
+    def node(self) -> str | None:
+        """The URL of the cluster node that runs this job, when the client has several nodes and knows it
+        (it created the job, listed it, or found it by asking each node); ``None`` with one URL."""
+        return self.client.node_of("jobs", self.id)
+
     @classmethod
     async def list(cls, client: AsyncOrthanc) -> builtins.list[Job]:
-        """Every job the server remembers (``GET /jobs?expand``: one request, details included)."""
-        answer = await client.get_jobs(expand=True)
-        return [cls(str(info["ID"]), client, info) for info in answer]
+        """Every job the server remembers (``GET /jobs?expand``: one request per node, details included)."""
+        jobs: builtins.list[Job] = []
+        for node in client.nodes:
+            with client.on_node(node):
+                answer = await client.get_jobs(expand=True)
+            for info in answer:
+                client._remember_job(str(info["ID"]), node)
+                jobs.append(cls(str(info["ID"]), client, info))
+        return jobs
 
     async def refresh(self) -> Job:
         """Re-reads the job from the server; returns ``self``."""

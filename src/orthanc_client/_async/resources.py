@@ -19,7 +19,7 @@ import datetime as dt
 import io
 import os
 import random
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, overload
 
 from typing_extensions import Self
@@ -350,24 +350,14 @@ class Resource:
             await study.set_metadata("1025", "0")
             await study.update_metadata("1025", lambda value: str(int(value or 0) + 1))   # from many processes
         """
-        if attempts < 1:
-            raise InvalidInputError(f"update_metadata: attempts must be at least 1, got {attempts!r}")
-        for attempt in range(1, attempts + 1):
-            try:
-                current: str | None
-                current, revision = await self.get_metadata_with_revision(name)
-            except NotFoundError:
-                current, revision = None, None
-            new_value = function(current)
-            try:
-                await self.set_metadata(name, new_value, if_match=revision)
-                return new_value
-            except ConflictError:
-                if attempt == attempts:
-                    raise
-                # another writer won: back off a little, at random, so that two writers do not collide again
-                await backend.sleep(random.uniform(0, 0.002 * attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+        async def read() -> tuple[str | None, str | None]:
+            value, revision = await self.get_metadata_with_revision(name)
+            return value, revision
+
+        async def write(value: str, revision: str | None) -> None:
+            await self.set_metadata(name, value, if_match=revision)
+
+        return await _read_apply_write("update_metadata", read, write, function, attempts)
 
     async def get_attachments(self) -> list[str]:
         """The names of the resource's attachments (``"dicom"``, user content types...)."""
@@ -398,6 +388,26 @@ class Resource:
         await self.client._request_with_headers(
             self._operation("PUT", "ATTACHMENTS_NAME"), (self.id, name), content=data, headers=if_match_header(if_match)
         )
+
+    async def update_attachment(
+        self, name: str | int, function: Callable[[bytes | None], bytes], *, attempts: int = 20
+    ) -> bytes:
+        """As ``update_metadata``, for an attachment: ``function`` gets its content (``None`` when absent) and
+        returns the new content, written only if no one else wrote it meanwhile.
+
+        Example::
+
+            await instance.update_attachment("1026", lambda data: (data or b"") + b"seen\n")
+        """
+
+        async def read() -> tuple[bytes | None, str | None]:
+            data, revision = await self.get_attachment_with_revision(name)
+            return data, revision
+
+        async def write(data: bytes, revision: str | None) -> None:
+            await self.set_attachment(name, data, if_match=revision)
+
+        return await _read_apply_write("update_attachment", read, write, function, attempts)
 
     async def delete_attachment(self, name: str | int, *, if_match: str | None = None) -> None:
         """Deletes an attachment; with ``if_match``, only if it is still at that revision (else ``ConflictError``)."""
@@ -861,5 +871,34 @@ async def _read_dataset(instance: Instance) -> Dataset:
     data = await instance.get_file()
     return pydicom.dcmread(io.BytesIO(data))
 
+
+
+async def _read_apply_write(
+    what: str,
+    read: Callable[[], Awaitable[tuple[T | None, str | None]]],
+    write: Callable[[T, str | None], Awaitable[None]],
+    function: Callable[[T | None], T],
+    attempts: int,
+) -> T:
+    """Reads a value with its revision, applies ``function`` and writes the result only if the revision is
+    unchanged; on a conflict, again, up to ``attempts`` times (then the last ``ConflictError``). The revision
+    lives in Orthanc's index, so this holds across processes and across the nodes of a cluster."""
+    if attempts < 1:
+        raise InvalidInputError(f"{what}: attempts must be at least 1, got {attempts!r}")
+    for attempt in range(1, attempts + 1):
+        try:
+            current, revision = await read()
+        except NotFoundError:
+            current, revision = None, None
+        new_value = function(current)
+        try:
+            await write(new_value, revision)
+            return new_value
+        except ConflictError:
+            if attempt == attempts:
+                raise
+            # another writer won: back off a little, at random, so that two writers do not collide again
+            await backend.sleep(random.uniform(0, 0.002 * attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 LEVELS: dict[str, type[Resource]] = {"Patient": Patient, "Study": Study, "Series": Series, "Instance": Instance}

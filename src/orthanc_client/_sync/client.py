@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +18,7 @@ from .._base import (
     DEFAULT_MAX_CONNECTIONS,
     DEFAULT_TIMEOUT,
     CallTimeout,
+    ClientSettings,
     GuardedStream,
     PreparedRequest,
     call_timeout,
@@ -45,6 +46,8 @@ from .._exceptions import (
 )
 from .._generated.sync_api import OrthancAPI
 from .._generated.operations import GET_SYSTEM, OLDEST_SPEC_VERSION
+from .._nodes import Node, NodePool, node_failed, pinned
+from .._nodes_post import NodesPoster
 from .._operation import Operation
 from .._retry import RetryPolicy
 from .._types import NOT_GIVEN, NotGiven, QueryParams, RawContent, TimeoutTypes
@@ -71,7 +74,9 @@ class Orthanc(OrthancAPI):
             studies = client.post_tools_find({"Level": "Study", "Query": {}, "Expand": True})
 
     Args:
-        url: the server, e.g. ``https://pacs.example.org/orthanc`` (a path prefix is kept).
+        url: the server, e.g. ``https://pacs.example.org/orthanc`` (a path prefix is kept); or a list of the
+            nodes of one Orthanc cluster (same credentials on each): requests are spread over the healthy
+            nodes, a job's requests go to the node that created it (see ``docs/cluster.md``).
         username, password: HTTP basic credentials. token: a bearer token instead.
         headers: headers sent with every request.
         timeout: seconds for the whole of each call (connecting, retries and every byte of the answer, streamed
@@ -92,11 +97,15 @@ class Orthanc(OrthancAPI):
             ``RedirectError``: behind a proxy it is usually a login page, never the answer.
         http_client: an ``httpx.Client`` to use instead of making one (for custom transports); the URL,
             credentials, headers and timeout above are applied to it.
+        balanced_nodes: how many Orthanc nodes a load balancer at ``url`` spreads requests over. Jobs and
+            queries live on one node, so a call about one that answers 404 is sent again (up to
+            ``2 * balanced_nodes - 1`` times in all), for the balancer to reach the other nodes. Better still,
+            give the nodes' own URLs: the client then sends such calls to the right node at once.
     """
 
     def __init__(
         self,
-        url: str | None = None,
+        url: str | Sequence[str] | None = None,
         username: str | None = None,
         password: str | None = None,
         *,
@@ -108,8 +117,21 @@ class Orthanc(OrthancAPI):
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
         http_client: httpx.Client | None = None,
         follow_redirects: bool = False,
+        balanced_nodes: int = 1,
     ) -> None:
-        self._settings = resolve_settings(url, username, password, token, headers, timeout, retries)
+        urls: list[str | None]
+        if url is None or isinstance(url, str):
+            urls = [url]  # None: from ORTHANC_URL, or the default
+        else:
+            urls = list(url)
+            if not urls or not all(isinstance(u, str) for u in urls):
+                raise InvalidInputError(f"url must be a URL or a non-empty list of URLs, got {url!r}")
+        if len(urls) > 1 and http_client is not None:
+            raise InvalidInputError("http_client= serves one URL; pass one URL, or several URLs without http_client=")
+        if isinstance(balanced_nodes, bool) or not isinstance(balanced_nodes, int) or balanced_nodes < 1:
+            raise InvalidInputError(f"balanced_nodes must be a whole number >= 1, got {balanced_nodes!r}")
+        self._balanced_nodes = balanced_nodes
+        self._settings = resolve_settings(urls[0], username, password, token, headers, timeout, retries)
         max_connections = checked_max_connections(max_connections)
         if not isinstance(follow_redirects, bool):
             raise InvalidInputError(f"follow_redirects must be True or False, got {follow_redirects!r}")
@@ -119,21 +141,19 @@ class Orthanc(OrthancAPI):
         # One SSLContext for the httpx pool and the bulk paths (``_direct_http``): they verify alike.
         self._verify = tls_context(verify)
         self._max_connections = max_connections
-        if http_client is None:
-            http_client = httpx.Client(
-                base_url=self._settings.base_url,
-                auth=self._settings.auth,
-                headers=self._settings.headers,
-                timeout=self._settings.timeout,
-                verify=self._verify,
-                # Orthanc closes idle connections after 1 s ("Keep-Alive: timeout=1"): forget them sooner, so a
-                # POST (never retried) is not sent on a connection the server is closing.
-                limits=httpx.Limits(
-                    max_connections=max_connections,
-                    max_keepalive_connections=max_connections,
-                    keepalive_expiry=0.5,
-                ),
-            )
+        # Several nodes: one httpx client per node (its own pool and base URL, so the bulk paths' direct
+        # connections work per node too); None for one URL, so a single-server client pays nothing.
+        self._nodes: NodePool | None = None
+        self._node_http: list[httpx.Client] = []
+        if len(urls) > 1:
+            node_settings = [self._settings] + [
+                resolve_settings(u, username, password, token, headers, timeout, retries) for u in urls[1:]
+            ]
+            self._nodes = NodePool([s.url for s in node_settings])
+            self._node_http = [self._new_http_client(s) for s in node_settings]
+            http_client = self._node_http[0]
+        elif http_client is None:
+            http_client = self._new_http_client(self._settings)
         else:
             # The given client keeps its transport and pool; everything else is ours to set.
             http_client.base_url = self._settings.base_url
@@ -143,6 +163,69 @@ class Orthanc(OrthancAPI):
             http_client.headers.update(self._settings.headers)
         self._http = http_client
         self._system: dict[str, Any] | None = None
+
+    def _new_http_client(self, settings: ClientSettings) -> httpx.Client:
+        return httpx.Client(
+            base_url=settings.base_url,
+            auth=settings.auth,
+            headers=settings.headers,
+            timeout=settings.timeout,
+            verify=self._verify,
+            # Orthanc closes idle connections after 1 s ("Keep-Alive: timeout=1"): forget them sooner, so a
+            # POST (never retried) is not sent on a connection the server is closing.
+            limits=httpx.Limits(
+                max_connections=self._max_connections,
+                max_keepalive_connections=self._max_connections,
+                keepalive_expiry=0.5,
+            ),
+        )
+
+    @property
+    def nodes(self) -> list[str]:
+        """The base URLs of the nodes this client spreads its requests over (one for a single-URL client).
+
+        Example::
+
+            client = Orthanc(["http://node-a:8042", "http://node-b:8042"], "orthanc", "orthanc")
+            assert len(client.nodes) == 2
+        """
+        return [self.url] if self._nodes is None else [node.url for node in self._nodes.nodes]
+
+    @property
+    def healthy_nodes(self) -> list[str]:
+        """The nodes not currently taken out after failing to answer (all of them for a single-URL client)."""
+        return self.nodes if self._nodes is None else [node.url for node in self._nodes.healthy()]
+
+    def on_node(self, url: str) -> pinned:
+        """Within ``with client.on_node(url):``, every request of this client (in this thread or task) goes to
+        that node: for node-local state such as ``/jobs`` lists or a modality's ``/queries``.
+
+        Example::
+
+            for node in client.nodes:
+                with client.on_node(node):
+                    print(node, len(client.get_jobs()))
+        """
+        if self._nodes is None:
+            if url.rstrip("/") != self.url:
+                raise InvalidInputError(f"{url!r} is not a node of this client (its node is {self.url!r})")
+            return pinned(None)
+        try:
+            return pinned(self._nodes.by_url(url))
+        except KeyError:
+            raise InvalidInputError(f"{url!r} is not a node of this client (nodes: {self.nodes})") from None
+
+    def node_of(self, kind: str, id: str) -> str | None:
+        """The node that created job or query ``id`` (``kind``: ``"jobs"`` or ``"queries"``), if this client
+        saw it created or found it; ``None`` for a single-URL client."""
+        if self._nodes is None:
+            return None
+        node = self._nodes.owner(f"{kind}/{id}")
+        return None if node is None else node.url
+
+    def _remember_job(self, id: str, url: str) -> None:
+        if self._nodes is not None:
+            self._nodes.remember("jobs", id, self._nodes.by_url(url))
 
     @property
     def url(self) -> str:
@@ -169,7 +252,9 @@ class Orthanc(OrthancAPI):
         self.close()
 
     def close(self) -> None:
-        """Closes the connection pool."""
+        """Closes the connection pool (every node's)."""
+        for http in self._node_http[1:]:
+            http.close()
         self._http.close()
 
     def system(self) -> dict[str, Any]:
@@ -238,14 +323,22 @@ class Orthanc(OrthancAPI):
         send what this client would; ``None`` otherwise (see ``orthanc_client._direct_http``)."""
         if self._follow_redirects:  # redirects are judged and followed on the httpx path only
             return None
+        if self._nodes is not None:  # one bulk call, one node: the next call goes to the next node
+            return direct_origin(
+                self._node_http[self._nodes.choose().index], owns_transport=True, verify=self._verify,
+                max_connections=self._max_connections,
+            )
         return direct_origin(
             self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=self._max_connections
         )
 
-    def _direct_poster(self) -> DirectPoster | None:
+    def _direct_poster(self) -> DirectPoster | NodesPoster | None:
         """Like ``_direct_origin()``, for many blocking POSTs (the bulk upload); ``None`` when there is none."""
         if self._follow_redirects:
             return None
+        if self._nodes is not None:
+            return NodesPoster.for_nodes(self._nodes, self._node_http, verify=self._verify,
+                                         max_connections=self._max_connections)
         return direct_poster(
             self._http, owns_transport=self._owns_transport, verify=self._verify, max_connections=self._max_connections
         )
@@ -301,9 +394,16 @@ class Orthanc(OrthancAPI):
         params = prepared.params or None
         url: str | httpx.URL = prepared.url
         redirects = 0
+        http = self._http
+        node: Node | None = None
+        tried: list[Node] = []
+        lookups = 0
         while True:
             attempt += 1
-            request = self._http.build_request(
+            if self._nodes is not None:
+                node = self._nodes.route(prepared.url, avoid=tried)
+                http = self._node_http[node.index]
+            request = http.build_request(
                 prepared.method,
                 url,
                 # an empty list would still make httpx re-parse the URL to merge "no parameters"
@@ -317,26 +417,36 @@ class Orthanc(OrthancAPI):
             started = time.perf_counter()
             try:
                 # Redirects are judged here, never followed by httpx (it would follow them to any host).
-                response = self._http.send(request, stream=True, follow_redirects=False)
+                response = http.send(request, stream=True, follow_redirects=False)
                 response.stream = GuardedStream(response.stream, request, call)
                 if not stream or not response.is_success:
                     self._read_body(response)
             except httpx.TransportError as exc:
                 # An answer cut off mid-body arrives typed (GuardedStream): decide on what httpx said.
                 said = exc.__cause__ if isinstance(exc, OrthancError) else exc
+                said_exc = said if isinstance(said, Exception) else exc
+                failover = node is not None and node_failed(self._nodes, node, said_exc, tried)
                 if not call.expired() and self._retry.should_retry(
                     attempt=attempt,
                     idempotent=prepared.idempotent,
                     replayable=prepared.replayable,
-                    exception=said if isinstance(said, Exception) else exc,
+                    exception=said_exc,
                 ):
-                    self._wait_before_retry(prepared, attempt, type(exc).__name__, call)
+                    if not failover:  # another node can take it at once; the same node needs a pause
+                        self._wait_before_retry(prepared, attempt, type(exc).__name__, call)
                     continue
                 if isinstance(exc, OrthancError):
                     raise
                 raise error_for_transport(exc, request) from None
             elapsed_ms = (time.perf_counter() - started) * 1000
             logger.debug("%s -> %d (%.1f ms)", prepared.describe(), response.status_code, elapsed_ms)
+            if node is not None:
+                assert self._nodes is not None
+                self._nodes.succeeded(node)
+                if tried and not response.is_error:
+                    self._nodes.found(prepared.url, node)
+                if response.is_success and not stream and prepared.method == "POST":
+                    self._nodes.note_answer(node, response.content)
             if is_redirect(response.status_code):
                 url = self._redirect_target(response, prepared, redirects)
                 params = None  # the Location carries its own query
@@ -351,6 +461,10 @@ class Orthanc(OrthancAPI):
                     raise
                 return response
             response.close()
+            if response.status_code == 404 and self._look_elsewhere(prepared.url, node, tried, lookups):
+                lookups += 1
+                attempt -= 1  # looking for the node that owns a job is not a retry
+                continue
             if not call.expired() and self._retry.should_retry(
                 attempt=attempt,
                 idempotent=prepared.idempotent,
@@ -364,6 +478,13 @@ class Orthanc(OrthancAPI):
                 if unknown_route is not None:
                     raise unknown_route
             raise error_for_response(response)
+
+    def _look_elsewhere(self, path: str, node: Node | None, tried: list[Node], lookups: int) -> bool:
+        """After a 404 for ``path``: whether to ask again, because it names a job or query that may live on
+        another node (one of ours, or one behind a load balancer)."""
+        if self._nodes is not None:
+            return node is not None and self._nodes.look_elsewhere(path, node, tried)
+        return 1 + lookups < 2 * self._balanced_nodes - 1 and NodePool.has_affinity(path)
 
     def _read_body(self, response: httpx.Response) -> None:
         """Reads the whole body; a body that does not decode (a false ``Content-Encoding``) is a typed error."""

@@ -351,24 +351,14 @@ class Resource:
             study.set_metadata("1025", "0")
             study.update_metadata("1025", lambda value: str(int(value or 0) + 1))   # from many processes
         """
-        if attempts < 1:
-            raise InvalidInputError(f"update_metadata: attempts must be at least 1, got {attempts!r}")
-        for attempt in range(1, attempts + 1):
-            try:
-                current: str | None
-                current, revision = self.get_metadata_with_revision(name)
-            except NotFoundError:
-                current, revision = None, None
-            new_value = function(current)
-            try:
-                self.set_metadata(name, new_value, if_match=revision)
-                return new_value
-            except ConflictError:
-                if attempt == attempts:
-                    raise
-                # another writer won: back off a little, at random, so that two writers do not collide again
-                backend.sleep(random.uniform(0, 0.002 * attempt))
-        raise AssertionError("unreachable")  # pragma: no cover
+        def read() -> tuple[str | None, str | None]:
+            value, revision = self.get_metadata_with_revision(name)
+            return value, revision
+
+        def write(value: str, revision: str | None) -> None:
+            self.set_metadata(name, value, if_match=revision)
+
+        return _read_apply_write("update_metadata", read, write, function, attempts)
 
     def get_attachments(self) -> list[str]:
         """The names of the resource's attachments (``"dicom"``, user content types...)."""
@@ -399,6 +389,26 @@ class Resource:
         self.client._request_with_headers(
             self._operation("PUT", "ATTACHMENTS_NAME"), (self.id, name), content=data, headers=if_match_header(if_match)
         )
+
+    def update_attachment(
+        self, name: str | int, function: Callable[[bytes | None], bytes], *, attempts: int = 20
+    ) -> bytes:
+        """As ``update_metadata``, for an attachment: ``function`` gets its content (``None`` when absent) and
+        returns the new content, written only if no one else wrote it meanwhile.
+
+        Example::
+
+            instance.update_attachment("1026", lambda data: (data or b"") + b"seen\n")
+        """
+
+        def read() -> tuple[bytes | None, str | None]:
+            data, revision = self.get_attachment_with_revision(name)
+            return data, revision
+
+        def write(data: bytes, revision: str | None) -> None:
+            self.set_attachment(name, data, if_match=revision)
+
+        return _read_apply_write("update_attachment", read, write, function, attempts)
 
     def delete_attachment(self, name: str | int, *, if_match: str | None = None) -> None:
         """Deletes an attachment; with ``if_match``, only if it is still at that revision (else ``ConflictError``)."""
@@ -862,5 +872,34 @@ def _read_dataset(instance: Instance) -> Dataset:
     data = instance.get_file()
     return pydicom.dcmread(io.BytesIO(data))
 
+
+
+def _read_apply_write(
+    what: str,
+    read: Callable[[], tuple[T | None, str | None]],
+    write: Callable[[T, str | None], None],
+    function: Callable[[T | None], T],
+    attempts: int,
+) -> T:
+    """Reads a value with its revision, applies ``function`` and writes the result only if the revision is
+    unchanged; on a conflict, again, up to ``attempts`` times (then the last ``ConflictError``). The revision
+    lives in Orthanc's index, so this holds across processes and across the nodes of a cluster."""
+    if attempts < 1:
+        raise InvalidInputError(f"{what}: attempts must be at least 1, got {attempts!r}")
+    for attempt in range(1, attempts + 1):
+        try:
+            current, revision = read()
+        except NotFoundError:
+            current, revision = None, None
+        new_value = function(current)
+        try:
+            write(new_value, revision)
+            return new_value
+        except ConflictError:
+            if attempt == attempts:
+                raise
+            # another writer won: back off a little, at random, so that two writers do not collide again
+            backend.sleep(random.uniform(0, 0.002 * attempt))
+    raise AssertionError("unreachable")  # pragma: no cover
 
 LEVELS: dict[str, type[Resource]] = {"Patient": Patient, "Study": Study, "Series": Series, "Instance": Instance}

@@ -23,7 +23,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator, Awaitable, Callable, Iterable, Iterator
+from collections.abc import Iterator, Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 from .. import _sync_backend as backend
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("orthanc_client.watch")
 
-Handler = Callable[[Change], Union[Awaitable[Any], Any]]
+Handler = Callable[[Change], Union[Any, Any]]
 CHANGE_TYPES = frozenset({
     "CompletedSeries", "Deleted", "NewChildInstance", "NewInstance", "NewPatient", "NewSeries", "NewStudy",
     "AnonymizedStudy", "AnonymizedSeries", "ModifiedStudy", "ModifiedSeries", "AnonymizedPatient",

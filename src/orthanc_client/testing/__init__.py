@@ -4,6 +4,7 @@
 only needs the client's own dependencies (``SyntheticFeed`` imports it when it sends).
 """
 
+from orthanc_client.testing.cluster import OrthancCluster, PostgresServer
 from orthanc_client.testing.feed import FedStudy, SyntheticFeed
 from orthanc_client.testing.server import (
     OrthancBinary,
@@ -12,4 +13,13 @@ from orthanc_client.testing.server import (
     version_tuple,
 )
 
-__all__ = ["FedStudy", "OrthancBinary", "OrthancServer", "SyntheticFeed", "find_orthanc_binaries", "version_tuple"]
+__all__ = [
+    "FedStudy",
+    "OrthancBinary",
+    "OrthancCluster",
+    "OrthancServer",
+    "PostgresServer",
+    "SyntheticFeed",
+    "find_orthanc_binaries",
+    "version_tuple",
+]
