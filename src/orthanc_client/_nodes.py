@@ -86,7 +86,9 @@ class NodePool:
         self.base_backoff = base_backoff
         self.max_backoff = max_backoff
         self._clock = clock
-        self._next = 0
+        # Reads and writes take turns separately: an operation that reads then writes (a check, then a job)
+        # would otherwise send every write to the same node.
+        self._next = {"read": 0, "write": 0}
         self._owners: OrderedDict[str, Node] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -107,15 +109,17 @@ class NodePool:
                 return node
         raise KeyError(url)
 
-    def choose(self, avoid: Sequence[Node] = ()) -> Node:
-        """The next healthy node not in ``avoid``, round-robin; if none, the one due back soonest."""
+    def choose(self, avoid: Sequence[Node] = (), *, lane: str = "read") -> Node:
+        """The next healthy node not in ``avoid``, round-robin within ``lane`` (``"read"`` or ``"write"``); if
+        none, the one due back soonest."""
         now = self._clock()
         with self._lock:
             count = len(self.nodes)
+            start = self._next[lane]
             for step in range(count):
-                node = self.nodes[(self._next + step) % count]
+                node = self.nodes[(start + step) % count]
                 if node.is_up(now) and node not in avoid:
-                    self._next = (node.index + 1) % count
+                    self._next[lane] = (node.index + 1) % count
                     return node
             candidates = [n for n in self.nodes if n not in avoid] or self.nodes
             return min(candidates, key=lambda n: n.down_until)
@@ -133,16 +137,16 @@ class NodePool:
         """Whether ``path`` is about a node-local object (a job or a query)."""
         return _AFFINITY_PATH.match(path) is not None
 
-    def route(self, path: str, avoid: Sequence[Node] = ()) -> Node:
+    def route(self, path: str, avoid: Sequence[Node] = (), *, method: str = "GET") -> Node:
         """Where to send a request for ``path``: the node pinned by ``pinned()``, else the owner of the job or
-        query it names, else the next healthy node."""
+        query it names, else the next healthy node (reads and writes taking turns separately)."""
         pinned = _PINNED.get()
         if pinned is not None and any(pinned is node for node in self.nodes):  # not another client's node
             return pinned
         owner = self.owner(path)
         if owner is not None:
             return owner
-        return self.choose(avoid)
+        return self.choose(avoid, lane="read" if method in ("GET", "HEAD") else "write")
 
     def remember(self, kind: str, id: str, node: Node) -> None:
         """Record that job or query ``id`` (``kind`` is ``"jobs"`` or ``"queries"``) lives on ``node``."""

@@ -65,7 +65,7 @@ class NodesPoster:
         """Sends ``body`` to the next healthy node; see ``DirectPoster.post``."""
         tried: list[Node] = []
         while True:
-            node = self._pool.choose(avoid=tried)
+            node = self._pool.choose(avoid=tried, lane="write")
             start = body.tell() if not isinstance(body, bytes) and body.seekable() else None
             try:
                 answer = self._posters[node.index].post(path, body, size)

@@ -400,7 +400,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
         while True:
             attempt += 1
             if self._nodes is not None:
-                node = self._nodes.route(prepared.url, avoid=tried)
+                node = self._nodes.route(prepared.url, avoid=tried, method=prepared.method)
                 http = self._node_http[node.index]
             request = http.build_request(
                 prepared.method,
