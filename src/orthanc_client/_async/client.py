@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -31,6 +31,9 @@ from .._operation import Operation, parse_version
 from .._retry import RetryPolicy
 from .._types import NOT_GIVEN, NotGiven, QueryParams, RawContent, TimeoutTypes
 from .streaming import AsyncStreamContext
+
+if TYPE_CHECKING:
+    from .dicomweb import AsyncDicomWeb
 
 logger = logging.getLogger("orthanc_client")
 _OLDEST = parse_version(OLDEST_SPEC_VERSION)
@@ -103,6 +106,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
             http_client.headers.update(self._settings.headers)
         self._http = http_client
         self._system: dict[str, Any] | None = None
+        self._dicomweb: AsyncDicomWeb | None = None
 
     @property
     def url(self) -> str:
@@ -113,6 +117,16 @@ class AsyncOrthanc(AsyncOrthancAPI):
     def http_client(self) -> httpx.AsyncClient:
         """The underlying ``httpx.AsyncClient`` (shares this client's pool, auth and headers)."""
         return self._http
+
+    @property
+    def dicomweb(self) -> AsyncDicomWeb:
+        """DICOMweb (QIDO-RS, WADO-RS, STOW-RS, WADO-URI) at ``/dicom-web/`` through this client's pool and
+        credentials; ``AsyncDicomWeb(client, root=...)`` for another root. ``await client.dicomweb.search_for_studies()``"""
+        if self._dicomweb is None:
+            from .dicomweb import AsyncDicomWeb  # imported on use: pydicom is optional
+
+            self._dicomweb = AsyncDicomWeb(self)
+        return self._dicomweb
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r})"

@@ -7,7 +7,7 @@ import logging
 import time
 from collections.abc import Mapping
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
@@ -32,6 +32,9 @@ from .._operation import Operation, parse_version
 from .._retry import RetryPolicy
 from .._types import NOT_GIVEN, NotGiven, QueryParams, RawContent, TimeoutTypes
 from .streaming import StreamContext
+
+if TYPE_CHECKING:
+    from .dicomweb import DicomWeb
 
 logger = logging.getLogger("orthanc_client")
 _OLDEST = parse_version(OLDEST_SPEC_VERSION)
@@ -104,6 +107,7 @@ class Orthanc(OrthancAPI):
             http_client.headers.update(self._settings.headers)
         self._http = http_client
         self._system: dict[str, Any] | None = None
+        self._dicomweb: DicomWeb | None = None
 
     @property
     def url(self) -> str:
@@ -114,6 +118,16 @@ class Orthanc(OrthancAPI):
     def http_client(self) -> httpx.Client:
         """The underlying ``httpx.Client`` (shares this client's pool, auth and headers)."""
         return self._http
+
+    @property
+    def dicomweb(self) -> DicomWeb:
+        """DICOMweb (QIDO-RS, WADO-RS, STOW-RS, WADO-URI) at ``/dicom-web/`` through this client's pool and
+        credentials; ``DicomWeb(client, root=...)`` for another root. ``client.dicomweb.search_for_studies()``"""
+        if self._dicomweb is None:
+            from .dicomweb import DicomWeb  # imported on use: pydicom is optional
+
+            self._dicomweb = DicomWeb(self)
+        return self._dicomweb
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r})"
