@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ._dicomfiles import orthanc_instance_id
+from ._dicomweb_query import DicomWebError, DicomWebNotEnabledError, MultipartError
 from ._exceptions import (
     BadRequestError,
     ConflictError,
@@ -41,6 +42,7 @@ from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
 from ._sync.client import Orthanc
+from ._sync.dicomweb import DicomWeb
 from ._sync.download import InstanceInfo, download, download_zip
 from ._sync.find import (
     FindOptions,
@@ -91,6 +93,9 @@ __all__ = [
     "ConflictError",
     "ConnectError",
     "DicomNetworkError",
+    "DicomWeb",
+    "DicomWebError",
+    "DicomWebNotEnabledError",
     "FindAnswer",
     "FindOptions",
     "ForbiddenError",
@@ -101,6 +106,7 @@ __all__ = [
     "Job",
     "JobFailedError",
     "JobState",
+    "MultipartError",
     "JobTimeoutError",
     "Modality",
     "NOT_GIVEN",

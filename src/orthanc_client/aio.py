@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 from ._async.client import AsyncOrthanc
+from ._async.dicomweb import AsyncDicomWeb
 from ._async.download import InstanceInfo, download, download_zip
 from ._async.find import (
     FindOptions,
@@ -39,6 +40,7 @@ from ._transfer_report import TransferFailure, TransferReport
 
 __all__ = [
     "AnonymizeOptions",
+    "AsyncDicomWeb",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
     "FindAnswer",
