@@ -189,3 +189,33 @@ def multipart_boundary(content_type: str) -> bytes:
             if value:
                 return value.encode("latin-1")
     raise MultipartError(f"the multipart answer has no boundary: {content_type!r}")
+
+
+_NUMERIC_VRS = {"US", "UL", "SS", "SL", "FL", "FD", "SV", "UV"}
+
+
+def standard_json(item: Mapping[str, Any]) -> dict[str, Any]:
+    """Standard DICOM JSON from the form Orthanc's ``/dicom-web/servers/{name}/qido`` proxy answers (each
+    ``Value`` a string, multiple values joined by backslashes, with ``Name``/``Group``/``Element`` added)."""
+    out: dict[str, Any] = {}
+    for tag, element in item.items():
+        if not isinstance(element, Mapping):
+            continue
+        vr = str(element.get("vr", "UN"))
+        converted: dict[str, Any] = {"vr": vr}
+        for key in ("BulkDataURI", "InlineBinary"):
+            if key in element:
+                converted[key] = element[key]
+        value = element.get("Value")
+        if isinstance(value, str):
+            if value != "":
+                values: list[Any] = value.split("\\")
+                if vr == "PN":
+                    values = [{"Alphabetic": v} for v in values]
+                elif vr in _NUMERIC_VRS:
+                    values = [float(v) if vr in ("FL", "FD") else int(v) for v in values]
+                converted["Value"] = values
+        elif isinstance(value, list):
+            converted["Value"] = [standard_json(v) if vr == "SQ" and isinstance(v, Mapping) else v for v in value]
+        out[tag] = converted
+    return out

@@ -45,6 +45,7 @@ from .._dicomweb_query import (
     multipart_boundary,
     qido_pairs,
     resource_path,
+    standard_json,
 )
 from .._dicomweb_stow import HEAD_SIZE, StowStatus, parse_stow_answer, sop_instance_uid
 from .._exceptions import HTTPError, InvalidInputError, NotFoundError, OrthancError
@@ -209,9 +210,13 @@ class AsyncDicomWeb:
             await self._raise_if_not_enabled(error)
             raise
         if 300 <= response.status_code < 400 or "text/html" in response.headers.get("content-type", "").lower():
-            await response.aread()
-            await response.aclose()
-            if response.status_code >= 300:
+            try:
+                await response.aread()
+            except httpx.TransportError:
+                pass  # the status and headers say all there is to say
+            finally:
+                await response.aclose()
+            if 300 <= response.status_code < 400:
                 location = response.headers.get("location", "?")
                 raise DicomWebError(
                     f"{response.status_code} redirect from {prepared.describe()} to {location}: not followed "
@@ -260,9 +265,14 @@ class AsyncDicomWeb:
         response = await self._send(self._prepared("GET", url, {"Accept": accept}), timeout, stream=True)
         try:
             parser = MultipartParser(multipart_boundary(response.headers.get("content-type", "")))
-            async for chunk in response.aiter_bytes():
-                for event in parser.feed(chunk):
-                    yield event
+            try:
+                async for chunk in response.aiter_bytes():
+                    for event in parser.feed(chunk):
+                        yield event
+            except httpx.TransportError as error:
+                raise MultipartError(
+                    f"the multipart answer of {url.partition('?')[0]} was cut after {parser.received} bytes: {error}"
+                ) from None
             parser.close()
         finally:
             await response.aclose()
@@ -928,7 +938,7 @@ class AsyncDicomWeb:
             f"/{self.root}/servers/{_server_name(server)}/qido",
             json={"Uri": _remote_uri(uri), "Arguments": arguments},
         )
-        return [_dataset_from_json(item) for item in answer or []]
+        return [_dataset_from_json(standard_json(item)) for item in answer or []]
 
     async def remote_get(self, server: str, uri: str) -> Any:
         """A GET on the remote DICOMweb server, proxied by this Orthanc (``/dicom-web/servers/{name}/get``):

@@ -46,6 +46,7 @@ from .._dicomweb_query import (
     multipart_boundary,
     qido_pairs,
     resource_path,
+    standard_json,
 )
 from .._dicomweb_stow import HEAD_SIZE, StowStatus, parse_stow_answer, sop_instance_uid
 from .._exceptions import HTTPError, InvalidInputError, NotFoundError, OrthancError
@@ -210,9 +211,13 @@ class DicomWeb:
             self._raise_if_not_enabled(error)
             raise
         if 300 <= response.status_code < 400 or "text/html" in response.headers.get("content-type", "").lower():
-            response.read()
-            response.close()
-            if response.status_code >= 300:
+            try:
+                response.read()
+            except httpx.TransportError:
+                pass  # the status and headers say all there is to say
+            finally:
+                response.close()
+            if 300 <= response.status_code < 400:
                 location = response.headers.get("location", "?")
                 raise DicomWebError(
                     f"{response.status_code} redirect from {prepared.describe()} to {location}: not followed "
@@ -261,9 +266,14 @@ class DicomWeb:
         response = self._send(self._prepared("GET", url, {"Accept": accept}), timeout, stream=True)
         try:
             parser = MultipartParser(multipart_boundary(response.headers.get("content-type", "")))
-            for chunk in response.iter_bytes():
-                for event in parser.feed(chunk):
-                    yield event
+            try:
+                for chunk in response.iter_bytes():
+                    for event in parser.feed(chunk):
+                        yield event
+            except httpx.TransportError as error:
+                raise MultipartError(
+                    f"the multipart answer of {url.partition('?')[0]} was cut after {parser.received} bytes: {error}"
+                ) from None
             parser.close()
         finally:
             response.close()
@@ -929,7 +939,7 @@ class DicomWeb:
             f"/{self.root}/servers/{_server_name(server)}/qido",
             json={"Uri": _remote_uri(uri), "Arguments": arguments},
         )
-        return [_dataset_from_json(item) for item in answer or []]
+        return [_dataset_from_json(standard_json(item)) for item in answer or []]
 
     def remote_get(self, server: str, uri: str) -> Any:
         """A GET on the remote DICOMweb server, proxied by this Orthanc (``/dicom-web/servers/{name}/get``):
