@@ -211,3 +211,28 @@ def test_query_encoding_and_stow_answers() -> None:
     statuses = parse_stow_answer(answer)
     assert statuses["1.2.1"].stored and "coercion" in (statuses["1.2.1"].reason or "")
     assert not statuses["1.2.2"].stored and "0xA900" in (statuses["1.2.2"].reason or "")
+
+
+def test_parser_uses_content_length_and_checks_it() -> None:
+    parts = [bytes(random.Random(i).randbytes(3000 + i)) for i in range(3)]
+
+    def body(lengths: list[int]) -> bytes:
+        return b"".join(
+            b"--b\r\nContent-Length: %d\r\n\r\n" % n + p + b"\r\n" for n, p in zip(lengths, parts, strict=True)
+        ) + b"--b--"
+
+    good = body([len(p) for p in parts])
+    for size in (1, 5, 100, 4096, len(good)):
+        parser = MultipartParser(b"b")
+        got: list[bytes] = []
+        for start in range(0, len(good), size):
+            for event in parser.feed(good[start : start + size]):
+                if isinstance(event, PartStart):
+                    got.append(b"")
+                elif isinstance(event, PartData):
+                    got[-1] += event.data
+        parser.close()
+        assert got == parts
+    for lengths in ([len(parts[0]) + 7, len(parts[1]), len(parts[2])], [len(parts[0]) - 7, len(parts[1]), len(parts[2])]):
+        with pytest.raises(MultipartError, match="Content-Length"):
+            list(split_parts(body(lengths), b"b"))

@@ -21,7 +21,9 @@ import httpx
 
 from .. import _async_backend as backend
 from .._base import CHUNK_SIZE, PreparedRequest, custom_operation, timeout_for
+from .._dicomweb_json import dataset_from_json
 from .._dicomweb_multipart import (
+    ChunksReader,
     MultipartParser,
     PartData,
     PartEnd,
@@ -81,6 +83,9 @@ _LAYOUT_TAGS = (
     "InstanceNumber",
 )
 
+# Bytes of each saved part kept in memory to read its tags without reopening the file.
+_HEAD_BYTES = 64 * 1024
+
 StowInput = Any
 """A ``pydicom.Dataset``, a path (file or folder), DICOM bytes, or an iterable of these."""
 
@@ -96,20 +101,13 @@ def _pydicom() -> Any:
 def _dataset_from_json(item: Any) -> Dataset:
     """A QIDO or metadata answer item as a Dataset; bulk data stays on the server, its URIs are kept in
     ``dataset.bulk_data_uris`` (``{tag: uri}``) for ``retrieve_bulkdata``."""
-    uris: dict[str, str] = {}
-
-    def keep_uri(tag: str, vr: str, uri: str) -> bytes | str | None:
-        uris[tag] = uri
-        return None
-
-    dataset: Dataset = _pydicom().Dataset.from_json(item, bulk_data_uri_handler=keep_uri)
-    # a lower-case name is a plain Python attribute for pydicom, not a DICOM element
-    setattr(dataset, "bulk_data_uris", uris)  # noqa: B010
+    _pydicom()
+    dataset: Dataset = dataset_from_json(item)
     return dataset
 
 
-def _dataset_from_part(content: bytes) -> Dataset:
-    dataset: Dataset = _pydicom().dcmread(io.BytesIO(content))
+def _dataset_from_part(chunks: list[bytes]) -> Dataset:
+    dataset: Dataset = _pydicom().dcmread(ChunksReader(chunks))
     return dataset
 
 
@@ -281,6 +279,13 @@ class AsyncDicomWeb:
         self, url: str, accept: str, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
     ) -> AsyncIterator[tuple[PartStart, bytes]]:
         """Each part whole, as soon as it is complete."""
+        async for start, pieces in self._iter_chunked_parts(url, accept, timeout):
+            yield start, pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    async def _iter_chunked_parts(
+        self, url: str, accept: str, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
+    ) -> AsyncIterator[tuple[PartStart, list[bytes]]]:
+        """Each part as the chunks it arrived in, as soon as it is complete."""
         start = PartStart()
         pieces: list[bytes] = []
         async for event in self._iter_events(url, accept, timeout):
@@ -289,7 +294,7 @@ class AsyncDicomWeb:
             elif isinstance(event, PartStart):
                 start, pieces = event, []
             else:
-                yield start, pieces[0] if len(pieces) == 1 else b"".join(pieces)
+                yield start, pieces
                 pieces = []
 
     # ------------------------------------------------------------------ QIDO-RS
@@ -473,8 +478,8 @@ class AsyncDicomWeb:
 
     async def _iter_datasets(self, path: str, transfer_syntax: str | None) -> AsyncIterator[Dataset]:
         accept = dicom_accept(transfer_syntax)
-        async for _, content in self._iter_parts(self._url(path), accept):
-            yield _dataset_from_part(content)
+        async for _, pieces in self._iter_chunked_parts(self._url(path), accept):
+            yield _dataset_from_part(pieces)
 
     async def retrieve_study(self, study_instance_uid: str, *, transfer_syntax: str | None = "*") -> list[Dataset]:
         """WADO-RS: every instance of the study as a Dataset (``transfer_syntax="*"``: as stored; or a UID to
@@ -577,24 +582,29 @@ class AsyncDicomWeb:
         result = TransferResult("download")
         started = time.perf_counter()
         seen: set[str] = set()
+        made: set[Path] = {target}
         partial: Path | None = None
         file: Any = None
-        size = 0
+        head: list[bytes] = []
+        head_size = size = 0
         try:
             with TransferProgress(progress, "save") as bar:
                 async for event in self._iter_events(self._url(path), dicom_accept(transfer_syntax)):
                     if isinstance(event, PartData):
                         file.write(event.data)
                         size += len(event.data)
+                        if head_size < _HEAD_BYTES:
+                            head.append(event.data[:_HEAD_BYTES])
+                            head_size += len(head[-1])
                     elif isinstance(event, PartStart):
                         partial = target / f".orthanc-client-{len(seen) + len(result.failed)}.dcm.part"
-                        file = open(partial, "wb")  # noqa: SIM115 - closed at the part's end or below
-                        size = 0
+                        file = open(partial, "wb", buffering=0)  # noqa: SIM115 - closed at the part's end or below
+                        head, head_size, size = [], 0, 0
                     else:
                         file.close()
                         file = None
                         assert partial is not None
-                        item = _place_file(partial, target, name_of, seen, size)
+                        item = _place_file(partial, b"".join(head), target, name_of, seen, made, size)
                         partial = None
                         result.add("stored" if item.reason is None else "failed", item)
                         bar.advance(nbytes=size)
@@ -1061,19 +1071,45 @@ def _batches(files: list[_StowFile], batch_size: int, batch_bytes: int) -> list[
     return batches
 
 
+def _layout_tags(head: bytes, partial: Path) -> dict[str, str]:
+    """The layout tags of a saved instance, from the first bytes kept in memory (the whole header, unless it
+    is larger than ``_HEAD_BYTES``: then from the file)."""
+    pydicom = _pydicom()
+    try:
+        dataset = pydicom.dcmread(io.BytesIO(head), stop_before_pixels=True, specific_tags=list(_LAYOUT_TAGS))
+        tags = {element.keyword: str(element.value) for element in dataset if element.keyword in _LAYOUT_TAGS}
+        if "SOPInstanceUID" in tags:
+            return tags
+    except Exception:  # noqa: BLE001 S110 - a header longer than the head kept: read the file below
+        pass
+    dataset = pydicom.dcmread(partial, stop_before_pixels=True, specific_tags=list(_LAYOUT_TAGS))
+    return {element.keyword: str(element.value) for element in dataset if element.keyword in _LAYOUT_TAGS}
+
+
 def _place_file(
-    partial: Path, target: Path, name_of: Callable[[InstanceInfo], str], seen: set[str], size: int
+    partial: Path,
+    head: bytes,
+    target: Path,
+    name_of: Callable[[InstanceInfo], str],
+    seen: set[str],
+    made: set[Path],
+    size: int,
 ) -> TransferItem:
     """Renames a complete ``.part`` file to its layout name (its tags read from its header)."""
     try:
-        dataset = _pydicom().dcmread(partial, stop_before_pixels=True, specific_tags=list(_LAYOUT_TAGS))
+        tags = _layout_tags(head, partial)
     except Exception as error:  # noqa: BLE001 - any unreadable part is reported, the others go on
         partial.unlink(missing_ok=True)
         return TransferItem(partial.name, size=size, reason=f"a part of the answer is not DICOM: {error}", error=error)
-    tags = {keyword: str(dataset.get(keyword, "")) for keyword in _LAYOUT_TAGS if keyword in dataset}
     uid = tags.get("SOPInstanceUID", partial.stem)
-    info = InstanceInfo(id=uid, series_id=tags.get("SeriesInstanceUID"), study_id=tags.get("StudyInstanceUID"),
-                        patient_id=tags.get("PatientID"), tags=tags, size=size)
+    info = InstanceInfo(
+        id=uid,
+        series_id=tags.get("SeriesInstanceUID"),
+        study_id=tags.get("StudyInstanceUID"),
+        patient_id=tags.get("PatientID"),
+        tags=tags,
+        size=size,
+    )
     relative = Path(name_of(info)).as_posix().lstrip("/")
     if not relative or ".." in Path(relative).parts:
         partial.unlink(missing_ok=True)
@@ -1083,7 +1119,9 @@ def _place_file(
         relative = f"{stem}_{len(seen)}.{suffix}" if dot else f"{relative}_{len(seen)}"
     seen.add(relative)
     final = target / relative
-    final.parent.mkdir(parents=True, exist_ok=True)
+    if final.parent not in made:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        made.add(final.parent)
     os.replace(partial, final)
     return TransferItem(str(final), path=final, instance_id=uid, size=size)
 
