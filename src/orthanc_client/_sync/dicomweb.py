@@ -579,11 +579,10 @@ class DicomWeb:
     ) -> TransferResult:
         name_of = _layout_function(layout)
         target = Path(os.fspath(folder))
-        target.mkdir(parents=True, exist_ok=True)
         result = TransferResult("download")
         started = time.perf_counter()
         seen: set[str] = set()
-        made: set[Path] = {target}
+        made: set[Path] = set()
         partial: Path | None = None
         file: Any = None
         head: list[bytes] = []
@@ -598,6 +597,9 @@ class DicomWeb:
                             head.append(event.data[:_HEAD_BYTES])
                             head_size += len(head[-1])
                     elif isinstance(event, PartStart):
+                        if target not in made:  # only once the server answered: an error creates nothing
+                            target.mkdir(parents=True, exist_ok=True)
+                            made.add(target)
                         partial = target / f".orthanc-client-{len(seen) + len(result.failed)}.dcm.part"
                         file = open(partial, "wb", buffering=0)  # noqa: SIM115 - closed at the part's end or below
                         head, head_size, size = [], 0, 0

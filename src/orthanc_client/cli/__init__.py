@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-COMMAND_MODULES = ["transfer", "modality", "find", "modify", "labels", "jobs", "system"]
+COMMAND_MODULES = ["transfer", "modality", "find", "modify", "labels", "jobs", "system", "dicomweb"]
 
 
 def main(argv: list[str] | None = None) -> None:
