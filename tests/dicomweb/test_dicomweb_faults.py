@@ -236,3 +236,26 @@ def test_parser_uses_content_length_and_checks_it() -> None:
     for lengths in ([len(parts[0]) + 7, len(parts[1]), len(parts[2])], [len(parts[0]) - 7, len(parts[1]), len(parts[2])]):
         with pytest.raises(MultipartError, match="Content-Length"):
             list(split_parts(body(lengths), b"b"))
+
+
+def test_layout_tags_scan_matches_pydicom_and_skips_sequences() -> None:
+    import io
+
+    import pydicom
+    from pydicom.dataset import Dataset
+    from pydicom.sequence import Sequence
+
+    from orthanc_client._dicomweb_stow import LAYOUT_TAGS, layout_tags
+
+    for dataset in make_study(2, 2):
+        item = Dataset()
+        item.ReferencedSOPClassUID = "1.2"
+        item.ReferencedSOPInstanceUID = "1.2.3"
+        dataset.ReferencedStudySequence = Sequence([item, item])
+        data = to_bytes(dataset)
+        read = pydicom.dcmread(io.BytesIO(data))
+        assert layout_tags(data) == {name: str(read.get(name)) for name in LAYOUT_TAGS.values() if name in read}
+    dataset.PatientName = "Müller^Jürgen"
+    dataset.SpecificCharacterSet = "ISO_IR 100"
+    assert layout_tags(to_bytes(dataset)) is None  # not ASCII: pydicom decodes it
+    assert layout_tags(to_bytes(dataset)[:200]) is None

@@ -21,6 +21,7 @@ import httpx
 
 from .. import _async_backend as backend
 from .._base import CHUNK_SIZE, PreparedRequest, custom_operation, timeout_for
+from .._dicomweb_files import PartFiles
 from .._dicomweb_json import dataset_from_json
 from .._dicomweb_multipart import (
     ChunksReader,
@@ -67,25 +68,6 @@ DEFAULT_PAGE_SIZE = 100
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_BATCH_BYTES = 32 << 20
 DEFAULT_STOW_CONCURRENCY = 2
-# Tags read from each saved file for the layout (``InstanceInfo.tags``), as ``download`` gives them.
-_LAYOUT_TAGS = (
-    "PatientID",
-    "PatientName",
-    "StudyInstanceUID",
-    "StudyDate",
-    "StudyDescription",
-    "AccessionNumber",
-    "SeriesInstanceUID",
-    "SeriesNumber",
-    "SeriesDescription",
-    "Modality",
-    "SOPInstanceUID",
-    "InstanceNumber",
-)
-
-# Bytes of each saved part kept in memory to read its tags without reopening the file.
-_HEAD_BYTES = 64 * 1024
-
 StowInput = Any
 """A ``pydicom.Dataset``, a path (file or folder), DICOM bytes, or an iterable of these."""
 
@@ -577,48 +559,33 @@ class AsyncDicomWeb:
         progress: bool | None,
     ) -> TransferResult:
         name_of = _layout_function(layout)
-        target = Path(os.fspath(folder))
         result = TransferResult("download")
         started = time.perf_counter()
-        seen: set[str] = set()
-        made: set[Path] = set()
-        partial: Path | None = None
-        file: Any = None
-        head: list[bytes] = []
-        head_size = size = 0
+        files = PartFiles(Path(os.fspath(folder)), name_of, _instance_info)
+        size = 0
         try:
             with TransferProgress(progress, "save") as bar:
                 async for event in self._iter_events(self._url(path), dicom_accept(transfer_syntax)):
                     if isinstance(event, PartData):
-                        file.write(event.data)
+                        files.data(event.data)
                         size += len(event.data)
-                        if head_size < _HEAD_BYTES:
-                            head.append(event.data[:_HEAD_BYTES])
-                            head_size += len(head[-1])
                     elif isinstance(event, PartStart):
-                        if target not in made:  # only once the server answered: an error creates nothing
-                            target.mkdir(parents=True, exist_ok=True)
-                            made.add(target)
-                        partial = target / f".orthanc-client-{len(seen) + len(result.failed)}.dcm.part"
-                        file = open(partial, "wb", buffering=0)  # noqa: SIM115 - closed at the part's end or below
-                        head, head_size, size = [], 0, 0
+                        files.start()
+                        size = 0
                     else:
-                        file.close()
-                        file = None
-                        assert partial is not None
-                        item = _place_file(partial, b"".join(head), target, name_of, seen, made, size)
-                        partial = None
-                        result.add("stored" if item.reason is None else "failed", item)
+                        files.end()
                         bar.advance(nbytes=size)
-        except MultipartError as error:
-            error.result = result
-            raise
-        finally:
-            if file is not None:
-                file.close()
-            if partial is not None:
-                partial.unlink(missing_ok=True)
+            items = files.finish()
+        except BaseException as error:
+            for item in files.abort():
+                result.add("stored" if item.reason is None else "failed", item)
             result.elapsed = time.perf_counter() - started
+            if isinstance(error, MultipartError):
+                error.result = result
+            raise
+        for item in items:
+            result.add("stored" if item.reason is None else "failed", item)
+        result.elapsed = time.perf_counter() - started
         return result
 
     # ------------------------------------------------------------------ WADO-RS: metadata, frames, bulk data
@@ -1073,59 +1040,15 @@ def _batches(files: list[_StowFile], batch_size: int, batch_bytes: int) -> list[
     return batches
 
 
-def _layout_tags(head: bytes, partial: Path) -> dict[str, str]:
-    """The layout tags of a saved instance, from the first bytes kept in memory (the whole header, unless it
-    is larger than ``_HEAD_BYTES``: then from the file)."""
-    pydicom = _pydicom()
-    try:
-        dataset = pydicom.dcmread(io.BytesIO(head), stop_before_pixels=True, specific_tags=list(_LAYOUT_TAGS))
-        tags = {element.keyword: str(element.value) for element in dataset if element.keyword in _LAYOUT_TAGS}
-        if "SOPInstanceUID" in tags:
-            return tags
-    except Exception:  # noqa: BLE001 S110 - a header longer than the head kept: read the file below
-        pass
-    dataset = pydicom.dcmread(partial, stop_before_pixels=True, specific_tags=list(_LAYOUT_TAGS))
-    return {element.keyword: str(element.value) for element in dataset if element.keyword in _LAYOUT_TAGS}
-
-
-def _place_file(
-    partial: Path,
-    head: bytes,
-    target: Path,
-    name_of: Callable[[InstanceInfo], str],
-    seen: set[str],
-    made: set[Path],
-    size: int,
-) -> TransferItem:
-    """Renames a complete ``.part`` file to its layout name (its tags read from its header)."""
-    try:
-        tags = _layout_tags(head, partial)
-    except Exception as error:  # noqa: BLE001 - any unreadable part is reported, the others go on
-        partial.unlink(missing_ok=True)
-        return TransferItem(partial.name, size=size, reason=f"a part of the answer is not DICOM: {error}", error=error)
-    uid = tags.get("SOPInstanceUID", partial.stem)
-    info = InstanceInfo(
-        id=uid,
+def _instance_info(tags: dict[str, str], size: int) -> InstanceInfo:
+    return InstanceInfo(
+        id=tags.get("SOPInstanceUID", ""),
         series_id=tags.get("SeriesInstanceUID"),
         study_id=tags.get("StudyInstanceUID"),
         patient_id=tags.get("PatientID"),
         tags=tags,
         size=size,
     )
-    relative = Path(name_of(info)).as_posix().lstrip("/")
-    if not relative or ".." in Path(relative).parts:
-        partial.unlink(missing_ok=True)
-        raise InvalidInputError(f"the layout gave {relative!r} for {uid}: not a relative path")
-    if relative in seen:
-        stem, dot, suffix = relative.rpartition(".")
-        relative = f"{stem}_{len(seen)}.{suffix}" if dot else f"{relative}_{len(seen)}"
-    seen.add(relative)
-    final = target / relative
-    if final.parent not in made:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        made.add(final.parent)
-    os.replace(partial, final)
-    return TransferItem(str(final), path=final, instance_id=uid, size=size)
 
 
 __all__ = ["AsyncDicomWeb", "DicomWebError", "DicomWebNotEnabledError", "MultipartError", "split_parts"]
