@@ -41,6 +41,7 @@ from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
+from ._search_cache import SearchCache
 from ._sync.client import Orthanc
 from ._sync.dicomweb import DicomWeb
 from ._sync.download import InstanceInfo, download, download_zip
@@ -120,6 +121,7 @@ __all__ = [
     "Resource",
     "RetryPolicy",
     "Series",
+    "SearchCache",
     "ServerError",
     "StreamedResponse",
     "TransferFailure",

@@ -36,6 +36,7 @@ from ._job_state import JobState
 from ._modify import AnonymizeOptions
 from ._networking import FindAnswer
 from ._results import TransferError, TransferItem, TransferResult
+from ._search_cache import SearchCache
 from ._transfer_report import TransferFailure, TransferReport
 
 __all__ = [
@@ -58,6 +59,7 @@ __all__ = [
     "TransferFailure",
     "TransferReport",
     "Resource",
+    "SearchCache",
     "Series",
     "Study",
     "TransferError",

@@ -108,16 +108,28 @@ async def test_paging_iterators_and_get_remaining(api: Api, tree: list[Dataset])
 async def test_search_cache_serves_repeated_searches_within_the_ttl(
     tree: list[Dataset], clean_dicomweb: OrthancServer
 ) -> None:
-    from orthanc_client import DicomWeb, Orthanc
+    from orthanc_client import DicomWeb, Orthanc, SearchCache, find_studies
 
     with Orthanc(clean_dicomweb.url, *clean_dicomweb.auth) as client:
         cached = DicomWeb(client, cache_ttl=60)
         assert len(cached.search_for_studies()) == 6
+        shared = SearchCache(ttl=60)
+        assert len(find_studies(client, {}, cache=shared)) == 6
         client.delete_patients_id(client.get_patients()[0])
         assert len(cached.search_for_studies()) == 6  # served from memory
-        assert len(client.dicomweb.search_for_studies()) == 4  # the uncached client sees the deletion
+        assert len(find_studies(client, {}, cache=shared)) == 6
+        assert shared.hits == 1 and cached.cache is not None and cached.cache.hits == 1
+        assert len(client.dicomweb.search_for_studies()) == 4  # an uncached client sees the deletion
+        assert len(find_studies(client, {})) == 4
         cached.clear_cache()
+        shared.clear()
         assert len(cached.search_for_studies()) == 4
+        assert len(find_studies(client, {}, cache=shared)) == 4
+    expiring = SearchCache(ttl=0.05)
+    expiring.put("k", [1])
+    assert expiring.get("k") == [1]
+    __import__("time").sleep(0.1)
+    assert expiring.get("k") is None
 
 
 # ---------------------------------------------------------------- WADO-RS

@@ -56,6 +56,7 @@ from .._exceptions import HTTPError, InvalidInputError, NotFoundError, OrthancEr
 from .._networking import ResourceRef, orthanc_ids
 from .._progress import TransferProgress
 from .._results import TransferItem, TransferResult
+from .._search_cache import SearchCache
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
 from .download import InstanceInfo, Layout, _layout_function
 from .jobs import Job
@@ -120,7 +121,7 @@ class AsyncDicomWeb:
     ``root`` is the DICOMweb prefix relative to the client's URL (``"dicom-web"`` for Orthanc's plugin); for
     another DICOMweb server, make a client for it and use ``AsyncDicomWeb(client, root="")`` (or the prefix
     its URLs need). ``wado_root`` is WADO-URI's (``"wado"`` for Orthanc). ``cache_ttl`` keeps identical
-    searches for that many seconds (``None``: no cache).
+    searches for that many seconds (``None``: no cache), or pass a ``SearchCache`` shared with ``find_*``.
 
     Example::
 
@@ -137,6 +138,7 @@ class AsyncDicomWeb:
         *,
         wado_root: str = "wado",
         cache_ttl: float | None = None,
+        cache: SearchCache | None = None,
     ) -> None:
         for name, value in (("root", root), ("wado_root", wado_root)):
             if "://" in value or ".." in value.split("/") or "?" in value or "#" in value:
@@ -147,8 +149,9 @@ class AsyncDicomWeb:
         self.client = client
         self.root = root.strip("/")
         self.wado_root = wado_root.strip("/")
-        self.cache_ttl = cache_ttl
-        self._cache: dict[str, tuple[float, Any]] = {}
+        if cache is None and cache_ttl is not None:
+            cache = SearchCache(cache_ttl)
+        self.cache = cache
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(client={self.client!r}, root={self.root!r})"
@@ -225,19 +228,22 @@ class AsyncDicomWeb:
             ) from None
 
     async def _get_json(self, url: str, *, cache: bool = False) -> Any:
-        if cache and self.cache_ttl is not None:
-            hit = self._cache.get(url)
-            if hit is not None and hit[0] > time.monotonic():
-                return hit[1]
+        search_cache = self.cache if cache else None
+        key = f"{self.client.url} {url}"
+        if search_cache is not None:
+            hit = search_cache.get(key)
+            if hit is not None:
+                return hit
         response = await self._send(self._prepared("GET", url, {"Accept": DICOM_JSON}))
         answer = json.loads(response.content) if response.content.strip() else []
-        if cache and self.cache_ttl is not None:
-            self._cache[url] = (time.monotonic() + self.cache_ttl, answer)
+        if search_cache is not None:
+            search_cache.put(key, answer)
         return answer
 
     def clear_cache(self) -> None:
         """Forgets every cached search."""
-        self._cache.clear()
+        if self.cache is not None:
+            self.cache.clear()
 
     async def _iter_events(
         self, url: str, accept: str, timeout: TimeoutTypes | NotGiven = NOT_GIVEN
