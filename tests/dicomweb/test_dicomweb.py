@@ -311,3 +311,18 @@ async def test_bad_search_arguments_are_refused(api: Api) -> None:
     with pytest.raises(InvalidInputError, match="study_instance_uid"):
         await api.call("search_for_instances", series_instance_uid="1.2")
 
+
+
+async def test_transfer_syntax_negotiation(api: Api, clean_dicomweb: OrthancServer) -> None:
+    sent = make_study(1, 1)
+    upload(clean_dicomweb, sent)
+    study, series, sop = (str(sent[0].StudyInstanceUID), str(sent[0].SeriesInstanceUID), str(sent[0].SOPInstanceUID))
+    stored_syntax = str(sent[0].file_meta.TransferSyntaxUID)
+    as_stored = await api.call("retrieve_instance", study, series, sop)
+    assert str(as_stored.file_meta.TransferSyntaxUID) == stored_syntax
+    implicit = "1.2.840.10008.1.2"
+    transcoded = await api.call("retrieve_instance", study, series, sop, transfer_syntax=implicit)
+    assert str(transcoded.file_meta.TransferSyntaxUID) == implicit
+    assert transcoded.PixelData == sent[0].PixelData
+    with pytest.raises(InvalidInputError, match="transfer_syntax"):
+        await api.call("retrieve_study", study, transfer_syntax="1.2/../x")
