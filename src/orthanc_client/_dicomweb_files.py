@@ -85,8 +85,8 @@ class PartFiles:
         return self.items
 
     def abort(self) -> list[TransferItem]:
-        """Stops after an error on the reader's side; the part being written is removed."""
-        self._stopping = True
+        """Stops after an error on the reader's side: the parts already complete are still written (their
+        end is in the queue, in order), the part being written is removed."""
         self._queue.put((_STOP, None))
         self._thread.join()
         self._drop_partial()
@@ -94,14 +94,12 @@ class PartFiles:
 
     # ---- the thread's side
 
-    _stopping = False
-
     def _run(self) -> None:
         while True:
             op, data = self._queue.get()
             if op == _STOP:
                 return
-            if self.error is not None or self._stopping:
+            if self.error is not None:
                 continue  # drain, so that the reader never blocks on a full queue
             try:
                 if op == _DATA:

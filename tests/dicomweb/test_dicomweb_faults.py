@@ -259,3 +259,20 @@ def test_layout_tags_scan_matches_pydicom_and_skips_sequences() -> None:
     dataset.SpecificCharacterSet = "ISO_IR 100"
     assert layout_tags(to_bytes(dataset)) is None  # not ASCII: pydicom decodes it
     assert layout_tags(to_bytes(dataset)[:200]) is None
+
+
+def test_part_files_abort_keeps_the_complete_parts_and_removes_the_partial(tmp_path: Path) -> None:
+    from orthanc_client._dicomweb_files import PartFiles
+
+    files = [to_bytes(ds) for ds in make_study(1, 3)]
+    writer = PartFiles(tmp_path, lambda info: f"{info['SOPInstanceUID']}.dcm", lambda tags, size: tags)
+    for data in files[:2]:
+        writer.start()
+        writer.data(data[:100])
+        writer.data(data[100:])
+        writer.end()
+    writer.start()
+    writer.data(files[2][:500])
+    items = writer.abort()  # at once: the thread may not have written anything yet
+    assert [item.path.read_bytes() for item in items if item.path] == files[:2]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{ds.SOPInstanceUID}.dcm" for ds in make_study(1, 3)[:2])
