@@ -83,17 +83,25 @@ async def test_complete_fake_answer_is_read_whole(kind: str, tmp_path: Path) -> 
             "HTML",
         ),
         (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]", "multipart"),
+        (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\n\r\nhello", "DICOM JSON"),
+        (
+            b"HTTP/1.1 302 Found\r\nLocation: http://user:pw@elsewhere/x\r\nContent-Length: 0\r\n\r\n",
+            "redirect",
+        ),
     ],
 )
 async def test_redirects_html_and_wrong_answers_are_errors_not_data(kind: str, answer: bytes, match: str) -> None:
     with FakeServer(answer) as fake:
         api = await make_api(kind, fake.url, ("user", "secret"))
         try:
-            with pytest.raises(DicomWebError, match=match):
-                await api.call("retrieve_study", STUDY)
+            if match != "DICOM JSON":
+                with pytest.raises(DicomWebError, match=match) as caught:
+                    await api.call("retrieve_study", STUDY)
+                assert "pw" not in str(caught.value)
             if match != "multipart":
-                with pytest.raises(DicomWebError, match=match):
+                with pytest.raises(DicomWebError, match=match) as caught:
                     await api.call("search_for_studies")
+                assert "pw" not in str(caught.value)
         finally:
             await api.close()
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from .. import _sync_backend as backend
-from .._base import CHUNK_SIZE, PreparedRequest, custom_operation, timeout_for
+from .._base import CHUNK_SIZE, PreparedRequest, _redact_url, custom_operation, timeout_for
 from .._dicomweb_files import PartFiles
 from .._dicomweb_json import dataset_from_json
 from .._dicomweb_multipart import (
@@ -34,7 +34,6 @@ from .._dicomweb_multipart import (
     closing,
     new_boundary,
     part_head,
-    split_parts,
 )
 from .._dicomweb_query import (
     DICOM,
@@ -202,7 +201,7 @@ class DicomWeb:
             finally:
                 response.close()
             if 300 <= response.status_code < 400:
-                location = response.headers.get("location", "?")
+                location = _redact_url(response.headers.get("location", "?"))
                 raise DicomWebError(
                     f"{response.status_code} redirect from {prepared.describe()} to {location}: not followed "
                     "(the credentials would go along); configure the final URL"
@@ -236,7 +235,12 @@ class DicomWeb:
             if hit is not None:
                 return hit
         response = self._send(self._prepared("GET", url, {"Accept": DICOM_JSON}))
-        answer = json.loads(response.content) if response.content.strip() else []
+        try:
+            answer = json.loads(response.content) if response.content.strip() else []
+        except ValueError:
+            raise DicomWebError(
+                f"GET /{url} answered {response.headers.get('content-type') or 'no content type'}, not DICOM JSON"
+            ) from None
         if search_cache is not None:
             search_cache.put(key, answer)
         return answer
@@ -1066,4 +1070,4 @@ def _instance_info(tags: dict[str, str], size: int) -> InstanceInfo:
     )
 
 
-__all__ = ["DicomWeb", "DicomWebError", "DicomWebNotEnabledError", "MultipartError", "split_parts"]
+__all__ = ["DicomWeb", "DicomWebError", "DicomWebNotEnabledError", "MultipartError"]
