@@ -29,6 +29,9 @@ def dataset_from_json(item: Mapping[str, Any]) -> Any:
     return dataset
 
 
+_TAGS: dict[str, Any] = {}  # "0020000D" -> BaseTag: the same few keys come back in every answer
+
+
 def _dataset(item: Mapping[str, Any], uris: dict[str, str]) -> Any:
     from pydicom.dataelem import DataElement, RawDataElement, empty_value_for_VR
     from pydicom.dataset import Dataset
@@ -37,16 +40,22 @@ def _dataset(item: Mapping[str, Any], uris: dict[str, str]) -> Any:
     elements: dict[Any, Any] = {}
     eager: list[Any] = []
     for key, element in item.items():
-        tag = BaseTag(int(key, 16))
+        tag = _TAGS.get(key)
+        if tag is None:
+            tag = _TAGS.setdefault(key, BaseTag(int(key, 16)))
         vr = element.get("vr", "UN")
         raw: bytes | None = None
         value: Any = None
-        if "Value" in element:
-            values = element["Value"]
+        values = element.get("Value")
+        if values is not None:
             if vr == "SQ":
                 value = [_dataset(child, uris) for child in values]
             else:
-                raw = _encode(vr, values)
+                first = values[0] if len(values) == 1 else None
+                if type(first) is str and vr in _STRING_VRS and first.isascii():
+                    raw = first.encode("ascii")  # the common case: one plain string
+                else:
+                    raw = _encode(vr, values)
                 if raw is None:
                     value = [_person_name(v) for v in values] if vr == "PN" else values
                     value = value[0] if len(value) == 1 else (value or None)

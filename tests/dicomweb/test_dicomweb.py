@@ -326,3 +326,28 @@ async def test_transfer_syntax_negotiation(api: Api, clean_dicomweb: OrthancServ
     assert transcoded.PixelData == sent[0].PixelData
     with pytest.raises(InvalidInputError, match="transfer_syntax"):
         await api.call("retrieve_study", study, transfer_syntax="1.2/../x")
+
+
+def test_json_to_dataset_equals_pydicoms_from_json(tree: list[Dataset], clean_dicomweb: OrthancServer) -> None:
+    import httpx
+
+    from orthanc_client._dicomweb_json import dataset_from_json
+
+    study = str(tree[0].StudyInstanceUID)
+    with httpx.Client(base_url=clean_dicomweb.url, auth=clean_dicomweb.auth) as http:
+        answers = [
+            *http.get("/dicom-web/studies", params={"includefield": "all"}).json(),
+            *http.get("/dicom-web/instances").json(),
+            *http.get(f"/dicom-web/studies/{study}/metadata").json(),
+        ]
+    answers.append({"00100010": {"vr": "PN", "Value": [{"Alphabetic": "Müller^Jürgen"}]},
+                    "00280010": {"vr": "US", "Value": [512]}, "00200032": {"vr": "DS", "Value": [1.5, -2, 3.25]}})
+    for answer in answers:
+        ours = dataset_from_json(answer)
+        reference_dataset = Dataset.from_json(answer, bulk_data_uri_handler=lambda tag, vr, uri: None)
+        assert len(ours) == len(reference_dataset)
+        for element in reference_dataset:
+            if element.VR == "SQ" or element.tag == 0x7FE00010:
+                continue
+            assert ours[element.tag].VR == element.VR
+            assert ours[element.tag].value == element.value, element
