@@ -269,11 +269,14 @@ def test_layout_tags_scan_matches_pydicom_and_skips_sequences() -> None:
     assert layout_tags(to_bytes(dataset)[:200]) is None
 
 
-def test_part_files_abort_keeps_the_complete_parts_and_removes_the_partial(tmp_path: Path) -> None:
+@pytest.mark.parametrize("threaded", [True, False])
+def test_part_files_abort_keeps_the_complete_parts_and_removes_the_partial(tmp_path: Path, threaded: bool) -> None:
     from orthanc_client._dicomweb_files import PartFiles
 
     files = [to_bytes(ds) for ds in make_study(1, 3)]
-    writer = PartFiles(tmp_path, lambda info: f"{info['SOPInstanceUID']}.dcm", lambda tags, size: tags)
+    writer = PartFiles(
+        tmp_path, lambda info: f"{info['SOPInstanceUID']}.dcm", lambda tags, size: tags, threaded=threaded
+    )
     for data in files[:2]:
         writer.start()
         writer.data(data[:100])
