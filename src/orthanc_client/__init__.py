@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _lean_httpx  # noqa: F401  (first: httpx without its command line, see the module)
 from ._dicomfiles import orthanc_instance_id
+from ._dicomweb_query import DicomWebError, DicomWebNotEnabledError, MultipartError
 from ._exceptions import (
     BadRequestError,
     ConflictError,
@@ -47,8 +48,10 @@ from ._pseudonyms import PseudonymMint
 from ._results import TransferError, TransferItem, TransferResult
 from ._retry import RetryPolicy
 from ._revisions import AttachmentData, MetadataValue
+from ._search_cache import SearchCache
 from ._selection_data import SelectionCounts, SelectionError
 from ._sync.client import Orthanc
+from ._sync.dicomweb import DicomWeb
 from ._sync.download import InstanceInfo, download, download_zip
 from ._sync.find import (
     FindOptions,
@@ -108,6 +111,9 @@ __all__ = [
     "ConnectError",
     "DeadLetter",
     "DicomNetworkError",
+    "DicomWeb",
+    "DicomWebError",
+    "DicomWebNotEnabledError",
     "FindAnswer",
     "FolderReport",
     "FolderWatcher",
@@ -120,6 +126,7 @@ __all__ = [
     "Job",
     "JobFailedError",
     "JobState",
+    "MultipartError",
     "JobTimeoutError",
     "MetadataValue",
     "Modality",
@@ -141,6 +148,7 @@ __all__ = [
     "SelectionCounts",
     "SelectionError",
     "Series",
+    "SearchCache",
     "ServerError",
     "StreamedResponse",
     "TransferFailure",

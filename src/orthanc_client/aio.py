@@ -11,6 +11,7 @@ Example::
 from __future__ import annotations
 
 from ._async.client import AsyncOrthanc
+from ._async.dicomweb import AsyncDicomWeb
 from ._async.download import InstanceInfo, download, download_zip
 from ._async.find import (
     FindOptions,
@@ -41,12 +42,14 @@ from ._networking import FindAnswer
 from ._pseudonyms import PseudonymMint
 from ._results import TransferError, TransferItem, TransferResult
 from ._revisions import AttachmentData, MetadataValue
+from ._search_cache import SearchCache
 from ._selection_data import SelectionCounts, SelectionError
 from ._transfer_report import TransferFailure, TransferReport
 from ._watch_state import Change, DeadLetter
 
 __all__ = [
     "AnonymizeOptions",
+    "AsyncDicomWeb",
     "AsyncOrthanc",
     "AsyncStreamedResponse",
     "AttachmentData",
@@ -77,6 +80,7 @@ __all__ = [
     "Selection",
     "SelectionCounts",
     "SelectionError",
+    "SearchCache",
     "Series",
     "Study",
     "TransferError",

@@ -53,6 +53,7 @@ from .._types import NOT_GIVEN, NotGiven, QueryParams, RawContent, TimeoutTypes
 from .streaming import AsyncStreamContext
 
 if TYPE_CHECKING:
+    from .dicomweb import AsyncDicomWeb
     from .selection import Selection
 
 logger = logging.getLogger("orthanc_client")
@@ -162,6 +163,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
             http_client.headers.update(self._settings.headers)
         self._http = http_client
         self._system: dict[str, Any] | None = None
+        self._dicomweb: AsyncDicomWeb | None = None
 
     def _new_http_client(self, settings: ClientSettings) -> httpx.AsyncClient:
         return httpx.AsyncClient(
@@ -235,6 +237,16 @@ class AsyncOrthanc(AsyncOrthancAPI):
     def http_client(self) -> httpx.AsyncClient:
         """The underlying ``httpx.AsyncClient`` (shares this client's pool, auth and headers)."""
         return self._http
+
+    @property
+    def dicomweb(self) -> AsyncDicomWeb:
+        """DICOMweb (QIDO-RS, WADO-RS, STOW-RS, WADO-URI) at ``/dicom-web/`` through this client's pool and
+        credentials; ``AsyncDicomWeb(client, root=...)`` for another root. ``await client.dicomweb.search_for_studies()``"""
+        if self._dicomweb is None:
+            from .dicomweb import AsyncDicomWeb  # imported on use: pydicom is optional
+
+            self._dicomweb = AsyncDicomWeb(self)
+        return self._dicomweb
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r})"

@@ -6,6 +6,7 @@ Each page is one request whose answer already holds every resource's JSON, so re
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypedDict, TypeVar
 
@@ -14,6 +15,7 @@ from typing_extensions import Unpack
 from .._exceptions import InvalidInputError, UnsupportedByServerError
 from .._generated.operations import POST_TOOLS_FIND
 from .._query import dicom_query
+from .._search_cache import SearchCache
 from .resources import Instance, Patient, Resource, Series, Study
 
 if TYPE_CHECKING:
@@ -48,6 +50,7 @@ class FindOptions(TypedDict, total=False):
     requested_tags: Iterable[str] | None
     order_by: Iterable[tuple[str, str, str]] | None
     metadata_query: Mapping[str, str] | None
+    cache: SearchCache | None
 
 
 def find_body(
@@ -109,6 +112,7 @@ async def iter_resources(
     requested_tags: Iterable[str] | None = None,
     order_by: Iterable[tuple[str, str, str]] | None = None,
     metadata_query: Mapping[str, str] | None = None,
+    cache: SearchCache | None = None,
 ) -> AsyncIterator[R]:
     """Yields loaded resources of ``cls``'s level matching ``query``, a page of ``page_size`` at a time.
 
@@ -117,7 +121,8 @@ async def iter_resources(
     ``limit`` caps the total, ``since`` skips that many first results. ``labels``/``labels_constraint``
     (Orthanc 1.12+), ``requested_tags`` (1.11+: extra tags returned with each resource, read with
     ``get_tag`` without another request), ``order_by`` and ``metadata_query`` (1.12.5+) raise
-    ``UnsupportedByServerError`` on older servers before any request.
+    ``UnsupportedByServerError`` on older servers before any request. ``cache`` (a ``SearchCache``) serves
+    pages asked again within its time-to-live from memory.
     """
     if page_size < 1:
         raise InvalidInputError(f"page_size must be at least 1, not {page_size}")
@@ -132,7 +137,13 @@ async def iter_resources(
     offset, returned = since, 0
     while limit is None or returned < limit:
         page = page_size if limit is None else min(page_size, limit - returned)
-        answer = await client.post_tools_find({**body, "Since": offset, "Limit": page})
+        request = {**body, "Since": offset, "Limit": page}
+        key = f"{client.url} /tools/find {json.dumps(request, sort_keys=True)}" if cache is not None else ""
+        answer = cache.get(key) if cache is not None else None
+        if answer is None:
+            answer = await client.post_tools_find(request)
+            if cache is not None:
+                cache.put(key, answer)
         for item in answer:
             resource_id = str(item["ID"])
             if resource_id in seen:

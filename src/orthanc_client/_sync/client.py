@@ -54,6 +54,7 @@ from .._types import NOT_GIVEN, NotGiven, QueryParams, RawContent, TimeoutTypes
 from .streaming import StreamContext
 
 if TYPE_CHECKING:
+    from .dicomweb import DicomWeb
     from .selection import Selection
 
 logger = logging.getLogger("orthanc_client")
@@ -163,6 +164,7 @@ class Orthanc(OrthancAPI):
             http_client.headers.update(self._settings.headers)
         self._http = http_client
         self._system: dict[str, Any] | None = None
+        self._dicomweb: DicomWeb | None = None
 
     def _new_http_client(self, settings: ClientSettings) -> httpx.Client:
         return httpx.Client(
@@ -236,6 +238,16 @@ class Orthanc(OrthancAPI):
     def http_client(self) -> httpx.Client:
         """The underlying ``httpx.Client`` (shares this client's pool, auth and headers)."""
         return self._http
+
+    @property
+    def dicomweb(self) -> DicomWeb:
+        """DICOMweb (QIDO-RS, WADO-RS, STOW-RS, WADO-URI) at ``/dicom-web/`` through this client's pool and
+        credentials; ``DicomWeb(client, root=...)`` for another root. ``client.dicomweb.search_for_studies()``"""
+        if self._dicomweb is None:
+            from .dicomweb import DicomWeb  # imported on use: pydicom is optional
+
+            self._dicomweb = DicomWeb(self)
+        return self._dicomweb
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(url={self.url!r})"

@@ -18,7 +18,7 @@ import sys
 
 COMMAND_MODULES = [
     "transfer", "modality", "find", "modify", "labels", "jobs", "system", "resources", "peers", "route",
-    "watch_folder",
+    "watch_folder", "dicomweb",
 ]
 
 
