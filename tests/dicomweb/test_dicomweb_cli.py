@@ -62,7 +62,7 @@ def test_errors_are_one_line_with_exit_code_1(
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert "1.2.3.999" in missing.stderr and not (tmp_path / "never").exists()
     bad = run(clean_dicomweb, "dicomweb", "retrieve", "../etc")
-    assert bad.returncode == 1 and "invalid study_instance_uid" in bad.stderr
+    assert bad.returncode == 2 and "invalid study_instance_uid" in bad.stderr  # a refused input: usage error
     no_plugin = run(clean_orthanc, "dicomweb", "search")
     assert no_plugin.returncode == 1 and "DICOMweb plugin is not enabled" in no_plugin.stderr
 

@@ -20,6 +20,8 @@ from .conftest import Api, FakeServer, empty, make_api, upload
 
 STUDY = "1.2.3.4"
 
+MISSING_ID = "-".join(["0" * 8] * 5)  # well formed, on no server
+
 
 def multipart_answer(parts: list[bytes], boundary: str = "b0undary", *, cut_at: int | None = None) -> bytes:
     body = b"".join(f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode() + p + b"\r\n" for p in parts)
@@ -115,7 +117,7 @@ async def test_a_server_without_the_plugin_says_so(kind: str, clean_orthanc: Ort
             await api.call("retrieve_study", STUDY)
         # the REST API still answers 404s as such
         with pytest.raises(NotFoundError):
-            await api.client.get_studies_id("nope") if kind == "async" else api.client.get_studies_id("nope")
+            await api.client.get_studies_id(MISSING_ID) if kind == "async" else api.client.get_studies_id(MISSING_ID)
     finally:
         await api.close()
 

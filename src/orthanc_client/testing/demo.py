@@ -60,11 +60,12 @@ _DICOM_OPEN = {"DicomAlwaysAllowEcho": True, "DicomAlwaysAllowStore": True, "Dic
 
 class DemoSite:
     """Two linked throw-away servers, as a research team has them: ``research`` (the one you script, holding
-    the demo data) and ``pacs`` (a clinical archive holding patient ``PACS0001``'s two studies).
+    the demo data) and ``pacs`` (a clinical archive holding patient ``PACS0001``'s two studies, accession
+    numbers ``PACS000101`` and ``PACS000102``).
 
-    ``research`` knows ``pacs`` as the DICOM modality ``"pacs"`` and as the Orthanc peer ``"pacs"``; ``pacs``
-    knows ``research`` as the modality ``"research"`` (so a C-MOVE can deliver there). Both run the newest
-    installed Orthanc release, with authentication on.
+    ``research`` knows ``pacs`` as the DICOM modality ``"pacs"``, as the Orthanc peer ``"pacs"`` and as the
+    DICOMweb server ``"pacs"``; ``pacs`` knows ``research`` as the modality ``"research"`` (so a C-MOVE can
+    deliver there). Both run the newest installed Orthanc release with the DICOMweb plugin, authentication on.
 
     Example::
 
@@ -81,17 +82,28 @@ class DemoSite:
         if version is None:
             installed = find_orthanc_binaries()
             version = max(installed, key=version_tuple) if installed else None
-        self.research = OrthancServer(version, name="research", aet="RESEARCH")
-        self.pacs = OrthancServer(version, name="pacs", aet="PACS")
+        self.research = OrthancServer(version, name="research", aet="RESEARCH", plugins=("dicomweb",))
+        self.pacs = OrthancServer(version, name="pacs", aet="PACS", plugins=("dicomweb",))
         self.research.extra_config = {
             **_DICOM_OPEN,
             "DicomModalities": {"pacs": {"AET": "PACS", "Host": "127.0.0.1", "Port": self.pacs.dicom_port}},
             "OrthancPeers": {
                 "pacs": {"Url": self.pacs.url, "Username": self.pacs.username, "Password": self.pacs.password}
             },
+            "DicomWeb": {
+                "Enable": True,
+                "Servers": {
+                    "pacs": {
+                        "Url": f"{self.pacs.url}/dicom-web/",
+                        "Username": self.pacs.username,
+                        "Password": self.pacs.password,
+                    }
+                },
+            },
         }
         self.pacs.extra_config = {
             **_DICOM_OPEN,
+            "DicomWeb": {"Enable": True},
             "DicomModalities": {
                 "research": {"AET": "RESEARCH", "Host": "127.0.0.1", "Port": self.research.dicom_port}
             },
@@ -105,6 +117,8 @@ class DemoSite:
             load_demo_data(client)
         with Orthanc(self.pacs.url, *self.pacs.auth) as client:
             for ds in make_patient_tree(1, 2, 1, 2, patient_id_prefix="PACS", modality="CT"):
+                # accession numbers of its own (PACS000101, PACS000102), not the research data's ACC000101...
+                ds.AccessionNumber = "PACS" + ds.AccessionNumber[3:]
                 client.post_instances(to_bytes(ds))
 
     def close(self) -> None:
