@@ -23,7 +23,6 @@ import httpx
 
 from .. import _sync_backend as backend
 from .._base import CHUNK_SIZE, PreparedRequest, call_timeout, custom_operation
-from .._redact import redact_location
 from .._dicomweb_files import PartFiles
 from .._dicomweb_json import dataset_from_json
 from .._dicomweb_multipart import (
@@ -63,6 +62,7 @@ from .._exceptions import (
 )
 from .._networking import ResourceRef, orthanc_ids
 from .._progress import TransferProgress
+from .._redact import redact_location
 from .._results import TransferItem, TransferResult
 from .._search_cache import SearchCache
 from .._types import NOT_GIVEN, NotGiven, TimeoutTypes
