@@ -2,8 +2,8 @@
 
 One page per family (``/studies``, ``/tools``, ``/modalities``...) instead of one page of 600 methods: a reader
 looks for a route by the resource it acts on. The grouping reads the generated operation table, so a new
-Orthanc release's routes land on the right page with no edit here. Also copies CHANGELOG.md and
-CONTRIBUTING.md into the site, so they have one source at the top of the repository.
+Orthanc release's routes land on the right page with no edit here. Also copies CHANGELOG.md,
+CONTRIBUTING.md and ARCHITECTURE.md into the site, so they have one source at the top of the repository.
 """
 
 from __future__ import annotations
@@ -46,8 +46,8 @@ for family, ops in sorted(families.items()):
             page.write(f"::: orthanc_client._generated.sync_api.OrthancAPI.{name}\n")
             page.write("    options:\n      show_root_full_path: false\n      heading_level: 2\n\n")
 
-for name in ("CHANGELOG.md", "CONTRIBUTING.md"):
-    with mkdocs_gen_files.open(name.lower(), "w") as copy:
+for name in ("CHANGELOG.md", "CONTRIBUTING.md", "ARCHITECTURE.md"):
+    with mkdocs_gen_files.open(name, "w") as copy:
         copy.write(Path(name).read_text(encoding="utf-8"))
 
 
