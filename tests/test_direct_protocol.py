@@ -22,7 +22,9 @@ from orthanc_client import (
     InvalidInputError,
     Orthanc,
     ProtocolError,
+    RedirectError,
     RequestTimeoutError,
+    UnexpectedAnswerError,
     upload,
 )
 from orthanc_client._bulk_post import DirectPoster, direct_poster
@@ -318,17 +320,18 @@ def test_a_garbage_answer_is_posted_again_at_most_once_per_file(serve: Callable[
     assert len(server.requests) == 4
 
 
-def test_html_where_json_is_due_is_a_protocol_error(serve: Callable[[Handler], RawServer]) -> None:
+def test_html_where_json_is_due_is_an_unexpected_answer(serve: Callable[[Handler], RawServer]) -> None:
     server = serve(keep_answering(answer(b"<html>login</html>", extra=b"Content-Type: text/html\r\n")))
-    with pytest.raises(ProtocolError, match="not JSON"):
+    with pytest.raises(UnexpectedAnswerError, match="not JSON") as caught:
         poster_for(server).post("instances", b"x", 1)
+    assert caught.value.content_type == "text/html" and not isinstance(caught.value, ProtocolError)
 
 
 def test_a_redirect_is_never_a_success(serve: Callable[[Handler], RawServer]) -> None:
     server = serve(keep_answering(answer(b"", status=b"302 Found", extra=b"Location: /login\r\n")))
-    with pytest.raises(HTTPError) as caught:
+    with pytest.raises(RedirectError) as caught:
         poster_for(server).post("instances", b"x", 1)
-    assert caught.value.status_code == 302
+    assert caught.value.status_code == 302 and caught.value.location is not None
     with origin_for(server).connect() as connection, pytest.raises(DirectReadError, match="HTTP 302"):
         connection.get("instances/x/file")  # the caller asks the client, which raises the typed error
 
