@@ -10,7 +10,7 @@ import time
 import zipfile
 from pathlib import Path
 
-from orthanc_client import NotFoundError, Orthanc, Study, find_studies, upload
+from orthanc_client import InvalidInputError, NotFoundError, Orthanc, Study, find_studies, upload
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_series, make_study, write
 
@@ -52,9 +52,13 @@ def main() -> None:
         print(f"downloaded {target.name}: {target.stat().st_size / 1e6:.1f} MB, {len(members)} DICOM files")
 
         try:
-            Study("no-such-study", client).load()
+            Study("-".join(["0" * 8] * 5), client).load()  # well formed, on no server
         except NotFoundError as error:
             print(f"a typed error for a missing study: {error}")
+        try:
+            Study("..", client).remove_label("x")  # '..' would address another route: refused before sending
+        except InvalidInputError as error:
+            print(f"refused before sending: {error}")
     print(f"demo finished in {time.perf_counter() - started:.1f} s; the server was stopped and its storage removed")
 
 
