@@ -35,7 +35,8 @@ def _format(value: Any, digits: int = 3) -> str:
 
 
 def print_table(rows: list[dict[str, Any]]) -> None:
-    headers = ["benchmark", "ours (s)", "pyorthanc (s)", "ratio", "ours req", "peer req", "note"]
+    # the peer is what users would pick instead: pyorthanc, dicomweb-client, simple-orthanc, plain httpx (see note)
+    headers = ["benchmark", "ours (s)", "peer (s)", "ratio", "ours req", "peer req", "note"]
     table = [
         [r["name"], _format(r["ours_s"]), _format(r.get("peer_s")), _format(r.get("ratio"), 2),
          _format(r.get("ours_requests")), _format(r.get("peer_requests")), r.get("note", "")]
