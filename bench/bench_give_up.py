@@ -31,7 +31,7 @@ import orthanc_client
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, to_bytes, write
 
-_PROXY_FILE = Path(__file__).resolve().parent.parent / "src" / "orthanc_client" / "testing" / "proxy.py"
+_PROXY_FILE = Path(__file__).resolve().parent.parent / "src" / "orthanc_client" / "testing" / "faulty_proxy.py"
 
 
 def _load_proxy() -> Any:
