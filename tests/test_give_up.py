@@ -46,6 +46,26 @@ def write_files(folder: Path, count: int) -> None:
         write(ds, folder / f"{i:04d}.dcm")
 
 
+def kill_after(proxy: FaultyProxy, method: str, path_end: str, count: int) -> None:
+    """Makes the proxy's server die once ``count`` requests matching ``method`` and ``path_end`` went through."""
+
+    def watch() -> None:
+        while sum(1 for m, path in proxy.requests if m == method and path.endswith(path_end)) < count:
+            time.sleep(0.002)
+        proxy.dead()
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def one_study_of_120(server: OrthancServer, patient_id: str) -> str:
+    """Stores a study of 2 series x 60 instances; returns its Orthanc ID."""
+    with orthanc_client.Orthanc(server.url, *server.auth) as client:
+        for ds in make_study(2, 60, patient_id=patient_id):
+            client.post_instances(to_bytes(ds))
+        (study,) = client.get_studies()
+    return str(study)
+
+
 @kinds
 @pytest.mark.timeout(60)
 async def test_upload_to_a_server_down_from_the_start_fails_every_file_in_seconds(kind: str, tmp_path: Path) -> None:
@@ -67,13 +87,7 @@ async def test_upload_whose_server_dies_mid_batch_gives_up_after_the_shared_wind
 ) -> None:
     write_files(tmp_path / "in", 120)
     with FaultyProxy(clean_orthanc.url) as proxy:
-
-        def kill_after_some() -> None:
-            while sum(1 for method, _ in proxy.requests if method == "POST") < 20:
-                time.sleep(0.002)
-            proxy.dead()
-
-        threading.Thread(target=kill_after_some, daemon=True).start()
+        kill_after(proxy, "POST", "", 20)
         started = time.monotonic()
         result = await run(kind, "upload", proxy.url, clean_orthanc.auth, tmp_path / "in", retry_for=2.0, progress=False)
         elapsed = time.monotonic() - started
@@ -88,18 +102,9 @@ async def test_upload_whose_server_dies_mid_batch_gives_up_after_the_shared_wind
 async def test_download_whose_server_dies_fails_the_rest_at_once(
     kind: str, clean_orthanc: OrthancServer, tmp_path: Path
 ) -> None:
-    with orthanc_client.Orthanc(clean_orthanc.url, *clean_orthanc.auth) as client:
-        for ds in make_study(2, 60, patient_id="DIES"):
-            client.post_instances(to_bytes(ds))
-        (study,) = client.get_studies()
+    study = one_study_of_120(clean_orthanc, "DIES")
     with FaultyProxy(clean_orthanc.url) as proxy:
-
-        def kill_after_some() -> None:
-            while sum(1 for _, path in proxy.requests if path.endswith("/file")) < 15:
-                time.sleep(0.002)
-            proxy.dead()
-
-        threading.Thread(target=kill_after_some, daemon=True).start()
+        kill_after(proxy, "GET", "/file", 15)
         started = time.monotonic()
         result = await run(kind, "download", proxy.url, clean_orthanc.auth, [("study", study)], tmp_path / "out",
                            progress=False)
@@ -182,18 +187,9 @@ async def test_upload_skipping_existing_to_a_dead_server_reports_every_file(kind
 async def test_download_zip_whose_server_dies_fails_in_seconds_and_leaves_no_file(
     kind: str, clean_orthanc: OrthancServer, tmp_path: Path
 ) -> None:
-    with orthanc_client.Orthanc(clean_orthanc.url, *clean_orthanc.auth) as client:
-        for ds in make_study(2, 60, patient_id="ZIPDIES"):
-            client.post_instances(to_bytes(ds))
-        (study,) = client.get_studies()
+    study = one_study_of_120(clean_orthanc, "ZIPDIES")
     with FaultyProxy(clean_orthanc.url) as proxy:
-
-        def kill_after_some() -> None:
-            while sum(1 for _, path in proxy.requests if path.endswith("/file")) < 15:
-                time.sleep(0.002)
-            proxy.dead()
-
-        threading.Thread(target=kill_after_some, daemon=True).start()
+        kill_after(proxy, "GET", "/file", 15)
         started = time.monotonic()
         with pytest.raises(orthanc_client.TransferError) as caught:
             await run(kind, "download_zip", proxy.url, clean_orthanc.auth, [("study", study)], tmp_path / "s.zip",

@@ -29,12 +29,22 @@ class OrthancGroup(click.Group):
         try:
             return super().invoke(ctx)
         except InvalidInputError as exc:  # an argument refused before anything was sent: a usage error
-            raise click.UsageError(_shown(ctx, str(exc)), ctx) from None
+            raise click.UsageError(_shown(ctx, _as_flags(str(exc))), ctx) from None
         except OrthancError as exc:
             raise click.ClickException(_shown(ctx, str(exc))) from None
         except OSError as exc:
             message = f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")
             raise click.ClickException(_shown(ctx, message)) from None
+
+
+# The library's refusals name its Python arguments; on the command line, the flag that sets each one.
+_PYTHON_TO_FLAGS = (("pass force=True", "give --force"),)
+
+
+def _as_flags(message: str) -> str:
+    for python, flag in _PYTHON_TO_FLAGS:
+        message = message.replace(python, flag)
+    return message
 
 
 def _shown(ctx: click.Context, message: str) -> str:

@@ -12,7 +12,6 @@ from typing import Any
 
 import click
 
-from .._exceptions import InvalidInputError
 from ._common import (
     ConnectionSettings,
     level_option,
@@ -79,11 +78,11 @@ def _run(
                 raise click.UsageError(
                     f"{action} of an instance answers with the new file and stores nothing: give --output FILE"
                 )
-            data = _as_cli_error(lambda: getattr(resource, action)(**options))
+            data = getattr(resource, action)(**options)
             Path(output).write_bytes(data)
             click.echo(f"wrote {output} ({len(data)} bytes)")
             return
-        job = _as_cli_error(lambda: getattr(resource, f"{action}_as_job")(**options))
+        job = getattr(resource, f"{action}_as_job")(**options)
         if not wait:
             print_json({"ID": job.id}) if as_json else click.echo(job.id)
             return
@@ -93,14 +92,6 @@ def _run(
         print_json({"job": job.id, **content})
     else:
         click.echo(f"new {level}: {content.get('ID')}  (Orthanc path {content.get('Path')})")
-
-
-def _as_cli_error(call: Any) -> Any:
-    """The library's refusals name Python arguments; on the command line they name the flags."""
-    try:
-        return call()
-    except InvalidInputError as error:
-        raise click.UsageError(str(error).replace("pass force=True", "give --force")) from None
 
 
 @click.command("anonymize")

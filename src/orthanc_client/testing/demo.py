@@ -19,7 +19,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .._sync.client import Orthanc
-from .dicom import make_patient_tree, make_series, to_bytes
+from .._sync.upload import upload
+from .dicom import make_patient_tree, make_series
 
 __all__ = ["DemoData", "DemoSite", "load_demo_data"]
 
@@ -50,8 +51,7 @@ def load_demo_data(client: Orthanc) -> DemoData:
         series_description="Axial 1 mm",
     )
     datasets += volume.datasets
-    for ds in datasets:
-        client.post_instances(to_bytes(ds))
+    upload(client, datasets, progress=False).raise_for_failures()
     return DemoData(patient_ids=("DEMO0001", "DEMO0002", "DEMOCT01"), instances=len(datasets))
 
 
@@ -116,10 +116,11 @@ class DemoSite:
         with Orthanc(self.research.url, *self.research.auth) as client:
             load_demo_data(client)
         with Orthanc(self.pacs.url, *self.pacs.auth) as client:
-            for ds in make_patient_tree(1, 2, 1, 2, patient_id_prefix="PACS", modality="CT"):
+            archive = make_patient_tree(1, 2, 1, 2, patient_id_prefix="PACS", modality="CT")
+            for ds in archive:
                 # accession numbers of its own (PACS000101, PACS000102), not the research data's ACC000101...
                 ds.AccessionNumber = "PACS" + ds.AccessionNumber[3:]
-                client.post_instances(to_bytes(ds))
+            upload(client, archive, progress=False).raise_for_failures()
 
     def close(self) -> None:
         """Stops both servers and deletes their storage."""
