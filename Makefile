@@ -7,7 +7,7 @@ SPEC ?=
 # every published Orthanc release's OpenAPI spec (orthanc-X.Y.Z.json), the source of openapi/history/since.json
 HISTORY ?= ../shared/orthanc-openapi-history
 
-.PHONY: help install install-orthanc install-reference venv test check lint typecheck generate check-generated history history-check openapi demo cluster-demo bench clean docs docs-serve docs-test
+.PHONY: help install install-orthanc install-reference venv test check lint typecheck layers generate check-generated history history-check openapi demo cluster-demo bench clean docs docs-serve docs-test
 
 help:
 	@echo "make demo      start a local Orthanc, upload/find/download a generated study, print a report"
@@ -58,7 +58,10 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy src/orthanc_client
 
-check: check-generated lint typecheck
+layers: venv
+	$(BIN)/lint-imports
+
+check: check-generated lint typecheck layers
 
 # One pytest run for the suite and the documentation's examples (conftest.py collects README.md and docs/),
 # so its closing line counts both.

@@ -65,7 +65,7 @@ def run(server_url: str, username: str, password: str) -> list[dict[str, Any]]:
         # default uses for a compressed series or a caller's own httpx client), against pyorthanc on the same
         # series. The direct path is not used with event hooks, so this case runs on a client made by the
         # library and counts requests from the client's log (one DEBUG line per answer, on either path).
-        from orthanc_client._sync import numpy_io
+        from orthanc_client._bulk._sync import numpy_io
 
         synthetic = make_series(100, rows=512, columns=512, patient_id="BENCHVOL")
         series_id = _upload(http, synthetic.datasets)[0]["ParentSeries"]

@@ -29,7 +29,7 @@ import httpcore
 import httpx
 
 from orthanc_client import Orthanc, Series, download, upload
-from orthanc_client._direct_http import direct_origin, post
+from orthanc_client._core.fastpath.connections import direct_origin, post
 from orthanc_client.testing.dicom import make_series, to_bytes, write
 from orthanc_client.testing.proxy import NginxProxy
 

@@ -26,8 +26,8 @@ from typing import Any
 import httpx
 
 from orthanc_client import ChangeWatcher, Orthanc, Peer, aio
-from orthanc_client._route_rules import parse_routes
-from orthanc_client._sync.route import Router
+from orthanc_client._routing._sync.route import Router
+from orthanc_client._routing.rules import parse_routes
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, make_uid, to_bytes
 

@@ -298,8 +298,8 @@ async def test_a_dripping_answer_ends_at_the_deadline(
 def test_every_error_class_survives_pickle() -> None:
     import httpx
 
-    from orthanc_client import _exceptions
-    from orthanc_client._results import TransferItem, TransferResult
+    from orthanc_client._bulk.results import TransferItem, TransferResult
+    from orthanc_client._core import errors as _exceptions
 
     request = httpx.Request("GET", "http://orthanc.test/system")
     samples: list[OrthancError] = []
@@ -415,8 +415,8 @@ async def test_upload_behind_a_login_proxy_fails_every_file_and_stores_nothing(
 def test_answer_checks_without_a_server() -> None:
     import httpx
 
-    from orthanc_client import _answers
-    from orthanc_client._redact import redact_location
+    from orthanc_client._core import answers as _answers
+    from orthanc_client._core.redact import redact_location
 
     assert _answers.expected_kind("GET", "/instances/{id}/file", "binary") == "dicom"
     assert _answers.expected_kind("POST", "/tools/create-archive", "mixed") == "zip"

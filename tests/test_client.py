@@ -248,7 +248,7 @@ async def test_a_route_first_documented_in_1_12_works_where_older_servers_serve_
 def test_default_tls_context_is_built_once_per_process(monkeypatch: pytest.MonkeyPatch) -> None:
     import ssl
 
-    from orthanc_client._base import ssl_context
+    from orthanc_client._core.tls import ssl_context
 
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)

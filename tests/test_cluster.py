@@ -17,17 +17,9 @@ import httpx
 import pytest
 
 import orthanc_client.aio as aio
-from orthanc_client import (
-    Instance,
-    InvalidInputError,
-    Job,
-    NotFoundError,
-    Orthanc,
-    Study,
-    _bulk_post,
-    upload,
-)
-from orthanc_client._nodes import NodePool, pinned
+from orthanc_client import Instance, InvalidInputError, Job, NotFoundError, Orthanc, Study, upload
+from orthanc_client._core.fastpath import posts as _bulk_post
+from orthanc_client._core.nodes import NodePool, pinned
 from orthanc_client.testing.cluster import OrthancCluster
 from orthanc_client.testing.dicom import make_study, to_bytes, write
 

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 import orthanc_client
 import orthanc_client.aio as aio
 from orthanc_client import InvalidInputError, NotFoundError, OrthancError, UnauthorizedError
-from orthanc_client._redact import redact, redact_url, secret_parts
+from orthanc_client._core.redact import redact, redact_url, secret_parts
 from orthanc_client.testing import OrthancServer
 
 # Each password's pieces are distinctive, so that finding one in a message is never a coincidence.

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from orthanc_client import ConnectError, RequestTimeoutError, ServerError
-from orthanc_client._bulk_post import DirectPoster, direct_poster
-from orthanc_client._direct_http import DirectOrigin, DirectReadError, direct_origin
+from orthanc_client._core.fastpath.connections import DirectOrigin, DirectReadError, direct_origin
+from orthanc_client._core.fastpath.posts import DirectPoster, direct_poster
 
 Script = Callable[[socket.socket, bytes], bool]  # (connection, request head) -> keep the connection open?
 

@@ -27,9 +27,9 @@ from orthanc_client import (
     UnexpectedAnswerError,
     upload,
 )
-from orthanc_client._bulk_post import DirectPoster, direct_poster
-from orthanc_client._direct_files import fetch_file
-from orthanc_client._direct_http import DirectOrigin, DirectReadError, direct_origin
+from orthanc_client._bulk.fast_files import fetch_file
+from orthanc_client._core.fastpath.connections import DirectOrigin, DirectReadError, direct_origin
+from orthanc_client._core.fastpath.posts import DirectPoster, direct_poster
 from orthanc_client.testing.dicom import make_study, to_bytes
 
 Handler = Callable[["RawServer", socket.socket], None]

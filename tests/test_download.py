@@ -108,8 +108,8 @@ async def test_zip_of_instances_larger_than_the_spool(
     api: Transfer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Instances over ``SPOOL_SIZE`` wait in a temporary file instead of memory; the zip is the same."""
-    from orthanc_client._async import download as async_download
-    from orthanc_client._sync import download as sync_download
+    from orthanc_client._bulk._async import download as async_download
+    from orthanc_client._bulk._sync import download as sync_download
 
     module = sync_download if api.kind == "sync" else async_download
     monkeypatch.setattr(module, "SPOOL_SIZE", 100)
@@ -169,8 +169,8 @@ async def test_instance_vanishing_mid_download_fails_cleanly(api: Transfer, tmp_
 
 
 async def test_download_files_takes_resource_objects(api: Transfer, tmp_path: Path) -> None:
-    from orthanc_client._async.download import download_files as async_download_files
-    from orthanc_client._sync.download import download_files
+    from orthanc_client._bulk._async.download import download_files as async_download_files
+    from orthanc_client._bulk._sync.download import download_files
 
     seed_for(api, 1)
 

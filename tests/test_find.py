@@ -133,7 +133,7 @@ def test_options_too_new_for_the_server_are_refused_before_sending(tree: Orthanc
     ],
 )
 def test_years_and_months_are_whole_date_ranges(typed: str, sent: str) -> None:
-    from orthanc_client._query import dicom_query
+    from orthanc_client._dicom.query import dicom_query
 
     assert dicom_query({"StudyDate": typed, "PatientBirthDate": typed}) == {
         "StudyDate": sent,
@@ -144,7 +144,7 @@ def test_years_and_months_are_whole_date_ranges(typed: str, sent: str) -> None:
 
 @pytest.mark.parametrize("typed", ["2024-13", "202400", "202413-"])
 def test_an_impossible_month_is_refused(typed: str) -> None:
-    from orthanc_client._query import dicom_query
+    from orthanc_client._dicom.query import dicom_query
 
     with pytest.raises(InvalidInputError, match="StudyDate"):
         dicom_query({"StudyDate": typed})

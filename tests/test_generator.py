@@ -17,8 +17,8 @@ from generator import naming
 from generator.render import render_all
 from generator.spec import load_spec, merge_operations
 from orthanc_client import AsyncOrthanc, Orthanc
+from orthanc_client._core.paths import placeholder_kinds
 from orthanc_client._generated import operations as ops
-from orthanc_client._paths import placeholder_kinds
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "openapi").glob("orthanc-*.json"))

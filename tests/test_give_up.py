@@ -17,7 +17,7 @@ import pytest
 import orthanc_client
 from orthanc_client import ConnectError
 from orthanc_client import aio as orthanc_aio
-from orthanc_client._breaker import BatchBreaker
+from orthanc_client._core.breaker import BatchBreaker
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, to_bytes, write
 from orthanc_client.testing.faulty_proxy import FaultyProxy

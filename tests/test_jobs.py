@@ -11,7 +11,7 @@ import pytest
 import orthanc_client
 import orthanc_client.aio
 from orthanc_client import Job, JobFailedError, JobState, JobTimeoutError
-from orthanc_client._job_state import (
+from orthanc_client._jobs.state import (
     FIRST_POLL_INTERVAL,
     MAX_POLL_INTERVAL,
     MIN_POLL_INTERVAL,

@@ -68,7 +68,7 @@ def test_a_progress_bar_without_rich_names_the_extra() -> None:
         sys.modules["rich"] = None
         sys.modules["rich.progress"] = None
         from orthanc_client import InvalidInputError
-        from orthanc_client._progress import progress_wanted
+        from orthanc_client._bulk.progress import progress_wanted
         assert progress_wanted(None) is False  # the default: silently no bar
         try:
             progress_wanted(True)

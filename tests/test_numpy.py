@@ -10,7 +10,9 @@ import pytest
 
 import orthanc_client.aio as aio
 from orthanc_client import Instance, Series
-from orthanc_client._volume import SliceGeometry, geometric_order, parse_npy_header, permute_in_place
+from orthanc_client._bulk.npy_header import parse_npy_header
+from orthanc_client._bulk.slice_order import SliceGeometry, geometric_order
+from orthanc_client._bulk.volume import permute_in_place
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_series
 
@@ -40,7 +42,7 @@ async def test_async_series_to_numpy(clean_orthanc: OrthancServer) -> None:
     datasets = list(synthetic.datasets)
     random.Random(1).shuffle(datasets)
     series_id = upload(clean_orthanc, datasets)[0]["ParentSeries"]
-    from orthanc_client._async import numpy_io
+    from orthanc_client._bulk._async import numpy_io
 
     async with async_client(clean_orthanc) as client:
         volume = await aio.Series(series_id, client).to_numpy()
@@ -79,7 +81,7 @@ def test_in_place_permutation_and_npy_header() -> None:
 
 @pytest.mark.parametrize("strategy", ["files", "server"])
 def test_series_strategies_agree_on_values_order_and_dtype(clean_orthanc: OrthancServer, strategy: str) -> None:
-    from orthanc_client._sync import numpy_io
+    from orthanc_client._bulk._sync import numpy_io
 
     synthetic = make_series(7, rows=10, columns=6, slice_spacing=-2.0, dtype="int16", rescale_slope=0.5,
                             rescale_intercept=3.0)
@@ -116,7 +118,7 @@ def test_compressed_files_are_decoded_elsewhere_and_fill_their_slots(clean_ortha
 
 def test_unknown_strategy_is_refused_before_any_request(clean_orthanc: OrthancServer) -> None:
     from orthanc_client import InvalidInputError
-    from orthanc_client._sync import numpy_io
+    from orthanc_client._bulk._sync import numpy_io
 
     with sync_client(clean_orthanc) as client, pytest.raises(InvalidInputError, match="strategy"):
         numpy_io.series_to_numpy(Series("0" * 8 + "-00000000" * 4, client), rescale=False, concurrency=1, strategy="pixels")
@@ -127,7 +129,8 @@ def test_pixel_header_parser_implicit_vr_sequences_and_unused_bits() -> None:
     from pydicom.sequence import Sequence
     from pydicom.uid import ImplicitVRLittleEndian
 
-    from orthanc_client._volume import NotNativeError, fix_unused_bits, parse_pixel_header
+    from orthanc_client._bulk.volume import fix_unused_bits
+    from orthanc_client._dicom.pixel_header import NotNativeError, parse_pixel_header
     from orthanc_client.testing.dicom import to_bytes
 
     ds = make_series(1, rows=3, columns=4).datasets[0]
@@ -216,7 +219,7 @@ async def test_default_reads_the_files_straight_into_the_volume(
 def test_direct_reads_that_fail_are_asked_again_through_the_client(
     clean_orthanc: OrthancServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from orthanc_client import _direct_http
+    from orthanc_client._core.fastpath import connections as _direct_http
 
     caplog.set_level(logging.DEBUG, logger="orthanc_client")
     synthetic = make_series(6, rows=9, columns=7, slice_spacing=2.0)
@@ -262,7 +265,7 @@ def test_default_sends_a_compressed_series_to_orthancs_route(
 @pytest.mark.parametrize("strategy", ["auto", "server"])
 def test_a_missing_series_is_not_found_on_either_route(clean_orthanc: OrthancServer, strategy: str) -> None:
     from orthanc_client import NotFoundError
-    from orthanc_client._sync import numpy_io
+    from orthanc_client._bulk._sync import numpy_io
 
     with sync_client(clean_orthanc) as client, pytest.raises(NotFoundError):
         numpy_io.series_to_numpy(Series("0" * 8 + "-00000000" * 4, client), rescale=False, concurrency=2,

@@ -22,10 +22,16 @@ from click.testing import CliRunner
 import orthanc_client
 import orthanc_client.aio as aio
 from orthanc_client import InvalidInputError, NotFoundError
-from orthanc_client._base import prepare_request
+from orthanc_client._core.operation import Operation
+from orthanc_client._core.paths import (
+    KINDS,
+    checked_raw_path,
+    checked_route,
+    placeholder_kinds,
+    validated_segment,
+)
+from orthanc_client._core.prepare import prepare_request
 from orthanc_client._generated import operations as ops
-from orthanc_client._operation import Operation
-from orthanc_client._paths import KINDS, checked_raw_path, checked_route, placeholder_kinds, validated_segment
 from orthanc_client.testing import OrthancServer, version_tuple
 from orthanc_client.testing.dicom import make_patient_tree
 

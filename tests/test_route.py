@@ -18,8 +18,8 @@ import pytest
 
 import orthanc_client.aio as aio
 from orthanc_client import InvalidInputError, Orthanc, PseudonymMint
-from orthanc_client._route_rules import main_tags_match, parse_routes
-from orthanc_client._sync.route import Router, route_status
+from orthanc_client._routing._sync.route import Router, route_status
+from orthanc_client._routing.rules import main_tags_match, parse_routes
 from orthanc_client.testing import OrthancServer, version_tuple
 from orthanc_client.testing.dicom import make_study, make_uid
 
@@ -292,7 +292,8 @@ def test_modify_label_and_send_by_dicomweb(orthanc_version: str, tmp_path: Path)
 def test_doctests_of_the_rules_and_the_mint() -> None:
     import doctest
 
-    from orthanc_client import _pseudonyms, _route_rules
+    from orthanc_client._resources import pseudonyms as _pseudonyms
+    from orthanc_client._routing import rules as _route_rules
 
     for module in (_route_rules, _pseudonyms):
         failed, attempted = doctest.testmod(module)

@@ -13,14 +13,16 @@ from typing import Any
 import httpx
 import pytest
 
-from orthanc_client import Orthanc, _bulk_post, _dicomfiles, orthanc_instance_id
+from orthanc_client import Orthanc, orthanc_instance_id
 from orthanc_client import aio as orthanc_aio
-from orthanc_client._dicomfiles import (
+from orthanc_client._bulk import dicom_files as _dicomfiles
+from orthanc_client._bulk.dicom_files import (
     LocalSource,
     inspect_source,
     looks_like_preambleless_dicom,
     read_identifiers,
 )
+from orthanc_client._core.fastpath import posts as _bulk_post
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, to_bytes, write
 

@@ -16,7 +16,7 @@ import pytest
 
 import orthanc_client.aio as aio
 from orthanc_client import Change, ChangeWatcher, InvalidInputError, Orthanc
-from orthanc_client._watch_state import WatchState
+from orthanc_client._routing.watch_state import WatchState
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, make_uid
 

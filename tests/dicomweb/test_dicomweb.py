@@ -331,7 +331,7 @@ async def test_transfer_syntax_negotiation(api: Api, clean_dicomweb: OrthancServ
 def test_json_to_dataset_equals_pydicoms_from_json(tree: list[Dataset], clean_dicomweb: OrthancServer) -> None:
     import httpx
 
-    from orthanc_client._dicomweb_json import dataset_from_json
+    from orthanc_client._dicomweb.dicom_json import dataset_from_json
 
     study = str(tree[0].StudyInstanceUID)
     with httpx.Client(base_url=clean_dicomweb.url, auth=clean_dicomweb.auth) as http:

@@ -10,9 +10,9 @@ import httpx
 import pytest
 
 from orthanc_client import DicomWebError, DicomWebNotEnabledError, MultipartError, NotFoundError
-from orthanc_client._dicomweb_multipart import MultipartParser, PartData, PartEnd, PartStart, split_parts
-from orthanc_client._dicomweb_query import qido_pairs
-from orthanc_client._dicomweb_stow import parse_stow_answer, sop_instance_uid
+from orthanc_client._dicomweb.multipart import MultipartParser, PartData, PartEnd, PartStart, split_parts
+from orthanc_client._dicomweb.query import qido_pairs
+from orthanc_client._dicomweb.stow import parse_stow_answer, sop_instance_uid
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, to_bytes
 
@@ -255,7 +255,7 @@ def test_layout_tags_scan_matches_pydicom_and_skips_sequences() -> None:
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
 
-    from orthanc_client._dicomweb_stow import LAYOUT_TAGS, layout_tags
+    from orthanc_client._dicomweb.stow import LAYOUT_TAGS, layout_tags
 
     for dataset in make_study(2, 2):
         item = Dataset()
@@ -273,7 +273,7 @@ def test_layout_tags_scan_matches_pydicom_and_skips_sequences() -> None:
 
 @pytest.mark.parametrize("threaded", [True, False])
 def test_part_files_abort_keeps_the_complete_parts_and_removes_the_partial(tmp_path: Path, threaded: bool) -> None:
-    from orthanc_client._dicomweb_files import PartFiles
+    from orthanc_client._dicomweb.files import PartFiles
 
     files = [to_bytes(ds) for ds in make_study(1, 3)]
     writer = PartFiles(

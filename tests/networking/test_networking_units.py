@@ -10,8 +10,15 @@ import httpx
 import pytest
 
 from orthanc_client import DicomNetworkError, FindAnswer, InvalidInputError, NotFoundError
-from orthanc_client._exceptions import HTTPError, error_for_response
-from orthanc_client._manifest import (
+from orthanc_client._core.errors import HTTPError, error_for_response
+from orthanc_client._network.bodies import (
+    find_body,
+    normalize_level,
+    raise_remote_error,
+    retrieve_identifiers,
+    uid_list_query,
+)
+from orthanc_client._network.transfer_manifest import (
     ANONYMIZED,
     ANONYMIZING,
     FAILED,
@@ -20,14 +27,7 @@ from orthanc_client._manifest import (
     VERIFIED,
     Manifest,
 )
-from orthanc_client._modify import anonymize_options
-from orthanc_client._networking import (
-    find_body,
-    normalize_level,
-    raise_remote_error,
-    retrieve_identifiers,
-    uid_list_query,
-)
+from orthanc_client._resources.modify import anonymize_options
 
 
 def test_find_answer_reads_typed_values() -> None:
@@ -190,7 +190,7 @@ def test_remote_errors_are_told_apart_from_orthancs_own() -> None:
 
 
 def test_one_resource_to_retrieve_is_not_iterated() -> None:
-    from orthanc_client._async.modality import _as_items
+    from orthanc_client._network._async.modality import _as_items
 
     answer = FindAnswer("Study", {"StudyInstanceUID": "1.2"})
     identifier = {"StudyInstanceUID": "1.2"}
@@ -201,7 +201,7 @@ def test_one_resource_to_retrieve_is_not_iterated() -> None:
 
 @pytest.mark.parametrize(("given", "sent"), [(2, 2), (2.0, 2), (0.5, 1), (10.2, 11)])
 def test_dicom_timeouts_are_whole_seconds_rounded_up(given: float, sent: int) -> None:
-    from orthanc_client._networking import dicom_timeout_seconds, query_body
+    from orthanc_client._network.bodies import dicom_timeout_seconds, query_body
 
     assert dicom_timeout_seconds(given) == sent
     assert query_body("Study", {}, given)["Timeout"] == sent
@@ -209,7 +209,7 @@ def test_dicom_timeouts_are_whole_seconds_rounded_up(given: float, sent: int) ->
 
 @pytest.mark.parametrize("bad", [0, -1, float("nan"), float("inf"), True, "5"])
 def test_a_dicom_timeout_that_is_not_a_positive_number_is_refused(bad: object) -> None:
-    from orthanc_client._networking import dicom_timeout_seconds
+    from orthanc_client._network.bodies import dicom_timeout_seconds
 
     with pytest.raises(InvalidInputError, match="dicom_timeout"):
         dicom_timeout_seconds(bad)  # type: ignore[arg-type]

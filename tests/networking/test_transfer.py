@@ -14,7 +14,14 @@ import pydicom
 import pytest
 
 from orthanc_client import InvalidInputError, TransferReport, UnsupportedByServerError
-from orthanc_client._manifest import ANONYMIZED, ANONYMIZING, FAILED, VERIFIED, Manifest, StudyRecord
+from orthanc_client._network.transfer_manifest import (
+    ANONYMIZED,
+    ANONYMIZING,
+    FAILED,
+    VERIFIED,
+    Manifest,
+    StudyRecord,
+)
 from orthanc_client.testing import version_tuple
 from orthanc_client.testing.dicom import to_bytes
 

@@ -9,13 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from .._operation import presence
-from .._types import NOT_GIVEN, NotGiven, QueryParams, RawContent, TimeoutTypes
+from .._core._async.protocol import (
+    NOT_GIVEN,
+    NotGiven,
+    QueryParams,
+    RawContent,
+    TimeoutTypes,
+    presence,
+)
 from . import operations as _ops
 
 if TYPE_CHECKING:
-    from .._operation import Operation
-    from .._async.streaming import AsyncStreamContext
+    from .._core._async.protocol import Operation, AsyncStreamContext
     from . import models
 
 

@@ -5,7 +5,7 @@ does), and the same for query arguments and body fields newer than the route (fr
 
 from __future__ import annotations
 
-from .._operation import Operation
+from .._core.protocol import Operation
 
 SPECS: dict[str, str] = {
     "1.10.1": "8ce1fe22cfe5ef2f342154c4aaab80969dc86e6f8a98569871642bc4a204012e",  # sha256 of orthanc-1.10.1.json

@@ -9,13 +9,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, cast
 
-from .._operation import presence
-from .._types import NOT_GIVEN, NotGiven, QueryParams, RawContent, TimeoutTypes
+from .._core._sync.protocol import (
+    NOT_GIVEN,
+    NotGiven,
+    QueryParams,
+    RawContent,
+    TimeoutTypes,
+    presence,
+)
 from . import operations as _ops
 
 if TYPE_CHECKING:
-    from .._operation import Operation
-    from .._sync.streaming import StreamContext
+    from .._core._sync.protocol import Operation, StreamContext
     from . import models
 
 

@@ -17,7 +17,7 @@ import importlib
 import sys
 
 COMMAND_MODULES = [
-    "transfer", "modality", "find", "modify", "labels", "jobs", "system", "resources", "peers", "route",
+    "files", "modality", "find", "modify", "labels", "jobs", "system", "resources", "peers", "route",
     "watch_folder", "dicomweb",
 ]
 

@@ -11,11 +11,11 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .._base import as_timeout
-from .._exceptions import InvalidInputError, NotFoundError, OrthancError
-from .._redact import redact, redact_url, secret_parts
-from .._sync.client import Orthanc
-from .._sync.resources import Instance, Patient, Resource, Series, Study
+from .._client._sync.client import Orthanc
+from .._core.errors import InvalidInputError, NotFoundError, OrthancError
+from .._core.redact import redact, redact_url, secret_parts
+from .._core.timeouts import as_timeout
+from .._resources._sync.resources import Instance, Patient, Resource, Series, Study
 
 stdout = Console(soft_wrap=True)
 stderr = Console(stderr=True)

@@ -8,9 +8,9 @@ from typing import Any, cast
 
 import click
 
-from .._results import TransferResult
-from .._sync.dicomweb import DicomWeb
-from .._sync.download import Layout
+from .._bulk._sync.download import Layout
+from .._bulk.results import TransferResult
+from .._dicomweb._sync.dicomweb import DicomWeb
 from ._common import ConnectionSettings, parse_assignments, pass_settings, print_json, print_table, stdout
 
 COLUMNS = {

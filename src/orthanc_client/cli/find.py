@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from .._sync.client import Orthanc
-from .._sync.find import iter_resources
+from .._client._sync.client import Orthanc
+from .._resources._sync.find import iter_resources
 from ._common import (
     RESOURCE_CLASSES,
     ConnectionSettings,

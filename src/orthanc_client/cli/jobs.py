@@ -7,9 +7,9 @@ import time
 
 import click
 
-from .._job_state import JobState
-from .._sync.client import Orthanc
-from .._sync.jobs import Job
+from .._client._sync.client import Orthanc
+from .._jobs._sync.jobs import Job
+from .._jobs.state import JobState
 from ._common import ConnectionSettings, pass_settings, print_json, print_table, stderr
 
 

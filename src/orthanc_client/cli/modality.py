@@ -9,9 +9,9 @@ from typing import TextIO
 
 import click
 
-from .._networking import DEFAULT_RETURN_TAGS
-from .._sync.modality import Modality
-from .._sync.transfer import transfer
+from .._network._sync.modality import Modality
+from .._network._sync.transfer import transfer
+from .._network.bodies import DEFAULT_RETURN_TAGS
 from ._common import (
     ConnectionSettings,
     fail,
@@ -21,7 +21,7 @@ from ._common import (
     print_json,
     print_table,
 )
-from .transfer import json_option, progress_option
+from .files import json_option, progress_option
 
 
 def register(cli: click.Group) -> None:

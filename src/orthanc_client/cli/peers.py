@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .._sync.peer import Peer
+from .._network._sync.peer import Peer
 from ._common import ConnectionSettings, pass_settings, print_json, print_table
 
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import click
 
-from .._progress import format_bytes
-from .._sync.resources import Resource
+from .._bulk.progress import format_bytes
+from .._resources._sync.resources import Resource
 from ._common import (
     RESOURCE_CLASSES,
     ConnectionSettings,

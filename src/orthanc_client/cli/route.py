@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from .._pseudonyms import PseudonymMint
-from .._route_rules import load_routes
-from .._sync.route import Router, route_status
+from .._resources.pseudonyms import PseudonymMint
+from .._routing._sync.route import Router, route_status
+from .._routing.rules import load_routes
 from ._common import ConnectionSettings, pass_settings, print_json, print_table, stdout
 
 SECRET_VARIABLE = "ORTHANC_PSEUDONYM_SECRET"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .._progress import format_bytes
+from .._bulk.progress import format_bytes
 from ._common import ConnectionSettings, pass_settings, print_json, print_table
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from .._sync.folder_watch import FolderWatcher
+from .._routing._sync.folder_watch import FolderWatcher
 from ._common import ConnectionSettings, pass_settings, print_json
 from .route import _log_to_stderr
 

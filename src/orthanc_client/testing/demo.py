@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .._sync.client import Orthanc
-from .._sync.upload import upload
+from .._bulk._sync.upload import upload
+from .._client._sync.client import Orthanc
 from .dicom import make_patient_tree, make_series
 
 __all__ = ["DemoData", "DemoSite", "load_demo_data"]

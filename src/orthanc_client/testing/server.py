@@ -28,7 +28,7 @@ from typing import Any
 import httpx
 from typing_extensions import Self  # typing.Self is 3.11+; pydantic depends on typing_extensions
 
-from .._operation import parse_version
+from .._core.operation import parse_version
 
 __all__ = [
     "DEFAULT_CHROOT_BASE",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from ..._sync.find import LabelsConstraint, find_body
+from ..._resources._sync.find import LabelsConstraint, find_body
 from ._native import native_of
 from ._resources import Instance, Patient, Resource, Series, Study
 from .util import async_to_sync, ensure_non_raw_response

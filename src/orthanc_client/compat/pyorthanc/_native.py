@@ -16,12 +16,13 @@ from typing import Any
 
 import httpx
 
-from ..._async.client import AsyncOrthanc as _NativeAsync
-from ..._base import PreparedRequest, prepare_request, timeout_for
-from ..._exceptions import error_for_response
-from ..._operation import Operation
-from ..._sync.client import Orthanc as _NativeSync
-from ..._types import NOT_GIVEN
+from ..._client._async.client import AsyncOrthanc as _NativeAsync
+from ..._client._sync.client import Orthanc as _NativeSync
+from ..._core.errors import error_for_response
+from ..._core.operation import Operation
+from ..._core.prepare import PreparedRequest, prepare_request
+from ..._core.timeouts import timeout_for
+from ..._core.types import NOT_GIVEN
 from ._signatures import SIGNATURES
 
 # True while a facade call made in ``return_raw_response`` mode runs (a context variable, so that threads and

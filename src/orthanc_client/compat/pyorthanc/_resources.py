@@ -22,8 +22,8 @@ from typing import Any, BinaryIO, Generic, TypeVar, Union, overload
 import httpx
 from typing_extensions import Self
 
-from ..._exceptions import RequestTimeoutError
-from ..._paths import resource_path, validated_segment
+from ..._core.errors import RequestTimeoutError
+from ..._core.paths import resource_path, validated_segment
 from . import errors
 from ._native import native_of
 from .jobs import Job, _iso_to_datetime
@@ -146,7 +146,7 @@ class Resource:
         return _format_params(simplify, short)
 
     def _check_identifier_kept(self, replace: dict[str, Any], force: bool, verb: str) -> None:
-        # pyorthanc's check, not orthanc_client._modify's: pyorthanc refuses (ModificationError) only replacing
+        # pyorthanc's check, not orthanc_client._resources.modify's: pyorthanc refuses (ModificationError) only replacing
         # the resource's own identifier, and lets Orthanc judge removals and other levels' identifiers, which
         # the native check refuses with InvalidInputError.
         if self._uid_tag in replace and not force:
@@ -214,7 +214,7 @@ def _edit_body(remove: list[Any] | None, replace: dict[str, Any] | None, keep: l
                private_creator: str | None, dicom_version: str | None = None, **fields: Any) -> dict[str, Any]:
     """pyorthanc's body for ``/modify`` and ``/anonymize`` (``fields``: the options that differ between them).
 
-    Not ``orthanc_client._modify``'s builders: those check identifiers the native way (see
+    Not ``orthanc_client._resources.modify``'s builders: those check identifiers the native way (see
     ``Resource._check_identifier_kept``) and refuse a lone string as a tag list, which pyorthanc sends as is.
     """
     body: dict[str, Any] = {"Remove": remove or [], "Replace": replace or {}, "Keep": keep or [], "Force": force,

@@ -15,8 +15,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any
 
-from ..._dicomfiles import read_identifiers
-from ..._exceptions import HTTPError
+from ..._bulk.dicom_files import read_identifiers
+from ..._core.errors import HTTPError
 from ._native import native_of
 from ._resources import Instance
 from .util import ensure_non_raw_response

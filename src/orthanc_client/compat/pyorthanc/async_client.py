@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from ..._paths import checked_route
+from ..._core.paths import checked_route
 from ._native import PYORTHANC_API_VERSION, NativeAsyncOrthanc, checked, install_route_methods
 
 __all__ = ["AsyncOrthanc"]

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from ..._paths import checked_route
+from ..._core.paths import checked_route
 from ._native import PYORTHANC_API_VERSION, NativeOrthanc, checked, install_route_methods
 
 __all__ = ["Orthanc"]

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from ..._job_state import next_poll_interval
+from ..._jobs.state import next_poll_interval
 from ._native import native_of
 from ._sdk_enums import ErrorCode
 from .client import Orthanc

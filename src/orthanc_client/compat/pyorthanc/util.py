@@ -7,8 +7,8 @@ import warnings
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from ..._dicomfiles import orthanc_hash
-from ..._sync.resources import Instance as _NativeInstance
+from ..._bulk.dicom_files import orthanc_hash
+from ..._resources._sync.resources import Instance as _NativeInstance
 from ._native import native_of
 from .async_client import AsyncOrthanc
 from .client import Orthanc

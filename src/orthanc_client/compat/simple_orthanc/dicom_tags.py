@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..._exceptions import InvalidInputError
+from ..._core.errors import InvalidInputError
 
 
 def _pydicom_datadict() -> Any:

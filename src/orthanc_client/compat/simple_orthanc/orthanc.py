@@ -14,12 +14,12 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..._dicomfiles import classify
-from ..._exceptions import InvalidInputError
-from ..._selection_data import SelectionError
-from ..._sync.client import Orthanc as NativeOrthanc
-from ..._sync.selection import Selection
-from ..._sync.upload import upload
+from ..._bulk._sync.upload import upload
+from ..._bulk.dicom_files import classify
+from ..._client._sync.client import Orthanc as NativeOrthanc
+from ..._core.errors import InvalidInputError
+from ..._selection._sync.selection import Selection
+from ..._selection.data import SelectionError
 from .constants import ASCENDING, DESCENDING, DESCENDING_OLD_SPELLING
 from .dicom_tags import DicomLevels, OrthancDicomTag, is_keyword, main_dicom_tags, parse_dicom_value
 

@@ -1,0 +1,307 @@
+"""``multipart/related`` (RFC 2387) without I/O: a push parser for WADO-RS answers, and the STOW-RS body.
+
+The parser is fed chunks as they come off the socket and returns events (a part starts with its headers,
+some of its bytes, the part ends), so a caller can write each part straight to a file and hold no more than
+one chunk in memory, or gather small parts whole. ``close()`` raises ``MultipartError`` unless the closing
+delimiter was seen: an answer cut mid-stream is never taken for a complete one.
+"""
+
+from __future__ import annotations
+
+import bisect
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Union
+
+from .query import MultipartError
+
+
+@dataclass
+class PartStart:
+    """A part begins; ``headers`` are lower-cased names -> values."""
+
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def content_type(self) -> str:
+        return self.headers.get("content-type", "")
+
+    @property
+    def content_location(self) -> str | None:
+        return self.headers.get("content-location")
+
+
+@dataclass
+class PartData:
+    data: bytes
+
+
+@dataclass
+class PartEnd:
+    pass
+
+
+Event = Union[PartStart, PartData, PartEnd]
+
+_PREAMBLE, _AFTER_DELIMITER, _HEADERS, _BODY, _DONE, _COUNTED = range(6)
+_MAX_HEADERS = 64 * 1024
+
+
+class MultipartParser:
+    """Incremental parser of one ``multipart/related`` body with the given boundary.
+
+    Example::
+
+        parser = MultipartParser(b"abc")
+        events = parser.feed(b"--abc\\r\\nContent-Type: application/dicom\\r\\n\\r\\nDICM...\\r\\n--abc--")
+        parser.close()
+    """
+
+    def __init__(self, boundary: bytes) -> None:
+        if not boundary:
+            raise MultipartError("empty multipart boundary")
+        self._delimiter = b"\r\n--" + boundary
+        # A body starting with "--boundary" (no preamble) matches the same search as every later delimiter.
+        self._buffer = bytearray(b"\r\n")
+        self._state = _PREAMBLE
+        self.parts = 0
+        self.received = 0
+        self._remaining = 0
+        self._counted = False
+
+    @property
+    def complete(self) -> bool:
+        """True once the closing delimiter was read."""
+        return self._state == _DONE
+
+    def feed(self, chunk: bytes) -> list[Event]:
+        """Parses ``chunk``; returns the events it completes (possibly none)."""
+        self.received += len(chunk)
+        if self._state == _DONE:
+            return []  # the epilogue is ignored, as RFC 2046 says
+        events: list[Event] = []
+        buffer = self._buffer
+        if self._state == _COUNTED and not buffer:
+            # A part that gave its Content-Length: its bytes are handed on without copying or searching.
+            if len(chunk) <= self._remaining:
+                self._remaining -= len(chunk)
+                if chunk:
+                    events.append(PartData(chunk))
+                if self._remaining:
+                    return events
+                self._state = _BODY
+                return events
+            events.append(PartData(chunk[: self._remaining]))
+            chunk = chunk[self._remaining :]
+            self._remaining = 0
+            self._state = _BODY
+        buffer += chunk
+        delimiter = self._delimiter
+        while True:
+            state = self._state
+            if state == _COUNTED:
+                take = min(self._remaining, len(buffer))
+                if take:
+                    events.append(PartData(bytes(buffer[:take])))
+                    del buffer[:take]
+                    self._remaining -= take
+                if self._remaining:
+                    return events
+                self._state = _BODY
+            elif state == _BODY:
+                if self._counted:
+                    # The declared length must end exactly at a delimiter: a wrong Content-Length is an error,
+                    # never a part that silently swallowed its neighbour.
+                    if len(buffer) < len(delimiter):
+                        return events
+                    if not buffer.startswith(delimiter):
+                        raise MultipartError(f"part {self.parts} is not followed by a delimiter after its Content-Length")
+                    self._counted = False
+                index = buffer.find(delimiter)
+                if index < 0:
+                    # Keep what could be the start of a delimiter split across chunks.
+                    safe = len(buffer) - len(delimiter) + 1
+                    if safe > 0:
+                        events.append(PartData(bytes(buffer[:safe])))
+                        del buffer[:safe]
+                    return events
+                if index:
+                    events.append(PartData(bytes(buffer[:index])))
+                events.append(PartEnd())
+                del buffer[: index + len(delimiter)]
+                self._state = _AFTER_DELIMITER
+            elif state == _PREAMBLE:
+                index = buffer.find(delimiter)
+                if index < 0:
+                    keep = len(delimiter) - 1
+                    if len(buffer) > keep:
+                        del buffer[: len(buffer) - keep]
+                    return events
+                del buffer[: index + len(delimiter)]
+                self._state = _AFTER_DELIMITER
+            elif state == _AFTER_DELIMITER:
+                if len(buffer) < 2:
+                    return events
+                if buffer[:2] == b"--":
+                    self._state = _DONE
+                    buffer.clear()
+                    return events
+                end = buffer.find(b"\r\n")
+                if end < 0:
+                    if len(buffer) > 1024:
+                        raise MultipartError("garbage after a multipart delimiter")
+                    return events
+                if buffer[:end].strip(b" \t"):
+                    raise MultipartError("garbage after a multipart delimiter")
+                del buffer[: end + 2]
+                self._state = _HEADERS
+            elif state == _HEADERS:
+                if buffer[:2] == b"\r\n":
+                    head = b""
+                    del buffer[:2]
+                else:
+                    end = buffer.find(b"\r\n\r\n")
+                    if end < 0:
+                        if len(buffer) > _MAX_HEADERS:
+                            raise MultipartError("a multipart part has more than 64 KB of headers")
+                        return events
+                    head = bytes(buffer[:end])
+                    del buffer[: end + 4]
+                start = _parse_headers(head)
+                events.append(PartStart(start))
+                self.parts += 1
+                length = start.get("content-length", "")
+                # With a length, the delimiter is still checked right after it (_BODY finds it at index 0).
+                if length.isdigit():
+                    self._remaining = int(length)
+                    self._counted = True
+                    self._state = _COUNTED
+                else:
+                    self._state = _BODY
+            else:
+                return events
+
+    def close(self) -> None:
+        """Raises ``MultipartError`` unless the whole body (up to the closing delimiter) was fed."""
+        if self._state != _DONE:
+            where = "before its first part" if self.parts == 0 and self._state == _PREAMBLE else (
+                f"in part {self.parts}" if self._state == _BODY else f"after part {self.parts}"
+            )
+            raise MultipartError(
+                f"the multipart answer ended early ({where}, {self.received} bytes received): "
+                "the server or a proxy cut the stream"
+            )
+
+
+def _parse_headers(head: bytes) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for line in head.decode("latin-1").split("\r\n"):
+        if not line.strip():
+            continue
+        name, colon, value = line.partition(":")
+        if not colon:
+            raise MultipartError(f"malformed multipart header line {line[:100]!r}")
+        headers[name.strip().lower()] = value.strip()
+    return headers
+
+
+def new_boundary() -> str:
+    """A boundary that cannot occur in DICOM data by chance."""
+    return "orthanc-client-" + secrets.token_hex(16)
+
+
+def part_head(boundary: str, content_type: str, length: int | None = None) -> bytes:
+    """The delimiter and headers that open one part of a body we send."""
+    head = f"--{boundary}\r\nContent-Type: {content_type}\r\n"
+    if length is not None:
+        head += f"Content-Length: {length}\r\n"
+    return (head + "\r\n").encode("latin-1")
+
+
+def closing(boundary: str) -> bytes:
+    return f"--{boundary}--\r\n".encode("latin-1")
+
+
+def split_parts(body: bytes, boundary: bytes) -> Iterator[tuple[PartStart, bytes]]:
+    """Every part of a whole body (for small answers): ``(headers, content)`` pairs."""
+    parser = MultipartParser(boundary)
+    start: PartStart | None = None
+    pieces: list[bytes] = []
+    for event in parser.feed(body):
+        if isinstance(event, PartStart):
+            start, pieces = event, []
+        elif isinstance(event, PartData):
+            pieces.append(event.data)
+        elif start is not None:
+            yield start, b"".join(pieces)
+    parser.close()
+
+
+class ChunksReader:
+    """A read-only binary file over a list of chunks (a part as it arrived), so that pydicom reads a part
+    without the chunks being joined first: each large value (the pixel data) is copied once, into its own
+    bytes, instead of twice.
+
+    Example::
+
+        dataset = pydicom.dcmread(ChunksReader([b"...", b"..."]))
+    """
+
+    def __init__(self, chunks: list[bytes]) -> None:
+        self._chunks = [chunk for chunk in chunks if chunk]
+        self._starts: list[int] = []
+        total = 0
+        for chunk in self._chunks:
+            self._starts.append(total)
+            total += len(chunk)
+        self._size = total
+        self._position = 0
+        self._index = 0  # the chunk holding self._position (sequential reads stay O(1))
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        if whence == 1:
+            offset += self._position
+        elif whence == 2:
+            offset += self._size
+        self._position = max(0, offset)
+        self._index = max(0, bisect.bisect_right(self._starts, self._position) - 1)
+        return self._position
+
+    def read(self, size: int | None = -1) -> bytes:
+        if size is None or size < 0:
+            size = self._size - self._position
+        size = min(size, self._size - self._position)
+        if size <= 0:
+            return b""
+        index = self._index
+        while index + 1 < len(self._chunks) and self._starts[index + 1] <= self._position:
+            index += 1
+        offset = self._position - self._starts[index]
+        chunk = self._chunks[index]
+        if offset + size <= len(chunk):
+            data = chunk[offset : offset + size] if size != len(chunk) else chunk
+        else:
+            pieces = [memoryview(chunk)[offset:]]
+            needed = size - len(pieces[0])
+            while needed > 0:
+                index += 1
+                piece = memoryview(self._chunks[index])[:needed]
+                pieces.append(piece)
+                needed -= len(piece)
+            data = b"".join(pieces)
+        self._position += size
+        self._index = index
+        return data
+
+    def close(self) -> None:
+        self._chunks = []

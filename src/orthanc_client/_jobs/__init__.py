@@ -1,0 +1,2 @@
+"""Orthanc jobs: ``Job`` (wait, pause, resume, cancel, retry) and their states.
+"""

@@ -1,0 +1,2 @@
+"""Selections: ``client.select(...)``, simple-orthanc's chained query API on top of ``find_*``.
+"""
