@@ -13,9 +13,9 @@ from pathlib import Path
 
 import mkdocs_gen_files
 
+from orthanc_client._core.operation import Operation
 from orthanc_client._generated import operations
 from orthanc_client._generated.sync_api import OrthancAPI
-from orthanc_client._operation import Operation
 
 families: dict[str, list[Operation]] = defaultdict(list)
 for value in vars(operations).values():
