@@ -12,7 +12,7 @@ import pytest
 from orthanc_client import DicomNetworkError, FindAnswer, InvalidInputError, NotFoundError
 from orthanc_client._core.errors import HTTPError, error_for_response
 from orthanc_client._network.bodies import (
-    find_body,
+    c_find_body,
     normalize_level,
     raise_remote_error,
     retrieve_identifiers,
@@ -64,7 +64,7 @@ def test_retrieve_identifiers_and_levels() -> None:
 def test_find_body_converts_python_values_and_asks_for_counts() -> None:
     import datetime as dt
 
-    body = find_body(
+    body = c_find_body(
         "Study", {"StudyDate": (dt.date(2024, 1, 1), None), "Modality": ["CT", "MR"]}, ["BodyPartExamined"], 5
     )
     assert body["Query"]["StudyDate"] == "20240101-" and body["Query"]["Modality"] == "CT\\MR"

@@ -196,7 +196,7 @@ class FindAnswer(Mapping[str, Any]):
         return f"FindAnswer(level={self.level!r}, {UID_TAG[self.level]}={self.uid!r}, modality={self.modality!r})"
 
 
-def find_body(
+def c_find_body(
     level: str,
     query: Mapping[str, Any] | None,
     return_tags: Iterable[str] | None,

@@ -19,8 +19,8 @@ from ..bodies import (
     FindAnswer,
     Identifier,
     ResourceRef,
+    c_find_body,
     dicom_timeout_seconds,
-    find_body,
     modality_config,
     normalize_level,
     orthanc_ids,
@@ -191,7 +191,7 @@ class Modality:
             answers = await pacs.find("Series", {"StudyInstanceUID": uid, "Modality": ["CT", "MR"]})
         """
         level = normalize_level(level)
-        query_id = await self._query(find_body(level, query, return_tags, dicom_timeout), "C-FIND")
+        query_id = await self._query(c_find_body(level, query, return_tags, dicom_timeout), "C-FIND")
         try:
             answers = await self.client.get_queries_id_answers(query_id, expand=True, simplify=True)
         finally:

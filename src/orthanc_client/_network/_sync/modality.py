@@ -20,8 +20,8 @@ from ..bodies import (
     FindAnswer,
     Identifier,
     ResourceRef,
+    c_find_body,
     dicom_timeout_seconds,
-    find_body,
     modality_config,
     normalize_level,
     orthanc_ids,
@@ -192,7 +192,7 @@ class Modality:
             answers = pacs.find("Series", {"StudyInstanceUID": uid, "Modality": ["CT", "MR"]})
         """
         level = normalize_level(level)
-        query_id = self._query(find_body(level, query, return_tags, dicom_timeout), "C-FIND")
+        query_id = self._query(c_find_body(level, query, return_tags, dicom_timeout), "C-FIND")
         try:
             answers = self.client.get_queries_id_answers(query_id, expand=True, simplify=True)
         finally:

@@ -53,7 +53,7 @@ class FindOptions(TypedDict, total=False):
     cache: SearchCache | None
 
 
-def find_body(
+def tools_find_body(
     level: str,
     query: Mapping[str, Any] | None,
     *,
@@ -128,7 +128,7 @@ async def iter_resources(
         raise InvalidInputError(f"page_size must be at least 1, not {page_size}")
     if (limit is not None and limit < 0) or since < 0:
         raise InvalidInputError("limit and since must not be negative")
-    body = find_body(
+    body = tools_find_body(
         cls.level, query, labels=labels, labels_constraint=labels_constraint, case_sensitive=case_sensitive,
         requested_tags=requested_tags, order_by=order_by, metadata_query=metadata_query,
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, cast
 
-from ..._resources._sync.find import LabelsConstraint, find_body
+from ..._resources._sync.find import LabelsConstraint, tools_find_body
 from ._native import native_of
 from ._resources import Instance, Patient, Resource, Series, Study
 from .util import async_to_sync, ensure_non_raw_response
@@ -74,7 +74,7 @@ def query_orthanc(client: Any, level: str, query: dict[str, str] | None = None,
     if isinstance(labels, str):
         labels = [labels]
     constraint = cast(LabelsConstraint, labels_constraint)  # validated above, with pyorthanc's message
-    body = {**find_body(level, query, labels=labels, labels_constraint=constraint), "Limit": limit, "Since": since}
+    body = {**tools_find_body(level, query, labels=labels, labels_constraint=constraint), "Limit": limit, "Since": since}
     cls = _LEVELS[level]
     resources = []
     for info in _find_pages(native_of(client), body, limit, retrieve_all_resources):
@@ -113,7 +113,7 @@ def find_instances(client: Any, query: dict[str, str] | None = None, labels: lis
 
 
 def _everything(api: Any, level: str) -> list[dict[str, Any]]:
-    body = {**find_body(level, None), "Since": 0, "Limit": DEFAULT_RESOURCES_LIMIT}
+    body = {**tools_find_body(level, None), "Since": 0, "Limit": DEFAULT_RESOURCES_LIMIT}
     return _find_pages(api, body, DEFAULT_RESOURCES_LIMIT, True)
 
 
