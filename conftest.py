@@ -55,12 +55,31 @@ def docs_environment(docs_orthanc: Any, tmp_path_factory: pytest.TempPathFactory
 
 
 # --- docstring examples --------------------------------------------------------------------------------------
-# The public API's docstrings show usage in ``Example::`` blocks. They run from the sync modules (``_sync/`` is
-# written from ``_async/`` with ``await`` removed, so one docstring serves both), with the names they assume
-# bound to demo data: ``client``, ``patient``, ``study``, ``series``, ``instance``, their ``*_id``s, ``uid`` (a
-# StudyInstanceUID) and ``pacs`` (the demo site's modality). ``Example (not run)::`` marks the rare example that
-# cannot run here (a shell session, a server named in it), and says why next to it.
+# The docstrings' ``Example::`` blocks run from every module under ``src/orthanc_client/`` except those in a
+# directory named ``_async`` (its text is the ``_sync`` twin's: ``tools/unasync.py`` writes one from the other)
+# or ``_generated``, matched by directory name so that moving modules into packages needs no change here. One
+# module's examples share a namespace (the module's globals, then what earlier examples made) and a fresh
+# working folder. Besides the module's globals, an example may use only these names, bound to the demo site
+# (``example_names`` below; CONTRIBUTING.md lists them too), and sets up anything else itself:
+#
+#   client                 an ``Orthanc`` connected to the demo's ``research`` server (also ``Orthanc()``)
+#   patient, study, series, instance
+#                          patient DEMOCT01, its CT study (2024-03-15), its series of 20 slices, one slice
+#   patient_id, study_id, series_id, instance_id
+#                          their Orthanc IDs
+#   uid                    the study's StudyInstanceUID
+#   pacs                   ``Modality(client, "pacs")``: the other server (patient PACS0001, accession numbers
+#                          PACS000101 and PACS000102), also known as the peer and DICOMweb server ``"pacs"``
+#   date                   ``datetime.date``
+#
+# An example leaves the site as it found it (what it creates gets a new name and is removed again; the demo's
+# ``pacs`` entries are never overwritten) and takes seconds, not minutes (``_EXAMPLE_TIMEOUT``).
+# ``Example (not run)::`` marks the rare example that cannot run here (a shell session, a remote PACS the demo
+# does not have) and says why next to it.
 _EXAMPLE = re.compile(r"^(?P<indent>[ \t]*)Example::[ \t]*\n(?P<body>(?:[ \t]*\n|(?P=indent)[ \t]+\S.*\n)+)", re.M)
+_EXAMPLE_TIMEOUT = 60
+_SOURCE = Path(__file__).parent / "src" / "orthanc_client"
+_NOT_SOURCE_OF_EXAMPLES = frozenset({"_async", "_generated"})
 
 
 def _docstring_examples(document: Any) -> Iterator[Any]:
@@ -113,11 +132,28 @@ if Sybil is not None:
         patterns=["README.md", "docs/*.md", "CONTRIBUTING.md"],
         fixtures=["docs_environment"],
     )
-    _docstrings = Sybil(
+
+    class _ModuleExamples(Sybil):
+        """Every module under ``src/orthanc_client/``, but none in an ``_async`` or ``_generated`` directory."""
+
+        def should_parse(self, path: Path) -> bool:
+            try:
+                parts = path.relative_to(_SOURCE).parts
+            except ValueError:
+                return False
+            return path.suffix == ".py" and not _NOT_SOURCE_OF_EXAMPLES.intersection(parts[:-1])
+
+    _docstrings = _ModuleExamples(
         parsers=[_docstring_examples],
-        patterns=["_sync/*.py", "orthanc_client/*.py", "testing/*.py"],
-        excludes=["_generated/*", "_async/*"],
+        patterns=["*.py"],
         document_types={".py": PythonDocStringDocument},
         fixtures=["example_names"],
     )
     pytest_collect_file = (_markdown + _docstrings).pytest()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Bounds each docstring example's time (the suite's own default is minutes, for whole test scenarios)."""
+    for item in items:
+        if item.path.suffix == ".py" and item.path.is_relative_to(_SOURCE):
+            item.add_marker(pytest.mark.timeout(_EXAMPLE_TIMEOUT))
