@@ -210,9 +210,11 @@ async def find_studies(
 
     Example::
 
-        studies = await find_studies(client, {"PatientName": "DOE*", "StudyDate": (date(2024, 1, 1), None)},
+        await study.add_label("research")
+        studies = await find_studies(client, {"PatientName": "Demo*", "StudyDate": (date(2024, 1, 1), None)},
                                      labels=["research"], limit=100)
         print([(s.uid, s.date, s.description) for s in studies])
+        await study.remove_label("research")
     """
     return [resource async for resource in iter_resources(client, Study, query, **options)]
 

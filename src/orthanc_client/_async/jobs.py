@@ -24,9 +24,10 @@ class Job:
 
     Example::
 
-        job = await study.anonymize_as_job()          # or Job(job_id, client)
-        await job.wait(timeout=600)                   # raises JobFailedError with Orthanc's reason
+        job = await series.anonymize_as_job()         # or Job(job_id, client)
+        await job.wait(timeout=60)                    # raises JobFailedError with Orthanc's reason
         print(job.state, job.content["ID"])
+        await client.delete_series_id(job.content["ID"])   # the anonymized copy
 
         for job in await Job.list(client):
             print(job.id, job.type, job.state, job.progress)

@@ -302,6 +302,7 @@ class Resource:
 
         Example::
 
+            await study.set_metadata("1025", "draft")
             value, revision = await study.get_metadata_with_revision("1025")
             await study.set_metadata("1025", value + "!", if_match=revision)   # ConflictError if it changed
         """
@@ -397,7 +398,7 @@ class Resource:
 
         Example::
 
-            await instance.update_attachment("1026", lambda data: (data or b"") + b"seen\n")
+            await instance.update_attachment("1026", lambda data: (data or b"") + b"seen\\n")
         """
 
         async def read() -> tuple[bytes | None, str | None]:
@@ -468,7 +469,7 @@ class Resource:
 
         Example::
 
-            study.download("study.zip")
+            await study.download("study.zip")
         """
         from .download import download_zip
 
@@ -480,7 +481,7 @@ class Resource:
 
         Example::
 
-            series.download_files("out", layout="flat")
+            await series.download_files("out", layout="flat")
         """
         from .download import download_files
 
@@ -561,6 +562,7 @@ class _JobModifiable(Resource):
         Example::
 
             copy = await study.modify(replace={"StudyDescription": "Reviewed"})
+            await copy.delete()
         """
         return await self._new_resource_from(await self.modify_as_job(**options), timeout)
 
@@ -576,8 +578,12 @@ class _JobModifiable(Resource):
 
         Example::
 
+            from orthanc_client import PseudonymMint
+
             anonymous = await study.anonymize(replace={"PatientName": "ANON"}, keep=["StudyDescription"])
-            research = await study.anonymize(pseudonyms=PseudonymMint.from_env())
+            research = await study.anonymize(pseudonyms=PseudonymMint(secret="keep me out of git"))
+            for copy in (anonymous, research):
+                await copy.delete()
         """
         if pseudonyms is not None:
             from .pseudonymize import anonymize_with_pseudonyms
@@ -591,9 +597,9 @@ class Patient(_JobModifiable):
 
     Example::
 
-        patient = await Patient.get(client, patient_id)      # sync: Patient.get(client, patient_id)
+        patient = await Patient.get(client, patient_id)
         print(patient.name, patient.birth_date)
-        for study in await patient.get_studies():            # sync: patient.studies
+        for study in await patient.get_studies():
             print(study.date, study.description)
     """
 
@@ -628,7 +634,7 @@ class Study(_JobModifiable):
 
         study = await Study.get(client, study_id)
         print(study.uid, study.date, study.description, study.patient_main_tags["PatientName"])
-        series = await study.get_series()                    # sync: study.series
+        series = await study.get_series()
     """
 
     level = "Study"
@@ -681,8 +687,8 @@ class Series(_JobModifiable):
 
         series = await Series.get(client, series_id)
         volume = await series.to_numpy(rescale=True)         # slices sorted by geometry
-        async for dataset in series.get_pydicom():           # sync: for dataset in series.get_pydicom()
-            ...
+        async for dataset in series.get_pydicom():
+            print(dataset.InstanceNumber)
     """
 
     level = "Series"
@@ -752,7 +758,7 @@ class Series(_JobModifiable):
 
         Example::
 
-            volume = Series(series_id, client).to_numpy(rescale=True)   # float32, Hounsfield units for CT
+            volume = await Series(series_id, client).to_numpy(rescale=True)   # float32, Hounsfield units for CT
         """
         from .numpy_io import series_to_numpy
 

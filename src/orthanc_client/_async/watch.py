@@ -99,15 +99,16 @@ class ChangeWatcher(Stoppable):
 
     Example::
 
-        watcher = ChangeWatcher(client, state="watch.sqlite", change_types=["StableStudy"])
+        watcher = ChangeWatcher(client, state="watch.sqlite", since=0, change_types=["NewStudy"])
 
         def on_change(change):
             print(change.seq, change.change_type, change.path)
 
-        await watcher.run(on_change)       # until watcher.stop(), SIGTERM or SIGINT
+        await watcher.run(on_change, until_idle=True)   # without until_idle: until watcher.stop(), SIGTERM or SIGINT
 
-        async for change in watcher:       # or iterate; the cursor moves when you ask for the next one
-            ...
+        async for change in watcher.changes(until_idle=True):   # or iterate (async for change in watcher: forever)
+            print(change.id)                                     # the cursor moves when you ask for the next one
+        watcher.close()
     """
 
     def __init__(

@@ -211,9 +211,11 @@ def find_studies(
 
     Example::
 
-        studies = find_studies(client, {"PatientName": "DOE*", "StudyDate": (date(2024, 1, 1), None)},
+        study.add_label("research")
+        studies = find_studies(client, {"PatientName": "Demo*", "StudyDate": (date(2024, 1, 1), None)},
                                      labels=["research"], limit=100)
         print([(s.uid, s.date, s.description) for s in studies])
+        study.remove_label("research")
     """
     return [resource for resource in iter_resources(client, Study, query, **options)]
 

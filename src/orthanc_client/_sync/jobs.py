@@ -25,9 +25,10 @@ class Job:
 
     Example::
 
-        job = study.anonymize_as_job()          # or Job(job_id, client)
-        job.wait(timeout=600)                   # raises JobFailedError with Orthanc's reason
+        job = series.anonymize_as_job()         # or Job(job_id, client)
+        job.wait(timeout=60)                    # raises JobFailedError with Orthanc's reason
         print(job.state, job.content["ID"])
+        client.delete_series_id(job.content["ID"])   # the anonymized copy
 
         for job in Job.list(client):
             print(job.id, job.type, job.state, job.progress)

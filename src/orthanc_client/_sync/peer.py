@@ -21,9 +21,9 @@ class Peer:
 
     Example::
 
-        backup = Peer(client, "backup")
-        if backup.is_reachable():
-            job = backup.store(study_ids, timeout=3600)
+        peer = Peer(client, "pacs")
+        if peer.is_reachable():
+            job = peer.store([instance.id], timeout=60)   # IDs or resources, any level
             print(job.content["InstancesCount"])
     """
 
@@ -66,7 +66,8 @@ class Peer:
 
         Example::
 
-            backup = Peer.create(client, "backup", url="https://backup:8042", username="u", password="p")
+            backup = Peer.create(client, "backup", url="https://backup.example.org:8042", username="u", password="p")
+            backup.delete()
         """
         if not url:
             raise InvalidInputError("a peer needs a url")
@@ -139,7 +140,7 @@ class Peer:
 
         Example::
 
-            Peer(client, "backup").store(study.id, timeout=600)
+            Peer(client, "pacs").store(instance.id, timeout=60)
         """
         job = self.start_store(resources, compress=compress, transcode=transcode, options=options)
         return job.wait(timeout=timeout)

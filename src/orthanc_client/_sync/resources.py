@@ -303,6 +303,7 @@ class Resource:
 
         Example::
 
+            study.set_metadata("1025", "draft")
             value, revision = study.get_metadata_with_revision("1025")
             study.set_metadata("1025", value + "!", if_match=revision)   # ConflictError if it changed
         """
@@ -398,7 +399,7 @@ class Resource:
 
         Example::
 
-            instance.update_attachment("1026", lambda data: (data or b"") + b"seen\n")
+            instance.update_attachment("1026", lambda data: (data or b"") + b"seen\\n")
         """
 
         def read() -> tuple[bytes | None, str | None]:
@@ -562,6 +563,7 @@ class _JobModifiable(Resource):
         Example::
 
             copy = study.modify(replace={"StudyDescription": "Reviewed"})
+            copy.delete()
         """
         return self._new_resource_from(self.modify_as_job(**options), timeout)
 
@@ -577,8 +579,12 @@ class _JobModifiable(Resource):
 
         Example::
 
+            from orthanc_client import PseudonymMint
+
             anonymous = study.anonymize(replace={"PatientName": "ANON"}, keep=["StudyDescription"])
-            research = study.anonymize(pseudonyms=PseudonymMint.from_env())
+            research = study.anonymize(pseudonyms=PseudonymMint(secret="keep me out of git"))
+            for copy in (anonymous, research):
+                copy.delete()
         """
         if pseudonyms is not None:
             from .pseudonymize import anonymize_with_pseudonyms
@@ -592,9 +598,9 @@ class Patient(_JobModifiable):
 
     Example::
 
-        patient = Patient.get(client, patient_id)      # sync: Patient.get(client, patient_id)
+        patient = Patient.get(client, patient_id)
         print(patient.name, patient.birth_date)
-        for study in patient.get_studies():            # sync: patient.studies
+        for study in patient.get_studies():
             print(study.date, study.description)
     """
 
@@ -629,7 +635,7 @@ class Study(_JobModifiable):
 
         study = Study.get(client, study_id)
         print(study.uid, study.date, study.description, study.patient_main_tags["PatientName"])
-        series = study.get_series()                    # sync: study.series
+        series = study.get_series()
     """
 
     level = "Study"
@@ -682,8 +688,8 @@ class Series(_JobModifiable):
 
         series = Series.get(client, series_id)
         volume = series.to_numpy(rescale=True)         # slices sorted by geometry
-        for dataset in series.get_pydicom():           # sync: for dataset in series.get_pydicom()
-            ...
+        for dataset in series.get_pydicom():
+            print(dataset.InstanceNumber)
     """
 
     level = "Series"

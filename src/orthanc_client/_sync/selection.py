@@ -57,12 +57,12 @@ class Selection:
 
     Example::
 
-        ct = client.select(PatientID="P1", Modality="CT")          # async: the same, then below
-        print(ct.counts())                                          # SelectionCounts(patients=1, ...)
-        print(ct.values("SeriesDescription"))                       # ['Thorax 1.0 B31f', ...]
-        thorax = ct.select(SeriesDescription="Thorax*")
-        volume = thorax.array(rescale=True)                         # (slices, rows, columns), float32
-        first = thorax.sorted_by("InstanceNumber").header(0)        # pydicom Dataset, no pixels
+        ct = client.select(PatientID="DEMOCT01", Modality="CT")
+        print(ct.counts())                                    # SelectionCounts(patients=1, ...)
+        print(ct.values("SeriesDescription"))                 # ['Axial 1 mm']
+        axial = ct.select(SeriesDescription="Axial*")
+        volume = axial.array(rescale=True)                    # (slices, rows, columns), float32
+        first = axial.sorted_by("InstanceNumber").header(0)   # pydicom Dataset, no pixels
     """
 
     def __init__(
@@ -250,8 +250,9 @@ class Selection:
 
         Example::
 
-            client.select(Modality="CT").values("SeriesDescription")       # ['Thorax', 'Abdomen']
-            series.values("SliceLocation", unique=False, parse=True)      # [-12.5, -10.0, ...]
+            print(client.select(Modality="CT").values("SeriesDescription"))       # ['Axial 1 mm']
+            axial = client.select(SeriesInstanceUID=series.uid).sorted_by("SliceLocation")
+            print(axial.values("SliceLocation", unique=False, parse=True))        # [0.0, 1.0, 2.0, ...]
         """
         snapshot, order = self._ordered()
         by_instance = self._values_by_instance(snapshot, keyword)

@@ -100,15 +100,16 @@ class ChangeWatcher(Stoppable):
 
     Example::
 
-        watcher = ChangeWatcher(client, state="watch.sqlite", change_types=["StableStudy"])
+        watcher = ChangeWatcher(client, state="watch.sqlite", since=0, change_types=["NewStudy"])
 
         def on_change(change):
             print(change.seq, change.change_type, change.path)
 
-        watcher.run(on_change)       # until watcher.stop(), SIGTERM or SIGINT
+        watcher.run(on_change, until_idle=True)   # without until_idle: until watcher.stop(), SIGTERM or SIGINT
 
-        for change in watcher:       # or iterate; the cursor moves when you ask for the next one
-            ...
+        for change in watcher.changes(until_idle=True):   # or iterate (for change in watcher: forever)
+            print(change.id)                                     # the cursor moves when you ask for the next one
+        watcher.close()
     """
 
     def __init__(
