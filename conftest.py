@@ -27,6 +27,7 @@ try:
     from sybil import Sybil
     from sybil.document import PythonDocStringDocument
     from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
+    from sybil.parsers.rest import DocTestParser
     from sybil.region import Region
 except ImportError:  # the docs tests need the dev extra; the library's own tests do not
     Sybil = None
@@ -72,6 +73,8 @@ def docs_environment(docs_orthanc: Any, tmp_path_factory: pytest.TempPathFactory
 #                          PACS000101 and PACS000102), also known as the peer and DICOMweb server ``"pacs"``
 #   date                   ``datetime.date``
 #
+# Doctests (``>>>`` lines and the output they print) run too, in the same namespace.
+#
 # An example leaves the site as it found it (what it creates gets a new name and is removed again; the demo's
 # ``pacs`` entries are never overwritten) and takes seconds, not minutes (``_EXAMPLE_TIMEOUT``).
 # ``Example (not run)::`` marks the rare example that cannot run here (a shell session, a remote PACS the demo
@@ -80,6 +83,15 @@ _EXAMPLE = re.compile(r"^(?P<indent>[ \t]*)Example::[ \t]*\n(?P<body>(?:[ \t]*\n
 _EXAMPLE_TIMEOUT = 60
 _SOURCE = Path(__file__).parent / "src" / "orthanc_client"
 _NOT_SOURCE_OF_EXAMPLES = frozenset({"_async", "_generated"})
+
+
+def collects_examples_from(path: Path) -> bool:
+    """Every module under ``src/orthanc_client/``, but none in an ``_async`` or ``_generated`` directory."""
+    try:
+        parts = path.resolve().relative_to(_SOURCE.resolve()).parts
+    except ValueError:
+        return False
+    return path.suffix == ".py" and not _NOT_SOURCE_OF_EXAMPLES.intersection(parts[:-1])
 
 
 def _docstring_examples(document: Any) -> Iterator[Any]:
@@ -134,17 +146,11 @@ if Sybil is not None:
     )
 
     class _ModuleExamples(Sybil):
-        """Every module under ``src/orthanc_client/``, but none in an ``_async`` or ``_generated`` directory."""
-
         def should_parse(self, path: Path) -> bool:
-            try:
-                parts = path.relative_to(_SOURCE).parts
-            except ValueError:
-                return False
-            return path.suffix == ".py" and not _NOT_SOURCE_OF_EXAMPLES.intersection(parts[:-1])
+            return collects_examples_from(path)
 
     _docstrings = _ModuleExamples(
-        parsers=[_docstring_examples],
+        parsers=[_docstring_examples, DocTestParser()],
         patterns=["*.py"],
         document_types={".py": PythonDocStringDocument},
         fixtures=["example_names"],

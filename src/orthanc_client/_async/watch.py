@@ -57,6 +57,7 @@ class Stoppable:
 
     @property
     def stopping(self) -> bool:
+        """Whether ``stop()`` was asked for (the loop then returns after the item in hand)."""
         return self._stopping
 
     async def _pause(self, seconds: float) -> None:

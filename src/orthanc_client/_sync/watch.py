@@ -58,6 +58,7 @@ class Stoppable:
 
     @property
     def stopping(self) -> bool:
+        """Whether ``stop()`` was asked for (the loop then returns after the item in hand)."""
         return self._stopping
 
     def _pause(self, seconds: float) -> None:
