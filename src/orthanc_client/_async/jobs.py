@@ -154,6 +154,12 @@ class Job:
         Raises:
             JobFailedError: the job ended in ``Failure`` (carries Orthanc's error code, description, details).
             JobTimeoutError: ``timeout`` seconds passed first; the job goes on running on the server.
+
+        Example::
+
+            job = await series.modify_as_job(replace={"SeriesDescription": "scratch"})
+            await job.wait(timeout=60)          # JobFailedError with Orthanc's reason, JobTimeoutError after 60 s
+            await client.delete_series_id(job.content["ID"])
         """
         started = time.monotonic()
         pace = ProgressPace()
@@ -202,5 +208,11 @@ class Job:
 
 
 async def list_jobs(client: AsyncOrthanc) -> list[Job]:
-    """Every job the server remembers, with details (one request). Same as ``Job.list(client)``."""
+    """Every job the server remembers, with details (one request). Same as ``Job.list(client)``.
+
+    Example::
+
+        for job in await list_jobs(client):
+            print(job.id, job.type, job.state)
+    """
     return await Job.list(client)

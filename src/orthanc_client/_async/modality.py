@@ -74,7 +74,12 @@ class Modality:
 
     @classmethod
     async def list(cls, client: AsyncOrthanc) -> builtins.list[Modality]:
-        """Every modality the server knows (``GET /modalities``)."""
+        """Every modality the server knows (``GET /modalities``).
+
+        Example::
+
+            print([modality.name for modality in await Modality.list(client)])   # ['pacs']
+        """
         names = await client.get_modalities()
         return [cls(client, str(name)) for name in names]
 
@@ -152,6 +157,11 @@ class Modality:
 
         Orthanc's own errors (unknown modality, bad credentials, Orthanc down) still raise: they are not an
         answer about the modality. ``dicom_timeout`` (seconds) bounds the DICOM association.
+
+        Example::
+
+            if not await pacs.echo(dicom_timeout=5):
+                print("no answer:", pacs.last_error)
         """
         try:
             await self.check(dicom_timeout=dicom_timeout)

@@ -94,7 +94,12 @@ class Peer:
             raise_remote_error(self, "peer /system", error)
 
     async def is_reachable(self) -> bool:
-        """``True`` if the peer answers through this Orthanc; if not ``False``, with the reason in ``last_error``."""
+        """``True`` if the peer answers through this Orthanc; if not ``False``, with the reason in ``last_error``.
+
+        Example::
+
+            print(await Peer(client, "pacs").is_reachable())   # True
+        """
         try:
             await self.system()
         except DicomNetworkError:

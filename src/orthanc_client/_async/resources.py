@@ -275,7 +275,14 @@ class Resource:
         return list(await self._api("get", "labels")(self.id))
 
     async def add_label(self, label: str) -> None:
-        """Adds a label (Orthanc 1.12+). Labels are ``[A-Za-z0-9_-]`` strings."""
+        """Adds a label (Orthanc 1.12+). Labels are ``[A-Za-z0-9_-]`` strings.
+
+        Example::
+
+            await study.add_label("reviewed")         # Orthanc >= 1.12
+            print(await study.get_labels())           # ['reviewed']
+            await study.remove_label("reviewed")
+        """
         await self._api("put", "labels_label")(self.id, label)
         self._note_label(label, present=True)
 
@@ -422,7 +429,13 @@ class Resource:
         return ResourceStatistics(await self._api("get", "statistics")(self.id))
 
     async def delete(self) -> None:
-        """Deletes the resource and everything under it from Orthanc."""
+        """Deletes the resource and everything under it from Orthanc.
+
+        Example::
+
+            copy = await series.modify(replace={"SeriesDescription": "scratch"})
+            await copy.delete()                       # with everything below it
+        """
         await self.client.request("DELETE", self.path)
 
     def _operation(self, method: str, route: str) -> Any:
@@ -816,7 +829,13 @@ class Instance(Resource):
     patient: Related[Patient] = Related()
 
     async def get_file(self) -> bytes:
-        """The DICOM file (Part 10), as stored."""
+        """The DICOM file (Part 10), as stored.
+
+        Example::
+
+            data = await instance.get_file()
+            assert data[128:132] == b"DICM"
+        """
         return await self.client.get_instances_id_file(self.id)
 
     async def get_pydicom(self) -> Dataset:

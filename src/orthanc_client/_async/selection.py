@@ -101,7 +101,12 @@ class Selection:
         return Selection(self.client, {**self._criteria, **check_criteria(criteria)}, sort=self._sort)
 
     def without(self, *keywords: str) -> Selection:
-        """A selection without these criteria (unknown ones are ignored), e.g. ``ct.without("Modality")``."""
+        """A selection without these criteria (unknown ones are ignored), e.g. ``ct.without("Modality")``.
+
+        Example::
+
+            all_of_patient = client.select(PatientID="DEMOCT01", Modality="CT").without("Modality")
+        """
         return Selection(
             self.client, {k: v for k, v in self._criteria.items() if k not in keywords}, sort=self._sort
         )

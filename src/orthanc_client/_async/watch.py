@@ -160,7 +160,14 @@ class ChangeWatcher(Stoppable):
     async def changes(self, *, until_idle: bool = False) -> AsyncIterator[Change]:
         """The changes, as they come; the cursor moves past a change when the next one is asked for (so one
         that was being handled when the process died comes again). ``until_idle``: end once the log is
-        exhausted instead of waiting for more."""
+        exhausted instead of waiting for more.
+
+        Example::
+
+            watcher = ChangeWatcher(client, since=0, change_types=["NewSeries"])   # state=None: in memory
+            async for change in watcher.changes(until_idle=True):
+                print(change.change_type, change.id)
+        """
         try:
             async for change in self._poll(until_idle):
                 yield change

@@ -75,7 +75,12 @@ class Modality:
 
     @classmethod
     def list(cls, client: Orthanc) -> builtins.list[Modality]:
-        """Every modality the server knows (``GET /modalities``)."""
+        """Every modality the server knows (``GET /modalities``).
+
+        Example::
+
+            print([modality.name for modality in Modality.list(client)])   # ['pacs']
+        """
         names = client.get_modalities()
         return [cls(client, str(name)) for name in names]
 
@@ -153,6 +158,11 @@ class Modality:
 
         Orthanc's own errors (unknown modality, bad credentials, Orthanc down) still raise: they are not an
         answer about the modality. ``dicom_timeout`` (seconds) bounds the DICOM association.
+
+        Example::
+
+            if not pacs.echo(dicom_timeout=5):
+                print("no answer:", pacs.last_error)
         """
         try:
             self.check(dicom_timeout=dicom_timeout)

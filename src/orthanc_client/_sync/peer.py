@@ -95,7 +95,12 @@ class Peer:
             raise_remote_error(self, "peer /system", error)
 
     def is_reachable(self) -> bool:
-        """``True`` if the peer answers through this Orthanc; if not ``False``, with the reason in ``last_error``."""
+        """``True`` if the peer answers through this Orthanc; if not ``False``, with the reason in ``last_error``.
+
+        Example::
+
+            print(Peer(client, "pacs").is_reachable())   # True
+        """
         try:
             self.system()
         except DicomNetworkError:

@@ -276,7 +276,14 @@ class Resource:
         return list(self._api("get", "labels")(self.id))
 
     def add_label(self, label: str) -> None:
-        """Adds a label (Orthanc 1.12+). Labels are ``[A-Za-z0-9_-]`` strings."""
+        """Adds a label (Orthanc 1.12+). Labels are ``[A-Za-z0-9_-]`` strings.
+
+        Example::
+
+            study.add_label("reviewed")         # Orthanc >= 1.12
+            print(study.get_labels())           # ['reviewed']
+            study.remove_label("reviewed")
+        """
         self._api("put", "labels_label")(self.id, label)
         self._note_label(label, present=True)
 
@@ -423,7 +430,13 @@ class Resource:
         return ResourceStatistics(self._api("get", "statistics")(self.id))
 
     def delete(self) -> None:
-        """Deletes the resource and everything under it from Orthanc."""
+        """Deletes the resource and everything under it from Orthanc.
+
+        Example::
+
+            copy = series.modify(replace={"SeriesDescription": "scratch"})
+            copy.delete()                       # with everything below it
+        """
         self.client.request("DELETE", self.path)
 
     def _operation(self, method: str, route: str) -> Any:
@@ -817,7 +830,13 @@ class Instance(Resource):
     patient: Related[Patient] = Related()
 
     def get_file(self) -> bytes:
-        """The DICOM file (Part 10), as stored."""
+        """The DICOM file (Part 10), as stored.
+
+        Example::
+
+            data = instance.get_file()
+            assert data[128:132] == b"DICM"
+        """
         return self.client.get_instances_id_file(self.id)
 
     def get_pydicom(self) -> Dataset:
