@@ -1,4 +1,5 @@
-"""Runs every Python block of README.md and docs/ as written (``make docs-test``), with Sybil.
+"""Runs every Python block of README.md and docs/ as written, and the docstring examples of the package
+(``make docs-test``; ``make test`` too), with Sybil.
 
 The blocks run against a real Orthanc started here with the demo data loaded
 (``orthanc_client.testing.demo.DemoSite``: the newest installed release, whose modality and peer
@@ -73,7 +74,8 @@ def docs_environment(docs_orthanc: Any, tmp_path_factory: pytest.TempPathFactory
 #                          PACS000101 and PACS000102), also known as the peer and DICOMweb server ``"pacs"``
 #   date                   ``datetime.date``
 #
-# Doctests (``>>>`` lines and the output they print) run too, in the same namespace.
+# Doctests (``>>>`` lines and the output they must print, for the pure functions of the private modules) run
+# too, in the module's namespace.
 #
 # An example leaves the site as it found it (what it creates gets a new name and is removed again; the demo's
 # ``pacs`` entries are never overwritten) and takes seconds, not minutes (``_EXAMPLE_TIMEOUT``).
