@@ -19,7 +19,7 @@ help:
 	@echo "make bench     benchmarks against pyorthanc and plain httpx, printed as a table"
 	@echo "make docs      build the documentation site into site/ (strict: a broken link or reference fails)"
 	@echo "make docs-serve  preview the documentation site"
-	@echo "make docs-test run every Python example of README.md and docs/ against a real Orthanc"
+	@echo "make docs-test run every Python example of README.md, docs/ and the docstrings against a real Orthanc"
 
 install: install-orthanc venv install-reference
 
@@ -63,9 +63,9 @@ layers: venv
 
 check: check-generated lint typecheck layers
 
-# One pytest run for the suite and the documentation's examples (conftest.py collects README.md and docs/),
-# so its closing line counts both.
-DOC_EXAMPLES := README.md docs CONTRIBUTING.md
+# One pytest run for the suite and the documentation's examples (conftest.py collects README.md, docs/ and the
+# docstring examples of src/orthanc_client), so its closing line counts both.
+DOC_EXAMPLES := README.md docs CONTRIBUTING.md src/orthanc_client
 
 test: install check docs
 	$(PY) -m pytest -q -ra --durations=15 tests $(DOC_EXAMPLES)

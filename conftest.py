@@ -1,4 +1,5 @@
-"""Runs every Python block of README.md and docs/ as written (``make docs-test``), with Sybil.
+"""Runs every Python block of README.md and docs/ as written, and the docstring examples of the package
+(``make docs-test``; ``make test`` too), with Sybil.
 
 The blocks run against a real Orthanc started here with the demo data loaded
 (``orthanc_client.testing.demo.DemoSite``: the newest installed release, whose modality and peer
@@ -27,6 +28,7 @@ try:
     from sybil import Sybil
     from sybil.document import PythonDocStringDocument
     from sybil.parsers.markdown import PythonCodeBlockParser, SkipParser
+    from sybil.parsers.rest import DocTestParser
     from sybil.region import Region
 except ImportError:  # the docs tests need the dev extra; the library's own tests do not
     Sybil = None
@@ -55,12 +57,43 @@ def docs_environment(docs_orthanc: Any, tmp_path_factory: pytest.TempPathFactory
 
 
 # --- docstring examples --------------------------------------------------------------------------------------
-# The public API's docstrings show usage in ``Example::`` blocks. They run from the sync modules (``_sync/`` is
-# written from ``_async/`` with ``await`` removed, so one docstring serves both), with the names they assume
-# bound to demo data: ``client``, ``patient``, ``study``, ``series``, ``instance``, their ``*_id``s, ``uid`` (a
-# StudyInstanceUID) and ``pacs`` (the demo site's modality). ``Example (not run)::`` marks the rare example that
-# cannot run here (a shell session, a server named in it), and says why next to it.
+# The docstrings' ``Example::`` blocks run from every module under ``src/orthanc_client/`` except those in a
+# directory named ``_async`` (its text is the ``_sync`` twin's: ``tools/unasync.py`` writes one from the other)
+# or ``_generated``, matched by directory name so that moving modules into packages needs no change here. One
+# module's examples share a namespace (the module's globals, then what earlier examples made) and a fresh
+# working folder. Besides the module's globals, an example may use only these names, bound to the demo site
+# (``example_names`` below; CONTRIBUTING.md lists them too), and sets up anything else itself:
+#
+#   client                 an ``Orthanc`` connected to the demo's ``research`` server (also ``Orthanc()``)
+#   patient, study, series, instance
+#                          patient DEMOCT01, its CT study (2024-03-15), its series of 20 slices, one slice
+#   patient_id, study_id, series_id, instance_id
+#                          their Orthanc IDs
+#   uid                    the study's StudyInstanceUID
+#   pacs                   ``Modality(client, "pacs")``: the other server (patient PACS0001, accession numbers
+#                          PACS000101 and PACS000102), also known as the peer and DICOMweb server ``"pacs"``
+#   date                   ``datetime.date``
+#
+# Doctests (``>>>`` lines and the output they must print, for the pure functions of the private modules) run
+# too, in the module's namespace.
+#
+# An example leaves the site as it found it (what it creates gets a new name and is removed again; the demo's
+# ``pacs`` entries are never overwritten) and takes seconds, not minutes (``_EXAMPLE_TIMEOUT``).
+# ``Example (not run)::`` marks the rare example that cannot run here (a shell session, a remote PACS the demo
+# does not have) and says why next to it.
 _EXAMPLE = re.compile(r"^(?P<indent>[ \t]*)Example::[ \t]*\n(?P<body>(?:[ \t]*\n|(?P=indent)[ \t]+\S.*\n)+)", re.M)
+_EXAMPLE_TIMEOUT = 60
+_SOURCE = Path(__file__).parent / "src" / "orthanc_client"
+_NOT_SOURCE_OF_EXAMPLES = frozenset({"_async", "_generated"})
+
+
+def collects_examples_from(path: Path) -> bool:
+    """Every module under ``src/orthanc_client/``, but none in an ``_async`` or ``_generated`` directory."""
+    try:
+        parts = path.resolve().relative_to(_SOURCE.resolve()).parts
+    except ValueError:
+        return False
+    return path.suffix == ".py" and not _NOT_SOURCE_OF_EXAMPLES.intersection(parts[:-1])
 
 
 def _docstring_examples(document: Any) -> Iterator[Any]:
@@ -113,11 +146,22 @@ if Sybil is not None:
         patterns=["README.md", "docs/*.md", "CONTRIBUTING.md"],
         fixtures=["docs_environment"],
     )
-    _docstrings = Sybil(
-        parsers=[_docstring_examples],
-        patterns=["_sync/*.py", "orthanc_client/*.py", "testing/*.py"],
-        excludes=["_generated/*", "_async/*"],
+
+    class _ModuleExamples(Sybil):
+        def should_parse(self, path: Path) -> bool:
+            return collects_examples_from(path)
+
+    _docstrings = _ModuleExamples(
+        parsers=[_docstring_examples, DocTestParser()],
+        patterns=["*.py"],
         document_types={".py": PythonDocStringDocument},
         fixtures=["example_names"],
     )
     pytest_collect_file = (_markdown + _docstrings).pytest()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Bounds each docstring example's time (the suite's own default is minutes, for whole test scenarios)."""
+    for item in items:
+        if item.path.suffix == ".py" and item.path.is_relative_to(_SOURCE):
+            item.add_marker(pytest.mark.timeout(_EXAMPLE_TIMEOUT))

@@ -70,12 +70,15 @@ def test_docstring_examples_read_right_in_the_sync_api() -> None:
         def f():
             """Example::
 
+                from orthanc_client.aio import AsyncOrthanc
+
                 async with AsyncOrthanc() as client:
                     study = await Study.get(client, study_id)
             """
         '''
     )
     assert "with Orthanc() as client:" in out and "study = Study.get(client, study_id)" in out
+    assert "from orthanc_client import Orthanc" in out  # the example imports what it uses, from the sync API
     assert "await" not in out and "async" not in out
 
 

@@ -60,6 +60,7 @@ TEXT_RULES: list[tuple[str, str]] = [
     (r"\basync (def|with|for)\b", r"\1"),
     (r"\bAsync([A-Z]\w*)", r"\1"),
     (r"\baclose\(\)", "close()"),
+    (r"\borthanc_client\.aio\b", "orthanc_client"),  # an example's import: the sync twin's names live there
 ]
 COMPILED_TEXT_RULES = [(re.compile(pattern), replacement) for pattern, replacement in TEXT_RULES]
 # What must not be left in the sync package (checked on the output).

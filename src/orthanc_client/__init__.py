@@ -4,7 +4,7 @@ Example::
 
     from orthanc_client import Orthanc
 
-    with Orthanc("http://localhost:8042", "orthanc", "orthanc") as client:
+    with Orthanc() as client:   # ORTHANC_URL, ORTHANC_USERNAME...; or Orthanc("http://localhost:8042", "orthanc", "orthanc")
         print(client.get_system()["Version"])
 
 ``Orthanc`` is synchronous, ``AsyncOrthanc`` the same with ``await``. Request body models live in

@@ -58,8 +58,11 @@ class TransferResult:
 
     Example::
 
+        from orthanc_client import upload
+
+        series.download_files("scans")   # some files to upload
         result = upload(client, "scans/")
-        print(result)  # "upload: 120 stored, 3 already stored, 2 skipped, 0 failed, 60.1 MB in 0.8 s ..."
+        print(result)  # "upload: 0 stored, 20 already stored, 0 skipped, 0 failed, 0.2 MB in 0.1 s ..."
         for item in result.failed:
             print(item.name, item.reason, item.details)
         result.raise_for_failures()

@@ -10,7 +10,8 @@ Each check returns ``None`` when the answer is acceptable, or the problem in wor
 Example::
 
     kind = expected_kind("GET", "/instances/{id}/file", "binary")      # "dicom"
-    problem = problem_with_head(kind, first_bytes, complete=False)       # None, or why it is not DICOM
+    print(problem_with_head(kind, b"<html>please log in</html>", complete=True))   # why it is not DICOM
+    assert problem_with_head(kind, instance.get_file(), complete=True) is None
 """
 
 from __future__ import annotations

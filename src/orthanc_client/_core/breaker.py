@@ -13,14 +13,10 @@ reported in seconds). Any success closes the breaker's count again. Thread-safe:
 Example::
 
     breaker = BatchBreaker(retry_for=60.0)
-    if (cause := breaker.open_cause()) is not None:
-        ...  # fail this file at once with ``cause``
-    try:
-        send(file)
-        breaker.succeeded()
-    except TransportError as exc:
-        if breaker.failed(exc):   # True: the window is over, give up (the breaker is now open)
-            ...
+    assert breaker.open_cause() is None        # closed: send the next file
+    refused = TransportError("connection refused")
+    assert not breaker.failed(refused)         # True once the window is over: the breaker is then open
+    breaker.succeeded()                        # the server answered: the window starts again
 """
 
 from __future__ import annotations

@@ -12,12 +12,11 @@ segment of its own route (``{path}``, a DICOM tag path, is the one placeholder t
 
 Example::
 
-    >>> validated_segment("label", "reviewed")
-    'reviewed'
-    >>> validated_segment("label", "..", parameter="label", route="/studies/{id}/labels/{label}")
-    Traceback (most recent call last):
-    ...
-    orthanc_client._core.errors.InvalidInputError: the path argument 'label' of /studies/{id}/labels/{label} is not a label ([A-Za-z0-9_-], 1 to 64 characters): got '..'
+    assert validated_segment("label", "reviewed") == "reviewed"
+    try:
+        validated_segment("label", "..", parameter="label", route="/studies/{id}/labels/{label}")
+    except InvalidInputError as error:
+        print(error)   # the path argument 'label' of /studies/{id}/labels/{label} is not a label (...): got '..'
 """
 
 from __future__ import annotations
@@ -153,7 +152,7 @@ def validated_segment(
 
     Example::
 
-        path = f"/studies/{validated_segment('orthanc_id', study_id)}/labels/{validated_segment('label', name)}"
+        path = f"/studies/{validated_segment('orthanc_id', study_id)}/labels/{validated_segment('label', 'reviewed')}"
     """
     segment_kind = kind_of(kind)
     if isinstance(value, float) and value.is_integer():

@@ -8,10 +8,9 @@ the *last* ``@`` of the URL, because a host cannot hold ``@`` while a password c
 
 Example::
 
-    >>> redact_url("http://orthanc:ab/Sup3rS3cretPW@host:8042/studies")
-    'http://***@host:8042/studies'
-    >>> redact("Invalid port: 'ab'", secret_parts("http://orthanc:ab/Sup3rS3cretPW@host:8042"))
-    "Invalid port: '***'"
+    assert redact_url("http://orthanc:ab/Sup3rS3cretPW@host:8042/studies") == "http://***@host:8042/studies"
+    message = redact("Invalid port: 'ab'", secret_parts("http://orthanc:ab/Sup3rS3cretPW@host:8042"))
+    assert message == "Invalid port: '***'"
 """
 
 from __future__ import annotations

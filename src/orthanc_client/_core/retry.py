@@ -26,7 +26,10 @@ class RetryPolicy:
 
     Example::
 
-        client = Orthanc(retries=RetryPolicy(max_retries=5, backoff=1.0))
+        from orthanc_client import Orthanc
+
+        with Orthanc(retries=RetryPolicy(max_retries=5, backoff=1.0)) as retrying_client:
+            retrying_client.get_system()
     """
 
     max_retries: int = 3

@@ -40,9 +40,9 @@ class PartFiles:
 
     Example::
 
-        files = PartFiles(Path("out"), lambda info: info.id + ".dcm", make_info)
-        files.start(); files.data(b"..."); files.end()
-        items = files.finish()
+        files = PartFiles(Path("out"), lambda info: info["SOPInstanceUID"] + ".dcm", lambda tags, size: tags)
+        files.start(); files.data(instance.get_file()); files.end()
+        print(files.finish()[0].path)                   # out/<SOPInstanceUID>.dcm
     """
 
     def __init__(

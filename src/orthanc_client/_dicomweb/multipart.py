@@ -245,7 +245,10 @@ class ChunksReader:
 
     Example::
 
-        dataset = pydicom.dcmread(ChunksReader([b"...", b"..."]))
+        import pydicom
+
+        data = instance.get_file()
+        dataset = pydicom.dcmread(ChunksReader([data[:1000], data[1000:]]))   # as the part arrived
     """
 
     def __init__(self, chunks: list[bytes]) -> None:

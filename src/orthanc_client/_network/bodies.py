@@ -122,7 +122,7 @@ class FindAnswer(Mapping[str, Any]):
 
     Example::
 
-        for answer in modality.find("Study", {"StudyDate": (date(2024, 1, 1), None)}):
+        for answer in pacs.find("Study", {"StudyDate": (date(2024, 1, 1), None)}):
             print(answer.study_instance_uid, answer.accession_number, answer.number_of_instances)
     """
 

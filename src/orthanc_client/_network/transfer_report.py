@@ -40,11 +40,13 @@ class TransferReport:
 
     Example::
 
-        report = transfer(pacs, accession_numbers=["A1", "A2"], manifest="run.sqlite")
+        from orthanc_client import transfer
+
+        report = transfer(pacs, accession_numbers=["PACS000101", "NOSUCHACC"], manifest="run.sqlite")
         print(report)            # a short multi-line summary
         if not report.ok:
             for failure in report.failed:
-                print(failure.key, failure.reason)
+                print(failure.key, failure.reason)   # NOSUCHACC: not found at the source
     """
 
     manifest: Path

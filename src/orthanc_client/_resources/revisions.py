@@ -24,6 +24,7 @@ class MetadataValue(NamedTuple):
 
     Example::
 
+        study.set_metadata("1025", "draft")
         value, revision = study.get_metadata_with_revision("1025")
         study.set_metadata("1025", value + "!", if_match=revision)   # ConflictError if it changed meanwhile
     """
@@ -37,8 +38,9 @@ class AttachmentData(NamedTuple):
 
     Example::
 
+        study.set_attachment("1025", b"report")
         data, revision = study.get_attachment_with_revision("1025")
-        study.set_attachment("1025", data + b"!", if_match=revision)
+        study.set_attachment("1025", data + b"!", if_match=revision)   # ConflictError if it changed meanwhile
     """
 
     data: bytes

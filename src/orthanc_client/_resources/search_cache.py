@@ -21,10 +21,12 @@ class SearchCache:
 
     Example::
 
+        from orthanc_client import DicomWeb, find_studies
+
         cache = SearchCache(ttl=60)
-        studies = find_studies(client, {"PatientID": "P1"}, cache=cache)   # a request
-        studies = find_studies(client, {"PatientID": "P1"}, cache=cache)   # from memory
-        web = DicomWeb(client, cache=cache)                                # QIDO-RS too
+        studies = find_studies(client, {"PatientID": "DEMO*"}, cache=cache)   # a request
+        studies = find_studies(client, {"PatientID": "DEMO*"}, cache=cache)   # from memory
+        web = DicomWeb(client, cache=cache)                                   # QIDO-RS too
         cache.clear()
     """
 

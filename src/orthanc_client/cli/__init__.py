@@ -4,8 +4,9 @@ Each command group lives in its own module of this package and registers itself 
 imported; to add a group, write a module with a ``register(cli)`` function and list it in
 :data:`COMMAND_MODULES`.
 
-Example::
+Example (not run)::
 
+    # a shell session, not Python: the harness runs Python examples only
     export ORTHANC_URL=http://localhost:8042 ORTHANC_USERNAME=orthanc ORTHANC_PASSWORD=orthanc
     orthanc upload scans/ --skip-existing
     orthanc find --level study -q PatientID='P1*' --json

@@ -6,12 +6,14 @@ stored; jobs, C-FIND query answers and configuration stay local to the node that
 
 Example::
 
-    from orthanc_client import Orthanc
+    from orthanc_client import Orthanc, upload
     from orthanc_client.testing.cluster import OrthancCluster
 
+    series.download_files("scans")              # some DICOM files
     with OrthancCluster("1.12", nodes=2) as cluster, Orthanc(cluster.urls, *cluster.auth) as client:
-        client.upload("scans/")                 # spread over both nodes
+        upload(client, "scans/")                # spread over both nodes
         cluster.kill(1)                         # SIGKILL one node; the client carries on with the other
+        print(len(client.get_instances()))      # 20: the nodes share one database
 
 PostgreSQL runs from Debian's binaries (``/usr/lib/postgresql/<major>/bin``) on a free loopback port with its
 own data directory, never the system service. PostgreSQL refuses to run as root, so when we are root it runs

@@ -7,11 +7,14 @@ connection per request.
 
 Example::
 
+    from orthanc_client import Orthanc
+    from orthanc_client.testing import OrthancServer
+
     with OrthancServer() as orthanc, FaultyProxy(orthanc.url, [
         (r"/instances/[^/]+/file$", Redirect("/login")),
         (r"^/login$", Page(b"<html>please log in</html>")),
-    ]) as proxy:
-        client = Orthanc(proxy.url, *orthanc.auth)   # file downloads now meet a login page
+    ]) as proxy, Orthanc(proxy.url, *orthanc.auth) as client:
+        print(client.get_system()["Version"])   # forwarded as it is; file downloads would meet a login page
 """
 
 from __future__ import annotations

@@ -40,7 +40,7 @@ class SyntheticFeed:
 
     Example::
 
-        with OrthancServer() as server, SyntheticFeed.to(server, studies=5, interval=2.0) as feed:
+        with OrthancServer() as server, SyntheticFeed.to(server, studies=3, interval=0.5) as feed:
             feed.join()                      # or keep working while it sends in the background
             print([s.study_uid for s in feed.sent])
     """

@@ -3,6 +3,9 @@ benchmarks: Orthanc is mostly deployed this way (Debian's Orthanc builds do not 
 
 Example::
 
+    from orthanc_client import Orthanc
+    from orthanc_client.testing import OrthancServer
+
     with OrthancServer() as orthanc, NginxProxy(orthanc.url, tls=True, path_prefix="/orthanc/") as proxy:
         with Orthanc(proxy.url, *orthanc.auth, verify=proxy.ca_file) as client:
             client.get_system()

@@ -59,7 +59,7 @@ class InstanceInfo:
         def by_modality(info: InstanceInfo) -> str:
             return f"{info.tags.get('Modality', 'OT')}/{info.tags['SOPInstanceUID']}.dcm"
 
-        download(client, studies, "out", layout=by_modality)
+        await download(client, [study], "out", layout=by_modality)
     """
 
     id: str
@@ -245,8 +245,8 @@ async def download(
 
     Example::
 
-        studies = await client.post_tools_find({"Level": "Study", "Query": {"PatientID": "P1*"}})
-        result = await download(client, studies, "out", level="study")   # out/P1/<study>/<series>/<sop>.dcm
+        studies = await client.post_tools_find({"Level": "Study", "Query": {"PatientID": "DEMOCT*"}})
+        result = await download(client, studies, "out", level="study")   # out/DEMOCT01/<study>/<series>/<sop>.dcm
         result.raise_for_failures()
 
     Args:

@@ -58,6 +58,7 @@ async def upload(
 
     Example::
 
+        await series.download_files("scans")   # some files to upload
         result = await upload(client, "scans/", skip_existing=True)
         print(result)                       # counts, bytes, time, instances/s
         for item in result.failed:

@@ -60,7 +60,7 @@ class InstanceInfo:
         def by_modality(info: InstanceInfo) -> str:
             return f"{info.tags.get('Modality', 'OT')}/{info.tags['SOPInstanceUID']}.dcm"
 
-        download(client, studies, "out", layout=by_modality)
+        download(client, [study], "out", layout=by_modality)
     """
 
     id: str
@@ -246,8 +246,8 @@ def download(
 
     Example::
 
-        studies = client.post_tools_find({"Level": "Study", "Query": {"PatientID": "P1*"}})
-        result = download(client, studies, "out", level="study")   # out/P1/<study>/<series>/<sop>.dcm
+        studies = client.post_tools_find({"Level": "Study", "Query": {"PatientID": "DEMOCT*"}})
+        result = download(client, studies, "out", level="study")   # out/DEMOCT01/<study>/<series>/<sop>.dcm
         result.raise_for_failures()
 
     Args:

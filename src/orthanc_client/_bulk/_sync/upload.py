@@ -59,6 +59,7 @@ def upload(
 
     Example::
 
+        series.download_files("scans")   # some files to upload
         result = upload(client, "scans/", skip_existing=True)
         print(result)                       # counts, bytes, time, instances/s
         for item in result.failed:

@@ -62,7 +62,7 @@ class AsyncOrthanc(AsyncOrthancAPI):
 
     Example::
 
-        async with AsyncOrthanc("http://localhost:8042", "orthanc", "orthanc") as client:
+        async with AsyncOrthanc() as client:   # ORTHANC_URL...; or AsyncOrthanc("http://localhost:8042", "orthanc", "orthanc")
             system = await client.get_system()
             studies = await client.post_tools_find({"Level": "Study", "Query": {}, "Expand": True})
 
@@ -180,8 +180,8 @@ class AsyncOrthanc(AsyncOrthancAPI):
 
         Example::
 
-            client = AsyncOrthanc(["http://node-a:8042", "http://node-b:8042"], "orthanc", "orthanc")
-            assert len(client.nodes) == 2
+            async with AsyncOrthanc(["http://node-a:8042", "http://node-b:8042"], "orthanc", "orthanc") as cluster:
+                assert len(cluster.nodes) == 2   # nothing is sent before the first request
         """
         return [self.url] if self._nodes is None else [node.url for node in self._nodes.nodes]
 
@@ -314,9 +314,9 @@ class AsyncOrthanc(AsyncOrthancAPI):
 
         Example::
 
-            ct = client.select(PatientID="P1", Modality="CT")
+            ct = client.select(PatientID="DEMOCT01", Modality="CT")
             print(await ct.counts(), await ct.values("SeriesDescription"))
-            volume = await ct.select(SeriesNumber="2").array()
+            volume = await ct.select(SeriesNumber="1").array()
         """
         from ..._selection._async.selection import Selection
 

@@ -63,7 +63,7 @@ class Orthanc(OrthancAPI):
 
     Example::
 
-        with Orthanc("http://localhost:8042", "orthanc", "orthanc") as client:
+        with Orthanc() as client:   # ORTHANC_URL...; or Orthanc("http://localhost:8042", "orthanc", "orthanc")
             system = client.get_system()
             studies = client.post_tools_find({"Level": "Study", "Query": {}, "Expand": True})
 
@@ -181,8 +181,8 @@ class Orthanc(OrthancAPI):
 
         Example::
 
-            client = Orthanc(["http://node-a:8042", "http://node-b:8042"], "orthanc", "orthanc")
-            assert len(client.nodes) == 2
+            with Orthanc(["http://node-a:8042", "http://node-b:8042"], "orthanc", "orthanc") as cluster:
+                assert len(cluster.nodes) == 2   # nothing is sent before the first request
         """
         return [self.url] if self._nodes is None else [node.url for node in self._nodes.nodes]
 
@@ -315,9 +315,9 @@ class Orthanc(OrthancAPI):
 
         Example::
 
-            ct = client.select(PatientID="P1", Modality="CT")
+            ct = client.select(PatientID="DEMOCT01", Modality="CT")
             print(ct.counts(), ct.values("SeriesDescription"))
-            volume = ct.select(SeriesNumber="2").array()
+            volume = ct.select(SeriesNumber="1").array()
         """
         from ..._selection._sync.selection import Selection
 

@@ -132,9 +132,10 @@ class DirectOrigin:
 
         origin = direct_origin(client.http_client, owns_transport=True)
         with origin.connect() as connection:
-            body = connection.get("instances/1ab.../file")
+            body = connection.get(f"instances/{instance_id}/file")
             first = body.read(4096)           # what has arrived, at most 4096 bytes
-            body.readinto(memoryview(array))  # exactly len(view) bytes
+            preamble = bytearray(128)
+            body.readinto(memoryview(preamble))  # exactly len(view) bytes
             body.discard()                    # the rest, so the connection can be reused
         origin.close()
     """

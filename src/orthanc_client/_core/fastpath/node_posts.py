@@ -23,8 +23,10 @@ class NodesPoster:
 
     Example::
 
-        poster = NodesPoster.for_nodes(pool, http_clients)   # None if a node cannot be posted to directly
-        answer = poster.post("instances", dicom_bytes, len(dicom_bytes))
+        pool = NodePool([str(client.http_client.base_url)])
+        poster = NodesPoster.for_nodes(pool, [client.http_client])   # None if a node cannot be posted to directly
+        dicom_bytes = instance.get_file()
+        answer = poster.post("instances", dicom_bytes, len(dicom_bytes))   # {"Status": "AlreadyStored", ...}
         poster.close()
     """
 

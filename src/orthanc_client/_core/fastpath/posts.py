@@ -57,7 +57,9 @@ class DirectPoster:
     Example::
 
         poster = direct_poster(client.http_client, owns_transport=True)
+        dicom_bytes = instance.get_file()
         answer = poster.post("instances", dicom_bytes, len(dicom_bytes))  # Orthanc's JSON answer, or a typed error
+        print(answer["Status"])                                           # AlreadyStored
         poster.close()
     """
 

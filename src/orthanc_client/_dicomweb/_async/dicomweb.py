@@ -134,8 +134,10 @@ class AsyncDicomWeb:
 
     Example::
 
-        async with AsyncOrthanc("http://localhost:8042", "orthanc", "orthanc") as client:
-            studies = await client.dicomweb.search_for_studies(search_filters={"PatientName": "DOE*"})
+        from orthanc_client.aio import AsyncOrthanc
+
+        async with AsyncOrthanc() as client:
+            studies = await client.dicomweb.search_for_studies(search_filters={"PatientName": "Demo^*"})
             for study in studies:
                 result = await client.dicomweb.save_study(study.StudyInstanceUID, "out/")
     """
@@ -369,7 +371,7 @@ class AsyncDicomWeb:
         Example::
 
             studies = await client.dicomweb.search_for_studies(
-                search_filters={"PatientID": "P1", "StudyDate": (date(2024, 1, 1), None)}, fields=["ModalitiesInStudy"]
+                search_filters={"PatientID": "DEMO*", "StudyDate": (date(2024, 1, 1), None)}, fields=["ModalitiesInStudy"]
             )
         """
         return await self._search("studies", search_filters, fields, limit, offset, fuzzymatching, get_remaining)
@@ -388,7 +390,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            series = await client.dicomweb.search_for_series(study_uid, search_filters={"Modality": "CT"})
+            series = await client.dicomweb.search_for_series(study.uid, search_filters={"Modality": "CT"})
         """
         path = resource_path(study_instance_uid) + ("/series" if study_instance_uid else "series")
         return await self._search(path, search_filters, fields, limit, offset, fuzzymatching, get_remaining)
@@ -408,7 +410,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            instances = await client.dicomweb.search_for_instances(study_uid, series_uid)
+            instances = await client.dicomweb.search_for_instances(study.uid, series.uid)
         """
         path = self._instances_path(study_instance_uid, series_instance_uid)
         return await self._search(path, search_filters, fields, limit, offset, fuzzymatching, get_remaining)
@@ -471,7 +473,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            async for dataset in client.dicomweb.iter_study(study_uid):
+            async for dataset in client.dicomweb.iter_study(study.uid):
                 print(dataset.SOPInstanceUID, dataset.pixel_array.shape)
         """
         return self._iter_datasets(resource_path(check_uid(study_instance_uid, "study_instance_uid")), transfer_syntax)
@@ -495,7 +497,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            datasets = await client.dicomweb.retrieve_study(study_uid)
+            datasets = await client.dicomweb.retrieve_study(study.uid)
         """
         path = resource_path(check_uid(study_instance_uid, "study_instance_uid"))
         return await self._retrieve_datasets(path, transfer_syntax)
@@ -529,7 +531,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            dataset = await client.dicomweb.retrieve_instance(study_uid, series_uid, sop_uid)
+            dataset = await client.dicomweb.retrieve_instance(study.uid, series.uid, instance.uid)
         """
         path = self._instance_path(study_instance_uid, series_instance_uid, sop_instance_uid)
         found = [dataset async for dataset in self._iter_datasets(path, transfer_syntax)]
@@ -563,8 +565,8 @@ class AsyncDicomWeb:
 
         Example::
 
-            result = await client.dicomweb.save_study(study_uid, "out/", layout="flat")
-            print(result)  # "download: 200 stored, 0 already stored, 0 skipped, 0 failed; 105.2 MB in 0.15 s"
+            result = await client.dicomweb.save_study(study.uid, "out/", layout="flat")
+            print(result)  # "download: 20 stored, 0 already stored, 0 skipped, 0 failed; 0.2 MB in 0.05 s"
         """
         path = resource_path(check_uid(study_instance_uid, "study_instance_uid"))
         return await self._save(path, folder, layout, transfer_syntax, progress)
@@ -629,7 +631,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            for dataset in await client.dicomweb.retrieve_study_metadata(study_uid):
+            for dataset in await client.dicomweb.retrieve_study_metadata(study.uid):
                 print(dataset.SOPInstanceUID, dataset.Rows)
         """
         path = resource_path(check_uid(study_instance_uid, "study_instance_uid"))
@@ -663,7 +665,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            first, second = await client.dicomweb.retrieve_instance_frames(study, series, sop, [1, 2])
+            [frame] = await client.dicomweb.retrieve_instance_frames(study.uid, series.uid, instance.uid, [1])
         """
         path = self._instance_path(study_instance_uid, series_instance_uid, sop_instance_uid)
         url = self._url(f"{path}/frames/{frame_list(frame_numbers)}")
@@ -678,8 +680,10 @@ class AsyncDicomWeb:
 
         Example::
 
-            meta = await client.dicomweb.retrieve_instance_metadata(study, series, sop)
-            pixels = await client.dicomweb.retrieve_bulkdata(meta.bulk_data_uris["7FE00010"])
+            meta = await client.dicomweb.retrieve_instance_metadata(study.uid, series.uid, instance.uid)
+            uri = meta.bulk_data_uris.get("7FE00010")   # Orthanc inlines small values: then a path of the bulk route
+            path = uri or f"/dicom-web/studies/{study.uid}/series/{series.uid}/instances/{instance.uid}/bulk/7fe00010"
+            [pixels] = await client.dicomweb.retrieve_bulkdata(path)
         """
         return [content async for _, content in self._iter_parts(self._bulk_url(url), frames_accept(media_types))]
 
@@ -711,7 +715,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            jpeg = await client.dicomweb.retrieve_instance_rendered(study, series, sop, media_types=["image/jpeg"])
+            jpeg = await client.dicomweb.retrieve_instance_rendered(study.uid, series.uid, instance.uid, media_types=["image/jpeg"])
         """
         path = self._instance_path(study_instance_uid, series_instance_uid, sop_instance_uid)
         return await self._rendered(path, media_types, params)
@@ -759,7 +763,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            data = await client.dicomweb.retrieve_instance_wado_uri(study, series, sop)
+            data = await client.dicomweb.retrieve_instance_wado_uri(study.uid, series.uid, instance.uid)
         """
         pairs = [
             ("requestType", "WADO"),
@@ -796,7 +800,8 @@ class AsyncDicomWeb:
 
         Example::
 
-            result = await client.dicomweb.store_instances(["a.dcm", "scans/"])
+            await series.download_files("scans")   # some files to store
+            result = await client.dicomweb.store_instances(["scans/"])
             for item in result.failed:
                 print(item.name, item.reason)
         """
@@ -879,7 +884,8 @@ class AsyncDicomWeb:
 
         Example::
 
-            await client.dicomweb.add_server("pacs", "https://pacs/dicom-web/", username="u", password="p")
+            await client.dicomweb.add_server("archive", "https://archive.example.org/dicom-web/", username="u", password="p")
+            await client.dicomweb.remove_server("archive")
         """
         if not url:
             raise InvalidInputError("a DICOMweb server needs a url")
@@ -903,7 +909,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            job = await client.dicomweb.send("pacs", study.id, timeout=600)
+            job = await client.dicomweb.send("pacs", instance.id, timeout=60)   # IDs or resources, any level
         """
         body = {"Resources": orthanc_ids(resources), "Synchronous": False}
         created = await self.client.request("POST", f"/{self.root}/servers/{_server_name(server)}/stow", json=body)
@@ -922,7 +928,8 @@ class AsyncDicomWeb:
 
         Example::
 
-            await client.dicomweb.retrieve_from("pacs", study_uid)
+            [remote] = await client.dicomweb.remote_search("pacs", "/studies", {"AccessionNumber": "PACS000101"})
+            await client.dicomweb.retrieve_from("pacs", remote.StudyInstanceUID)
         """
         resource: dict[str, Any] = {"Study": check_uid(study_instance_uid, "study_instance_uid")}
         if series_instance_uid is not None:
@@ -942,7 +949,7 @@ class AsyncDicomWeb:
 
         Example::
 
-            studies = await client.dicomweb.remote_search("pacs", "/studies", {"PatientID": "P1"})
+            studies = await client.dicomweb.remote_search("pacs", "/studies", {"PatientID": "PACS*"})
         """
         arguments = dict(qido_pairs(search_filters))
         answer = await self.client.request(
@@ -958,7 +965,8 @@ class AsyncDicomWeb:
 
         Example::
 
-            metadata = await client.dicomweb.remote_get("pacs", f"/studies/{study_uid}/metadata")
+            [remote] = await client.dicomweb.remote_search("pacs", "/studies", {"AccessionNumber": "PACS000101"})
+            metadata = await client.dicomweb.remote_get("pacs", f"/studies/{remote.StudyInstanceUID}/metadata")
         """
         return await self.client.request(
             "POST", f"/{self.root}/servers/{_server_name(server)}/get", json={"Uri": _remote_uri(uri)}

@@ -135,8 +135,10 @@ class DicomWeb:
 
     Example::
 
-        with Orthanc("http://localhost:8042", "orthanc", "orthanc") as client:
-            studies = client.dicomweb.search_for_studies(search_filters={"PatientName": "DOE*"})
+        from orthanc_client import Orthanc
+
+        with Orthanc() as client:
+            studies = client.dicomweb.search_for_studies(search_filters={"PatientName": "Demo^*"})
             for study in studies:
                 result = client.dicomweb.save_study(study.StudyInstanceUID, "out/")
     """
@@ -370,7 +372,7 @@ class DicomWeb:
         Example::
 
             studies = client.dicomweb.search_for_studies(
-                search_filters={"PatientID": "P1", "StudyDate": (date(2024, 1, 1), None)}, fields=["ModalitiesInStudy"]
+                search_filters={"PatientID": "DEMO*", "StudyDate": (date(2024, 1, 1), None)}, fields=["ModalitiesInStudy"]
             )
         """
         return self._search("studies", search_filters, fields, limit, offset, fuzzymatching, get_remaining)
@@ -389,7 +391,7 @@ class DicomWeb:
 
         Example::
 
-            series = client.dicomweb.search_for_series(study_uid, search_filters={"Modality": "CT"})
+            series = client.dicomweb.search_for_series(study.uid, search_filters={"Modality": "CT"})
         """
         path = resource_path(study_instance_uid) + ("/series" if study_instance_uid else "series")
         return self._search(path, search_filters, fields, limit, offset, fuzzymatching, get_remaining)
@@ -409,7 +411,7 @@ class DicomWeb:
 
         Example::
 
-            instances = client.dicomweb.search_for_instances(study_uid, series_uid)
+            instances = client.dicomweb.search_for_instances(study.uid, series.uid)
         """
         path = self._instances_path(study_instance_uid, series_instance_uid)
         return self._search(path, search_filters, fields, limit, offset, fuzzymatching, get_remaining)
@@ -472,7 +474,7 @@ class DicomWeb:
 
         Example::
 
-            for dataset in client.dicomweb.iter_study(study_uid):
+            for dataset in client.dicomweb.iter_study(study.uid):
                 print(dataset.SOPInstanceUID, dataset.pixel_array.shape)
         """
         return self._iter_datasets(resource_path(check_uid(study_instance_uid, "study_instance_uid")), transfer_syntax)
@@ -496,7 +498,7 @@ class DicomWeb:
 
         Example::
 
-            datasets = client.dicomweb.retrieve_study(study_uid)
+            datasets = client.dicomweb.retrieve_study(study.uid)
         """
         path = resource_path(check_uid(study_instance_uid, "study_instance_uid"))
         return self._retrieve_datasets(path, transfer_syntax)
@@ -530,7 +532,7 @@ class DicomWeb:
 
         Example::
 
-            dataset = client.dicomweb.retrieve_instance(study_uid, series_uid, sop_uid)
+            dataset = client.dicomweb.retrieve_instance(study.uid, series.uid, instance.uid)
         """
         path = self._instance_path(study_instance_uid, series_instance_uid, sop_instance_uid)
         found = [dataset for dataset in self._iter_datasets(path, transfer_syntax)]
@@ -564,8 +566,8 @@ class DicomWeb:
 
         Example::
 
-            result = client.dicomweb.save_study(study_uid, "out/", layout="flat")
-            print(result)  # "download: 200 stored, 0 already stored, 0 skipped, 0 failed; 105.2 MB in 0.15 s"
+            result = client.dicomweb.save_study(study.uid, "out/", layout="flat")
+            print(result)  # "download: 20 stored, 0 already stored, 0 skipped, 0 failed; 0.2 MB in 0.05 s"
         """
         path = resource_path(check_uid(study_instance_uid, "study_instance_uid"))
         return self._save(path, folder, layout, transfer_syntax, progress)
@@ -630,7 +632,7 @@ class DicomWeb:
 
         Example::
 
-            for dataset in client.dicomweb.retrieve_study_metadata(study_uid):
+            for dataset in client.dicomweb.retrieve_study_metadata(study.uid):
                 print(dataset.SOPInstanceUID, dataset.Rows)
         """
         path = resource_path(check_uid(study_instance_uid, "study_instance_uid"))
@@ -664,7 +666,7 @@ class DicomWeb:
 
         Example::
 
-            first, second = client.dicomweb.retrieve_instance_frames(study, series, sop, [1, 2])
+            [frame] = client.dicomweb.retrieve_instance_frames(study.uid, series.uid, instance.uid, [1])
         """
         path = self._instance_path(study_instance_uid, series_instance_uid, sop_instance_uid)
         url = self._url(f"{path}/frames/{frame_list(frame_numbers)}")
@@ -679,8 +681,10 @@ class DicomWeb:
 
         Example::
 
-            meta = client.dicomweb.retrieve_instance_metadata(study, series, sop)
-            pixels = client.dicomweb.retrieve_bulkdata(meta.bulk_data_uris["7FE00010"])
+            meta = client.dicomweb.retrieve_instance_metadata(study.uid, series.uid, instance.uid)
+            uri = meta.bulk_data_uris.get("7FE00010")   # Orthanc inlines small values: then a path of the bulk route
+            path = uri or f"/dicom-web/studies/{study.uid}/series/{series.uid}/instances/{instance.uid}/bulk/7fe00010"
+            [pixels] = client.dicomweb.retrieve_bulkdata(path)
         """
         return [content for _, content in self._iter_parts(self._bulk_url(url), frames_accept(media_types))]
 
@@ -712,7 +716,7 @@ class DicomWeb:
 
         Example::
 
-            jpeg = client.dicomweb.retrieve_instance_rendered(study, series, sop, media_types=["image/jpeg"])
+            jpeg = client.dicomweb.retrieve_instance_rendered(study.uid, series.uid, instance.uid, media_types=["image/jpeg"])
         """
         path = self._instance_path(study_instance_uid, series_instance_uid, sop_instance_uid)
         return self._rendered(path, media_types, params)
@@ -760,7 +764,7 @@ class DicomWeb:
 
         Example::
 
-            data = client.dicomweb.retrieve_instance_wado_uri(study, series, sop)
+            data = client.dicomweb.retrieve_instance_wado_uri(study.uid, series.uid, instance.uid)
         """
         pairs = [
             ("requestType", "WADO"),
@@ -797,7 +801,8 @@ class DicomWeb:
 
         Example::
 
-            result = client.dicomweb.store_instances(["a.dcm", "scans/"])
+            series.download_files("scans")   # some files to store
+            result = client.dicomweb.store_instances(["scans/"])
             for item in result.failed:
                 print(item.name, item.reason)
         """
@@ -880,7 +885,8 @@ class DicomWeb:
 
         Example::
 
-            client.dicomweb.add_server("pacs", "https://pacs/dicom-web/", username="u", password="p")
+            client.dicomweb.add_server("archive", "https://archive.example.org/dicom-web/", username="u", password="p")
+            client.dicomweb.remove_server("archive")
         """
         if not url:
             raise InvalidInputError("a DICOMweb server needs a url")
@@ -904,7 +910,7 @@ class DicomWeb:
 
         Example::
 
-            job = client.dicomweb.send("pacs", study.id, timeout=600)
+            job = client.dicomweb.send("pacs", instance.id, timeout=60)   # IDs or resources, any level
         """
         body = {"Resources": orthanc_ids(resources), "Synchronous": False}
         created = self.client.request("POST", f"/{self.root}/servers/{_server_name(server)}/stow", json=body)
@@ -923,7 +929,8 @@ class DicomWeb:
 
         Example::
 
-            client.dicomweb.retrieve_from("pacs", study_uid)
+            [remote] = client.dicomweb.remote_search("pacs", "/studies", {"AccessionNumber": "PACS000101"})
+            client.dicomweb.retrieve_from("pacs", remote.StudyInstanceUID)
         """
         resource: dict[str, Any] = {"Study": check_uid(study_instance_uid, "study_instance_uid")}
         if series_instance_uid is not None:
@@ -943,7 +950,7 @@ class DicomWeb:
 
         Example::
 
-            studies = client.dicomweb.remote_search("pacs", "/studies", {"PatientID": "P1"})
+            studies = client.dicomweb.remote_search("pacs", "/studies", {"PatientID": "PACS*"})
         """
         arguments = dict(qido_pairs(search_filters))
         answer = self.client.request(
@@ -959,7 +966,8 @@ class DicomWeb:
 
         Example::
 
-            metadata = client.dicomweb.remote_get("pacs", f"/studies/{study_uid}/metadata")
+            [remote] = client.dicomweb.remote_search("pacs", "/studies", {"AccessionNumber": "PACS000101"})
+            metadata = client.dicomweb.remote_get("pacs", f"/studies/{remote.StudyInstanceUID}/metadata")
         """
         return self.client.request(
             "POST", f"/{self.root}/servers/{_server_name(server)}/get", json={"Uri": _remote_uri(uri)}

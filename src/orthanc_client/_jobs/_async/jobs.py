@@ -24,9 +24,10 @@ class Job:
 
     Example::
 
-        job = await study.anonymize_as_job()          # or Job(job_id, client)
-        await job.wait(timeout=600)                   # raises JobFailedError with Orthanc's reason
+        job = await series.anonymize_as_job()         # or Job(job_id, client)
+        await job.wait(timeout=60)                    # raises JobFailedError with Orthanc's reason
         print(job.state, job.content["ID"])
+        await client.delete_series_id(job.content["ID"])   # the anonymized copy
 
         for job in await Job.list(client):
             print(job.id, job.type, job.state, job.progress)
@@ -153,6 +154,12 @@ class Job:
         Raises:
             JobFailedError: the job ended in ``Failure`` (carries Orthanc's error code, description, details).
             JobTimeoutError: ``timeout`` seconds passed first; the job goes on running on the server.
+
+        Example::
+
+            job = await series.modify_as_job(replace={"SeriesDescription": "scratch"})
+            await job.wait(timeout=60)          # JobFailedError with Orthanc's reason, JobTimeoutError after 60 s
+            await client.delete_series_id(job.content["ID"])
         """
         started = time.monotonic()
         pace = ProgressPace()
@@ -201,5 +208,11 @@ class Job:
 
 
 async def list_jobs(client: AsyncOrthanc) -> list[Job]:
-    """Every job the server remembers, with details (one request). Same as ``Job.list(client)``."""
+    """Every job the server remembers, with details (one request). Same as ``Job.list(client)``.
+
+    Example::
+
+        for job in await list_jobs(client):
+            print(job.id, job.type, job.state)
+    """
     return await Job.list(client)

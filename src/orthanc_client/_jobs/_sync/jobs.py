@@ -25,9 +25,10 @@ class Job:
 
     Example::
 
-        job = study.anonymize_as_job()          # or Job(job_id, client)
-        job.wait(timeout=600)                   # raises JobFailedError with Orthanc's reason
+        job = series.anonymize_as_job()         # or Job(job_id, client)
+        job.wait(timeout=60)                    # raises JobFailedError with Orthanc's reason
         print(job.state, job.content["ID"])
+        client.delete_series_id(job.content["ID"])   # the anonymized copy
 
         for job in Job.list(client):
             print(job.id, job.type, job.state, job.progress)
@@ -154,6 +155,12 @@ class Job:
         Raises:
             JobFailedError: the job ended in ``Failure`` (carries Orthanc's error code, description, details).
             JobTimeoutError: ``timeout`` seconds passed first; the job goes on running on the server.
+
+        Example::
+
+            job = series.modify_as_job(replace={"SeriesDescription": "scratch"})
+            job.wait(timeout=60)          # JobFailedError with Orthanc's reason, JobTimeoutError after 60 s
+            client.delete_series_id(job.content["ID"])
         """
         started = time.monotonic()
         pace = ProgressPace()
@@ -202,5 +209,11 @@ class Job:
 
 
 def list_jobs(client: Orthanc) -> list[Job]:
-    """Every job the server remembers, with details (one request). Same as ``Job.list(client)``."""
+    """Every job the server remembers, with details (one request). Same as ``Job.list(client)``.
+
+    Example::
+
+        for job in list_jobs(client):
+            print(job.id, job.type, job.state)
+    """
     return Job.list(client)

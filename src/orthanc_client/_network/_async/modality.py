@@ -48,9 +48,10 @@ class Modality:
         pacs = Modality(client, "pacs")
         if not await pacs.echo():
             print("PACS unreachable:", pacs.last_error)
-        studies = await pacs.find("Study", {"PatientID": "P1*", "StudyDate": (date(2024, 1, 1), None)})
-        await pacs.move(studies)                 # C-MOVE to this Orthanc, waiting for the job
+        studies = await pacs.find("Study", {"PatientID": "PACS*", "StudyDate": (date(2024, 1, 1), None)})
+        await pacs.move(studies, timeout=60)     # C-MOVE to this Orthanc, waiting for the job
         job = await pacs.start_move(studies)     # or get the Job and wait later
+        await job.wait(timeout=60)
     """
 
     def __init__(self, client: AsyncOrthanc, name: str) -> None:
@@ -73,7 +74,12 @@ class Modality:
 
     @classmethod
     async def list(cls, client: AsyncOrthanc) -> builtins.list[Modality]:
-        """Every modality the server knows (``GET /modalities``)."""
+        """Every modality the server knows (``GET /modalities``).
+
+        Example::
+
+            print([modality.name for modality in await Modality.list(client)])   # ['pacs']
+        """
         names = await client.get_modalities()
         return [cls(client, str(name)) for name in names]
 
@@ -98,7 +104,8 @@ class Modality:
 
         Example::
 
-            pacs = await Modality.create(client, "pacs", aet="PACS", host="10.0.0.5", port=104)
+            scanner = await Modality.create(client, "scanner", aet="CT01", host="10.0.0.5", port=104)
+            await scanner.delete()
         """
         modality = cls(client, name)
         body = modality_config(
@@ -128,7 +135,9 @@ class Modality:
 
         Example::
 
-            await pacs.configure(port=11112, allow={"get": True})
+            scanner = await Modality.create(client, "scanner", aet="CT01", host="10.0.0.5", port=104)
+            await scanner.configure(port=11112, allow={"get": True})
+            await scanner.delete()
         """
         current = await self.configuration()
         body = modality_config(
@@ -148,6 +157,11 @@ class Modality:
 
         Orthanc's own errors (unknown modality, bad credentials, Orthanc down) still raise: they are not an
         answer about the modality. ``dicom_timeout`` (seconds) bounds the DICOM association.
+
+        Example::
+
+            if not await pacs.echo(dicom_timeout=5):
+                print("no answer:", pacs.last_error)
         """
         try:
             await self.check(dicom_timeout=dicom_timeout)
@@ -188,7 +202,8 @@ class Modality:
 
         Example::
 
-            answers = await pacs.find("Series", {"StudyInstanceUID": uid, "Modality": ["CT", "MR"]})
+            [study_answer] = await pacs.find("Study", {"AccessionNumber": "PACS000101"})
+            answers = await pacs.find("Series", {"StudyInstanceUID": study_answer.study_instance_uid, "Modality": ["CT", "MR"]})
         """
         level = normalize_level(level)
         query_id = await self._query(c_find_body(level, query, return_tags, dicom_timeout), "C-FIND")
@@ -283,8 +298,9 @@ class Modality:
 
         Example::
 
-            await pacs.move(await pacs.find("Study", {"AccessionNumber": "A123"}), timeout=3600)
-            await pacs.move(["1.2.840.113619.2.1"], level="Study", target_aet="WORKSTATION")
+            await pacs.move(await pacs.find("Study", {"AccessionNumber": "PACS000101"}), timeout=60)
+            [answer] = await pacs.find("Study", {"AccessionNumber": "PACS000102"})
+            await pacs.move([answer.study_instance_uid], level="Study", target_aet="RESEARCH", timeout=60)   # an AET the PACS knows
         """
         job = await self.start_move(
             resources, level=level, target_aet=target_aet, dicom_timeout=dicom_timeout
@@ -331,7 +347,8 @@ class Modality:
 
         Example::
 
-            await pacs.get(await pacs.find("Series", {"StudyInstanceUID": uid}))
+            [answer] = await pacs.find("Study", {"AccessionNumber": "PACS000101"})
+            await pacs.get(await pacs.find("Series", {"StudyInstanceUID": answer.study_instance_uid}), timeout=60)
         """
         job = await self.start_get(resources, level=level, dicom_timeout=dicom_timeout)
         return await job.wait(timeout=timeout)
@@ -371,7 +388,7 @@ class Modality:
 
         Example::
 
-            job = await pacs.store([study.id for study in studies], timeout=600)
+            job = await pacs.store([instance.id], timeout=60)   # IDs or resources, any level
             print(job.content["InstancesCount"])
         """
         job = await self.start_store(resources, dicom_timeout=dicom_timeout, options=options)

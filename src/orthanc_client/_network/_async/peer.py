@@ -20,9 +20,9 @@ class Peer:
 
     Example::
 
-        backup = Peer(client, "backup")
-        if await backup.is_reachable():
-            job = await backup.store(study_ids, timeout=3600)
+        peer = Peer(client, "pacs")
+        if await peer.is_reachable():
+            job = await peer.store([instance.id], timeout=60)   # IDs or resources, any level
             print(job.content["InstancesCount"])
     """
 
@@ -65,7 +65,8 @@ class Peer:
 
         Example::
 
-            backup = await Peer.create(client, "backup", url="https://backup:8042", username="u", password="p")
+            backup = await Peer.create(client, "backup", url="https://backup.example.org:8042", username="u", password="p")
+            await backup.delete()
         """
         if not url:
             raise InvalidInputError("a peer needs a url")
@@ -93,7 +94,12 @@ class Peer:
             raise_remote_error(self, "peer /system", error)
 
     async def is_reachable(self) -> bool:
-        """``True`` if the peer answers through this Orthanc; if not ``False``, with the reason in ``last_error``."""
+        """``True`` if the peer answers through this Orthanc; if not ``False``, with the reason in ``last_error``.
+
+        Example::
+
+            print(await Peer(client, "pacs").is_reachable())   # True
+        """
         try:
             await self.system()
         except DicomNetworkError:
@@ -138,7 +144,7 @@ class Peer:
 
         Example::
 
-            await Peer(client, "backup").store(study.id, timeout=600)
+            await Peer(client, "pacs").store(instance.id, timeout=60)
         """
         job = await self.start_store(resources, compress=compress, transcode=transcode, options=options)
         return await job.wait(timeout=timeout)

@@ -141,12 +141,12 @@ async def transfer(
     Example::
 
         pacs = Modality(client, "pacs")
-        report = await transfer(pacs, accession_numbers=["A1", "A2"], manifest="pull.sqlite", concurrency=4)
+        report = await transfer(pacs, accession_numbers=["PACS000101"], manifest="pull.sqlite", concurrency=4)
         print(report)
 
-        # into a research Orthanc: only the anonymized copies stay there, labelled
+        # only the anonymized copies stay (here, or at destination=another_client), labelled
         report = await transfer(
-            pacs, accession_numbers=["A1"], manifest="research.sqlite", destination=research,
+            pacs, accession_numbers=["PACS000102"], manifest="research.sqlite",
             anonymize=AnonymizeOptions(keep=["StudyDescription"]), label="project-42",
         )
         print(report.anonymized_ids)   # {StudyInstanceUID at the source: Orthanc ID of the anonymized study}

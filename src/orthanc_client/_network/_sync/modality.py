@@ -49,9 +49,10 @@ class Modality:
         pacs = Modality(client, "pacs")
         if not pacs.echo():
             print("PACS unreachable:", pacs.last_error)
-        studies = pacs.find("Study", {"PatientID": "P1*", "StudyDate": (date(2024, 1, 1), None)})
-        pacs.move(studies)                 # C-MOVE to this Orthanc, waiting for the job
+        studies = pacs.find("Study", {"PatientID": "PACS*", "StudyDate": (date(2024, 1, 1), None)})
+        pacs.move(studies, timeout=60)     # C-MOVE to this Orthanc, waiting for the job
         job = pacs.start_move(studies)     # or get the Job and wait later
+        job.wait(timeout=60)
     """
 
     def __init__(self, client: Orthanc, name: str) -> None:
@@ -74,7 +75,12 @@ class Modality:
 
     @classmethod
     def list(cls, client: Orthanc) -> builtins.list[Modality]:
-        """Every modality the server knows (``GET /modalities``)."""
+        """Every modality the server knows (``GET /modalities``).
+
+        Example::
+
+            print([modality.name for modality in Modality.list(client)])   # ['pacs']
+        """
         names = client.get_modalities()
         return [cls(client, str(name)) for name in names]
 
@@ -99,7 +105,8 @@ class Modality:
 
         Example::
 
-            pacs = Modality.create(client, "pacs", aet="PACS", host="10.0.0.5", port=104)
+            scanner = Modality.create(client, "scanner", aet="CT01", host="10.0.0.5", port=104)
+            scanner.delete()
         """
         modality = cls(client, name)
         body = modality_config(
@@ -129,7 +136,9 @@ class Modality:
 
         Example::
 
-            pacs.configure(port=11112, allow={"get": True})
+            scanner = Modality.create(client, "scanner", aet="CT01", host="10.0.0.5", port=104)
+            scanner.configure(port=11112, allow={"get": True})
+            scanner.delete()
         """
         current = self.configuration()
         body = modality_config(
@@ -149,6 +158,11 @@ class Modality:
 
         Orthanc's own errors (unknown modality, bad credentials, Orthanc down) still raise: they are not an
         answer about the modality. ``dicom_timeout`` (seconds) bounds the DICOM association.
+
+        Example::
+
+            if not pacs.echo(dicom_timeout=5):
+                print("no answer:", pacs.last_error)
         """
         try:
             self.check(dicom_timeout=dicom_timeout)
@@ -189,7 +203,8 @@ class Modality:
 
         Example::
 
-            answers = pacs.find("Series", {"StudyInstanceUID": uid, "Modality": ["CT", "MR"]})
+            [study_answer] = pacs.find("Study", {"AccessionNumber": "PACS000101"})
+            answers = pacs.find("Series", {"StudyInstanceUID": study_answer.study_instance_uid, "Modality": ["CT", "MR"]})
         """
         level = normalize_level(level)
         query_id = self._query(c_find_body(level, query, return_tags, dicom_timeout), "C-FIND")
@@ -284,8 +299,9 @@ class Modality:
 
         Example::
 
-            pacs.move(pacs.find("Study", {"AccessionNumber": "A123"}), timeout=3600)
-            pacs.move(["1.2.840.113619.2.1"], level="Study", target_aet="WORKSTATION")
+            pacs.move(pacs.find("Study", {"AccessionNumber": "PACS000101"}), timeout=60)
+            [answer] = pacs.find("Study", {"AccessionNumber": "PACS000102"})
+            pacs.move([answer.study_instance_uid], level="Study", target_aet="RESEARCH", timeout=60)   # an AET the PACS knows
         """
         job = self.start_move(
             resources, level=level, target_aet=target_aet, dicom_timeout=dicom_timeout
@@ -332,7 +348,8 @@ class Modality:
 
         Example::
 
-            pacs.get(pacs.find("Series", {"StudyInstanceUID": uid}))
+            [answer] = pacs.find("Study", {"AccessionNumber": "PACS000101"})
+            pacs.get(pacs.find("Series", {"StudyInstanceUID": answer.study_instance_uid}), timeout=60)
         """
         job = self.start_get(resources, level=level, dicom_timeout=dicom_timeout)
         return job.wait(timeout=timeout)
@@ -372,7 +389,7 @@ class Modality:
 
         Example::
 
-            job = pacs.store([study.id for study in studies], timeout=600)
+            job = pacs.store([instance.id], timeout=60)   # IDs or resources, any level
             print(job.content["InstancesCount"])
         """
         job = self.start_store(resources, dicom_timeout=dicom_timeout, options=options)

@@ -21,9 +21,9 @@ class Peer:
 
     Example::
 
-        backup = Peer(client, "backup")
-        if backup.is_reachable():
-            job = backup.store(study_ids, timeout=3600)
+        peer = Peer(client, "pacs")
+        if peer.is_reachable():
+            job = peer.store([instance.id], timeout=60)   # IDs or resources, any level
             print(job.content["InstancesCount"])
     """
 
@@ -66,7 +66,8 @@ class Peer:
 
         Example::
 
-            backup = Peer.create(client, "backup", url="https://backup:8042", username="u", password="p")
+            backup = Peer.create(client, "backup", url="https://backup.example.org:8042", username="u", password="p")
+            backup.delete()
         """
         if not url:
             raise InvalidInputError("a peer needs a url")
@@ -94,7 +95,12 @@ class Peer:
             raise_remote_error(self, "peer /system", error)
 
     def is_reachable(self) -> bool:
-        """``True`` if the peer answers through this Orthanc; if not ``False``, with the reason in ``last_error``."""
+        """``True`` if the peer answers through this Orthanc; if not ``False``, with the reason in ``last_error``.
+
+        Example::
+
+            print(Peer(client, "pacs").is_reachable())   # True
+        """
         try:
             self.system()
         except DicomNetworkError:
@@ -139,7 +145,7 @@ class Peer:
 
         Example::
 
-            Peer(client, "backup").store(study.id, timeout=600)
+            Peer(client, "pacs").store(instance.id, timeout=60)
         """
         job = self.start_store(resources, compress=compress, transcode=transcode, options=options)
         return job.wait(timeout=timeout)

@@ -161,7 +161,13 @@ async def iter_resources(
 async def iter_patients(
     client: AsyncOrthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> AsyncIterator[Patient]:
-    """Streams matching patients. Example: ``iter_patients(client, {"PatientName": "DOE*"})``."""
+    """Streams matching patients.
+
+    Example::
+
+        async for patient in iter_patients(client, {"PatientName": "Test^*"}):
+            print(patient.id, patient.name)
+    """
     async for resource in iter_resources(client, Patient, query, **options):
         yield resource
 
@@ -183,7 +189,13 @@ async def iter_studies(
 async def iter_series(
     client: AsyncOrthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> AsyncIterator[Series]:
-    """Streams matching series. Example: ``iter_series(client, {"Modality": ["CT", "MR"]})``."""
+    """Streams matching series.
+
+    Example::
+
+        async for found in iter_series(client, {"Modality": ["CT", "MR"]}):
+            print(found.uid, found.main_tag("SeriesDescription"))
+    """
     async for resource in iter_resources(client, Series, query, **options):
         yield resource
 
@@ -191,7 +203,13 @@ async def iter_series(
 async def iter_instances(
     client: AsyncOrthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> AsyncIterator[Instance]:
-    """Streams matching instances. Example: ``iter_instances(client, {"SOPInstanceUID": uid})``."""
+    """Streams matching instances.
+
+    Example::
+
+        async for found in iter_instances(client, {"SOPInstanceUID": instance.uid}):
+            print(found.id)
+    """
     async for resource in iter_resources(client, Instance, query, **options):
         yield resource
 
@@ -199,7 +217,12 @@ async def iter_instances(
 async def find_patients(
     client: AsyncOrthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> list[Patient]:
-    """Matching patients, loaded. Example: ``await find_patients(client, {"PatientID": "PAT*"}, limit=10)``."""
+    """Matching patients, loaded.
+
+    Example::
+
+        patients = await find_patients(client, {"PatientID": "DEMO*"}, limit=10)
+    """
     return [resource async for resource in iter_resources(client, Patient, query, **options)]
 
 
@@ -210,9 +233,11 @@ async def find_studies(
 
     Example::
 
-        studies = await find_studies(client, {"PatientName": "DOE*", "StudyDate": (date(2024, 1, 1), None)},
+        await study.add_label("research")
+        studies = await find_studies(client, {"PatientName": "Demo*", "StudyDate": (date(2024, 1, 1), None)},
                                      labels=["research"], limit=100)
         print([(s.uid, s.date, s.description) for s in studies])
+        await study.remove_label("research")
     """
     return [resource async for resource in iter_resources(client, Study, query, **options)]
 
@@ -220,12 +245,22 @@ async def find_studies(
 async def find_series(
     client: AsyncOrthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> list[Series]:
-    """Matching series, loaded. Example: ``await find_series(client, {"Modality": "CT"})``."""
+    """Matching series, loaded.
+
+    Example::
+
+        ct_series = await find_series(client, {"Modality": "CT"})
+    """
     return [resource async for resource in iter_resources(client, Series, query, **options)]
 
 
 async def find_instances(
     client: AsyncOrthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> list[Instance]:
-    """Matching instances, loaded. Example: ``await find_instances(client, {"InstanceNumber": "1"})``."""
+    """Matching instances, loaded.
+
+    Example::
+
+        first_slices = await find_instances(client, {"InstanceNumber": "1"})
+    """
     return [resource async for resource in iter_resources(client, Instance, query, **options)]

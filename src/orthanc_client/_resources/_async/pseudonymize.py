@@ -49,8 +49,9 @@ async def anonymize_with_pseudonyms(
 
     Example::
 
-        mint = PseudonymMint.from_env()
-        research_copy = await study.anonymize(pseudonyms=mint, keep=["StudyDescription"])
+        mint = PseudonymMint(secret="keep me out of git")   # or PseudonymMint.from_env()
+        research_copy = await series.anonymize(pseudonyms=mint, keep=["SeriesDescription"])
+        await research_copy.delete()
     """
     if unsupported:
         raise InvalidInputError(

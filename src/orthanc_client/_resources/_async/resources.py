@@ -271,7 +271,14 @@ class Resource:
         return list(await self._api("get", "labels")(self.id))
 
     async def add_label(self, label: str) -> None:
-        """Adds a label (Orthanc 1.12+). Labels are ``[A-Za-z0-9_-]`` strings."""
+        """Adds a label (Orthanc 1.12+). Labels are ``[A-Za-z0-9_-]`` strings.
+
+        Example::
+
+            await study.add_label("reviewed")         # Orthanc >= 1.12
+            print(await study.get_labels())           # ['reviewed']
+            await study.remove_label("reviewed")
+        """
         await self._api("put", "labels_label")(self.id, label)
         self._note_label(label, present=True)
 
@@ -298,6 +305,7 @@ class Resource:
 
         Example::
 
+            await study.set_metadata("1025", "draft")
             value, revision = await study.get_metadata_with_revision("1025")
             await study.set_metadata("1025", value + "!", if_match=revision)   # ConflictError if it changed
         """
@@ -393,7 +401,7 @@ class Resource:
 
         Example::
 
-            await instance.update_attachment("1026", lambda data: (data or b"") + b"seen\n")
+            await instance.update_attachment("1026", lambda data: (data or b"") + b"seen\\n")
         """
 
         async def read() -> tuple[bytes | None, str | None]:
@@ -417,7 +425,13 @@ class Resource:
         return ResourceStatistics(await self._api("get", "statistics")(self.id))
 
     async def delete(self) -> None:
-        """Deletes the resource and everything under it from Orthanc."""
+        """Deletes the resource and everything under it from Orthanc.
+
+        Example::
+
+            copy = await series.modify(replace={"SeriesDescription": "scratch"})
+            await copy.delete()                       # with everything below it
+        """
         await self.client.request("DELETE", self.path)
 
     def _operation(self, method: str, route: str) -> Any:
@@ -464,7 +478,7 @@ class Resource:
 
         Example::
 
-            study.download("study.zip")
+            await study.download("study.zip")
         """
         from ..._bulk._async.download import download_zip
 
@@ -476,7 +490,7 @@ class Resource:
 
         Example::
 
-            series.download_files("out", layout="flat")
+            await series.download_files("out", layout="flat")
         """
         from ..._bulk._async.download import download_files
 
@@ -557,6 +571,7 @@ class _JobModifiable(Resource):
         Example::
 
             copy = await study.modify(replace={"StudyDescription": "Reviewed"})
+            await copy.delete()
         """
         return await self._new_resource_from(await self.modify_as_job(**options), timeout)
 
@@ -572,8 +587,12 @@ class _JobModifiable(Resource):
 
         Example::
 
+            from orthanc_client import PseudonymMint
+
             anonymous = await study.anonymize(replace={"PatientName": "ANON"}, keep=["StudyDescription"])
-            research = await study.anonymize(pseudonyms=PseudonymMint.from_env())
+            research = await study.anonymize(pseudonyms=PseudonymMint(secret="keep me out of git"))
+            for copy in (anonymous, research):
+                await copy.delete()
         """
         if pseudonyms is not None:
             from .pseudonymize import anonymize_with_pseudonyms
@@ -587,9 +606,9 @@ class Patient(_JobModifiable):
 
     Example::
 
-        patient = await Patient.get(client, patient_id)      # sync: Patient.get(client, patient_id)
+        patient = await Patient.get(client, patient_id)
         print(patient.name, patient.birth_date)
-        for study in await patient.get_studies():            # sync: patient.studies
+        for study in await patient.get_studies():
             print(study.date, study.description)
     """
 
@@ -624,7 +643,7 @@ class Study(_JobModifiable):
 
         study = await Study.get(client, study_id)
         print(study.uid, study.date, study.description, study.patient_main_tags["PatientName"])
-        series = await study.get_series()                    # sync: study.series
+        series = await study.get_series()
     """
 
     level = "Study"
@@ -677,8 +696,8 @@ class Series(_JobModifiable):
 
         series = await Series.get(client, series_id)
         volume = await series.to_numpy(rescale=True)         # slices sorted by geometry
-        async for dataset in series.get_pydicom():           # sync: for dataset in series.get_pydicom()
-            ...
+        async for dataset in series.get_pydicom():
+            print(dataset.InstanceNumber)
     """
 
     level = "Series"
@@ -748,7 +767,7 @@ class Series(_JobModifiable):
 
         Example::
 
-            volume = Series(series_id, client).to_numpy(rescale=True)   # float32, Hounsfield units for CT
+            volume = await Series(series_id, client).to_numpy(rescale=True)   # float32, Hounsfield units for CT
         """
         from ..._bulk._async.numpy_io import series_to_numpy
 
@@ -806,7 +825,13 @@ class Instance(Resource):
     patient: Related[Patient] = Related()
 
     async def get_file(self) -> bytes:
-        """The DICOM file (Part 10), as stored."""
+        """The DICOM file (Part 10), as stored.
+
+        Example::
+
+            data = await instance.get_file()
+            assert data[128:132] == b"DICM"
+        """
         return await self.client.get_instances_id_file(self.id)
 
     async def get_pydicom(self) -> Dataset:

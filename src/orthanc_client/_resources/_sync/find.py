@@ -162,7 +162,13 @@ def iter_resources(
 def iter_patients(
     client: Orthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> Iterator[Patient]:
-    """Streams matching patients. Example: ``iter_patients(client, {"PatientName": "DOE*"})``."""
+    """Streams matching patients.
+
+    Example::
+
+        for patient in iter_patients(client, {"PatientName": "Test^*"}):
+            print(patient.id, patient.name)
+    """
     for resource in iter_resources(client, Patient, query, **options):
         yield resource
 
@@ -184,7 +190,13 @@ def iter_studies(
 def iter_series(
     client: Orthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> Iterator[Series]:
-    """Streams matching series. Example: ``iter_series(client, {"Modality": ["CT", "MR"]})``."""
+    """Streams matching series.
+
+    Example::
+
+        for found in iter_series(client, {"Modality": ["CT", "MR"]}):
+            print(found.uid, found.main_tag("SeriesDescription"))
+    """
     for resource in iter_resources(client, Series, query, **options):
         yield resource
 
@@ -192,7 +204,13 @@ def iter_series(
 def iter_instances(
     client: Orthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> Iterator[Instance]:
-    """Streams matching instances. Example: ``iter_instances(client, {"SOPInstanceUID": uid})``."""
+    """Streams matching instances.
+
+    Example::
+
+        for found in iter_instances(client, {"SOPInstanceUID": instance.uid}):
+            print(found.id)
+    """
     for resource in iter_resources(client, Instance, query, **options):
         yield resource
 
@@ -200,7 +218,12 @@ def iter_instances(
 def find_patients(
     client: Orthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> list[Patient]:
-    """Matching patients, loaded. Example: ``find_patients(client, {"PatientID": "PAT*"}, limit=10)``."""
+    """Matching patients, loaded.
+
+    Example::
+
+        patients = find_patients(client, {"PatientID": "DEMO*"}, limit=10)
+    """
     return [resource for resource in iter_resources(client, Patient, query, **options)]
 
 
@@ -211,9 +234,11 @@ def find_studies(
 
     Example::
 
-        studies = find_studies(client, {"PatientName": "DOE*", "StudyDate": (date(2024, 1, 1), None)},
+        study.add_label("research")
+        studies = find_studies(client, {"PatientName": "Demo*", "StudyDate": (date(2024, 1, 1), None)},
                                      labels=["research"], limit=100)
         print([(s.uid, s.date, s.description) for s in studies])
+        study.remove_label("research")
     """
     return [resource for resource in iter_resources(client, Study, query, **options)]
 
@@ -221,12 +246,22 @@ def find_studies(
 def find_series(
     client: Orthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> list[Series]:
-    """Matching series, loaded. Example: ``find_series(client, {"Modality": "CT"})``."""
+    """Matching series, loaded.
+
+    Example::
+
+        ct_series = find_series(client, {"Modality": "CT"})
+    """
     return [resource for resource in iter_resources(client, Series, query, **options)]
 
 
 def find_instances(
     client: Orthanc, query: Mapping[str, Any] | None = None, **options: Unpack[FindOptions]
 ) -> list[Instance]:
-    """Matching instances, loaded. Example: ``find_instances(client, {"InstanceNumber": "1"})``."""
+    """Matching instances, loaded.
+
+    Example::
+
+        first_slices = find_instances(client, {"InstanceNumber": "1"})
+    """
     return [resource for resource in iter_resources(client, Instance, query, **options)]

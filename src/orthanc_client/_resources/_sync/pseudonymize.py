@@ -50,8 +50,9 @@ def anonymize_with_pseudonyms(
 
     Example::
 
-        mint = PseudonymMint.from_env()
-        research_copy = study.anonymize(pseudonyms=mint, keep=["StudyDescription"])
+        mint = PseudonymMint(secret="keep me out of git")   # or PseudonymMint.from_env()
+        research_copy = series.anonymize(pseudonyms=mint, keep=["SeriesDescription"])
+        research_copy.delete()
     """
     if unsupported:
         raise InvalidInputError(

@@ -272,7 +272,14 @@ class Resource:
         return list(self._api("get", "labels")(self.id))
 
     def add_label(self, label: str) -> None:
-        """Adds a label (Orthanc 1.12+). Labels are ``[A-Za-z0-9_-]`` strings."""
+        """Adds a label (Orthanc 1.12+). Labels are ``[A-Za-z0-9_-]`` strings.
+
+        Example::
+
+            study.add_label("reviewed")         # Orthanc >= 1.12
+            print(study.get_labels())           # ['reviewed']
+            study.remove_label("reviewed")
+        """
         self._api("put", "labels_label")(self.id, label)
         self._note_label(label, present=True)
 
@@ -299,6 +306,7 @@ class Resource:
 
         Example::
 
+            study.set_metadata("1025", "draft")
             value, revision = study.get_metadata_with_revision("1025")
             study.set_metadata("1025", value + "!", if_match=revision)   # ConflictError if it changed
         """
@@ -394,7 +402,7 @@ class Resource:
 
         Example::
 
-            instance.update_attachment("1026", lambda data: (data or b"") + b"seen\n")
+            instance.update_attachment("1026", lambda data: (data or b"") + b"seen\\n")
         """
 
         def read() -> tuple[bytes | None, str | None]:
@@ -418,7 +426,13 @@ class Resource:
         return ResourceStatistics(self._api("get", "statistics")(self.id))
 
     def delete(self) -> None:
-        """Deletes the resource and everything under it from Orthanc."""
+        """Deletes the resource and everything under it from Orthanc.
+
+        Example::
+
+            copy = series.modify(replace={"SeriesDescription": "scratch"})
+            copy.delete()                       # with everything below it
+        """
         self.client.request("DELETE", self.path)
 
     def _operation(self, method: str, route: str) -> Any:
@@ -558,6 +572,7 @@ class _JobModifiable(Resource):
         Example::
 
             copy = study.modify(replace={"StudyDescription": "Reviewed"})
+            copy.delete()
         """
         return self._new_resource_from(self.modify_as_job(**options), timeout)
 
@@ -573,8 +588,12 @@ class _JobModifiable(Resource):
 
         Example::
 
+            from orthanc_client import PseudonymMint
+
             anonymous = study.anonymize(replace={"PatientName": "ANON"}, keep=["StudyDescription"])
-            research = study.anonymize(pseudonyms=PseudonymMint.from_env())
+            research = study.anonymize(pseudonyms=PseudonymMint(secret="keep me out of git"))
+            for copy in (anonymous, research):
+                copy.delete()
         """
         if pseudonyms is not None:
             from .pseudonymize import anonymize_with_pseudonyms
@@ -588,9 +607,9 @@ class Patient(_JobModifiable):
 
     Example::
 
-        patient = Patient.get(client, patient_id)      # sync: Patient.get(client, patient_id)
+        patient = Patient.get(client, patient_id)
         print(patient.name, patient.birth_date)
-        for study in patient.get_studies():            # sync: patient.studies
+        for study in patient.get_studies():
             print(study.date, study.description)
     """
 
@@ -625,7 +644,7 @@ class Study(_JobModifiable):
 
         study = Study.get(client, study_id)
         print(study.uid, study.date, study.description, study.patient_main_tags["PatientName"])
-        series = study.get_series()                    # sync: study.series
+        series = study.get_series()
     """
 
     level = "Study"
@@ -678,8 +697,8 @@ class Series(_JobModifiable):
 
         series = Series.get(client, series_id)
         volume = series.to_numpy(rescale=True)         # slices sorted by geometry
-        for dataset in series.get_pydicom():           # sync: for dataset in series.get_pydicom()
-            ...
+        for dataset in series.get_pydicom():
+            print(dataset.InstanceNumber)
     """
 
     level = "Series"
@@ -807,7 +826,13 @@ class Instance(Resource):
     patient: Related[Patient] = Related()
 
     def get_file(self) -> bytes:
-        """The DICOM file (Part 10), as stored."""
+        """The DICOM file (Part 10), as stored.
+
+        Example::
+
+            data = instance.get_file()
+            assert data[128:132] == b"DICM"
+        """
         return self.client.get_instances_id_file(self.id)
 
     def get_pydicom(self) -> Dataset:

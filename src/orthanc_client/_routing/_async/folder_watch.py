@@ -45,8 +45,9 @@ class FolderWatcher(Stoppable):
 
     Example::
 
-        watcher = FolderWatcher(client, "/data/incoming", done_dir="/data/done", failed_dir="/data/failed")
-        await watcher.run()                 # until watcher.stop(), SIGTERM or SIGINT
+        await series.download_files("incoming")   # a scanner's drop folder
+        watcher = FolderWatcher(client, "incoming", done_dir="done", failed_dir="failed", settle=0)
+        await watcher.run(until_idle=True)  # without until_idle: until watcher.stop(), SIGTERM or SIGINT
     """
 
     def __init__(
@@ -188,7 +189,8 @@ async def watch_folder(client: AsyncOrthanc, directory: str | os.PathLike[str], 
 
     Example::
 
-        report = await watch_folder(client, "incoming", done_dir="done", until_idle=True)
+        await series.download_files("incoming")
+        report = await watch_folder(client, "incoming", done_dir="done", until_idle=True, settle=0)
         print(len(report.stored), report.failed)
     """
     watcher = FolderWatcher(client, directory, **options)  # type: ignore[arg-type]

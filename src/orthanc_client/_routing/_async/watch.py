@@ -57,6 +57,7 @@ class Stoppable:
 
     @property
     def stopping(self) -> bool:
+        """Whether ``stop()`` was asked for (the loop then returns after the item in hand)."""
         return self._stopping
 
     async def _pause(self, seconds: float) -> None:
@@ -99,15 +100,16 @@ class ChangeWatcher(Stoppable):
 
     Example::
 
-        watcher = ChangeWatcher(client, state="watch.sqlite", change_types=["StableStudy"])
+        watcher = ChangeWatcher(client, state="watch.sqlite", since=0, change_types=["NewStudy"])
 
         def on_change(change):
             print(change.seq, change.change_type, change.path)
 
-        await watcher.run(on_change)       # until watcher.stop(), SIGTERM or SIGINT
+        await watcher.run(on_change, until_idle=True)   # without until_idle: until watcher.stop(), SIGTERM or SIGINT
 
-        async for change in watcher:       # or iterate; the cursor moves when you ask for the next one
-            ...
+        async for change in watcher.changes(until_idle=True):   # or iterate (async for change in watcher: forever)
+            print(change.id)                                     # the cursor moves when you ask for the next one
+        watcher.close()
     """
 
     def __init__(
@@ -158,7 +160,14 @@ class ChangeWatcher(Stoppable):
     async def changes(self, *, until_idle: bool = False) -> AsyncIterator[Change]:
         """The changes, as they come; the cursor moves past a change when the next one is asked for (so one
         that was being handled when the process died comes again). ``until_idle``: end once the log is
-        exhausted instead of waiting for more."""
+        exhausted instead of waiting for more.
+
+        Example::
+
+            watcher = ChangeWatcher(client, since=0, change_types=["NewSeries"])   # state=None: in memory
+            async for change in watcher.changes(until_idle=True):
+                print(change.change_type, change.id)
+        """
         try:
             async for change in self._poll(until_idle):
                 yield change

@@ -46,8 +46,9 @@ class FolderWatcher(Stoppable):
 
     Example::
 
-        watcher = FolderWatcher(client, "/data/incoming", done_dir="/data/done", failed_dir="/data/failed")
-        watcher.run()                 # until watcher.stop(), SIGTERM or SIGINT
+        series.download_files("incoming")   # a scanner's drop folder
+        watcher = FolderWatcher(client, "incoming", done_dir="done", failed_dir="failed", settle=0)
+        watcher.run(until_idle=True)  # without until_idle: until watcher.stop(), SIGTERM or SIGINT
     """
 
     def __init__(
@@ -189,7 +190,8 @@ def watch_folder(client: Orthanc, directory: str | os.PathLike[str], *, until_id
 
     Example::
 
-        report = watch_folder(client, "incoming", done_dir="done", until_idle=True)
+        series.download_files("incoming")
+        report = watch_folder(client, "incoming", done_dir="done", until_idle=True, settle=0)
         print(len(report.stored), report.failed)
     """
     watcher = FolderWatcher(client, directory, **options)  # type: ignore[arg-type]

@@ -57,9 +57,10 @@ class Router:
 
     Example::
 
-        router = Router(client, "rules.yaml", state="route.sqlite", pseudonyms=PseudonymMint.from_env())
-        router.check()        # destinations exist, plugins loaded: fails now rather than at 3 a.m.
-        router.run()          # until router.stop(), SIGTERM or SIGINT
+        rules = {"routes": [{"on": "NewStudy", "where": {"PatientID": "DEMOCT*"}, "do": [{"send": {"peer": "pacs"}}]}]}
+        router = Router(client, rules, state="route.sqlite", since=0)   # or a YAML file of the same rules
+        router.check()                 # destinations exist, plugins loaded: fails now rather than at 3 a.m.
+        router.run(until_idle=True)    # without until_idle: until router.stop(), SIGTERM or SIGINT
     """
 
     def __init__(

@@ -58,6 +58,7 @@ class Stoppable:
 
     @property
     def stopping(self) -> bool:
+        """Whether ``stop()`` was asked for (the loop then returns after the item in hand)."""
         return self._stopping
 
     def _pause(self, seconds: float) -> None:
@@ -100,15 +101,16 @@ class ChangeWatcher(Stoppable):
 
     Example::
 
-        watcher = ChangeWatcher(client, state="watch.sqlite", change_types=["StableStudy"])
+        watcher = ChangeWatcher(client, state="watch.sqlite", since=0, change_types=["NewStudy"])
 
         def on_change(change):
             print(change.seq, change.change_type, change.path)
 
-        watcher.run(on_change)       # until watcher.stop(), SIGTERM or SIGINT
+        watcher.run(on_change, until_idle=True)   # without until_idle: until watcher.stop(), SIGTERM or SIGINT
 
-        for change in watcher:       # or iterate; the cursor moves when you ask for the next one
-            ...
+        for change in watcher.changes(until_idle=True):   # or iterate (for change in watcher: forever)
+            print(change.id)                                     # the cursor moves when you ask for the next one
+        watcher.close()
     """
 
     def __init__(
@@ -159,7 +161,14 @@ class ChangeWatcher(Stoppable):
     def changes(self, *, until_idle: bool = False) -> Iterator[Change]:
         """The changes, as they come; the cursor moves past a change when the next one is asked for (so one
         that was being handled when the process died comes again). ``until_idle``: end once the log is
-        exhausted instead of waiting for more."""
+        exhausted instead of waiting for more.
+
+        Example::
+
+            watcher = ChangeWatcher(client, since=0, change_types=["NewSeries"])   # state=None: in memory
+            for change in watcher.changes(until_idle=True):
+                print(change.change_type, change.id)
+        """
         try:
             for change in self._poll(until_idle):
                 yield change

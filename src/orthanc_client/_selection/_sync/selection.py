@@ -58,12 +58,12 @@ class Selection:
 
     Example::
 
-        ct = client.select(PatientID="P1", Modality="CT")          # async: the same, then below
-        print(ct.counts())                                          # SelectionCounts(patients=1, ...)
-        print(ct.values("SeriesDescription"))                       # ['Thorax 1.0 B31f', ...]
-        thorax = ct.select(SeriesDescription="Thorax*")
-        volume = thorax.array(rescale=True)                         # (slices, rows, columns), float32
-        first = thorax.sorted_by("InstanceNumber").header(0)        # pydicom Dataset, no pixels
+        ct = client.select(PatientID="DEMOCT01", Modality="CT")
+        print(ct.counts())                                    # SelectionCounts(patients=1, ...)
+        print(ct.values("SeriesDescription"))                 # ['Axial 1 mm']
+        axial = ct.select(SeriesDescription="Axial*")
+        volume = axial.array(rescale=True)                    # (slices, rows, columns), float32
+        first = axial.sorted_by("InstanceNumber").header(0)   # pydicom Dataset, no pixels
     """
 
     def __init__(
@@ -96,12 +96,19 @@ class Selection:
     def select(self, **criteria: Any) -> Selection:
         """A narrower selection: these criteria added (a keyword given again replaces its value).
 
-        Example: ``client.select(PatientID="P1").select(Modality="CT")``.
+        Example::
+
+            ct = client.select(PatientID="DEMOCT01").select(Modality="CT")
         """
         return Selection(self.client, {**self._criteria, **check_criteria(criteria)}, sort=self._sort)
 
     def without(self, *keywords: str) -> Selection:
-        """A selection without these criteria (unknown ones are ignored), e.g. ``ct.without("Modality")``."""
+        """A selection without these criteria (unknown ones are ignored), e.g. ``ct.without("Modality")``.
+
+        Example::
+
+            all_of_patient = client.select(PatientID="DEMOCT01", Modality="CT").without("Modality")
+        """
         return Selection(
             self.client, {k: v for k, v in self._criteria.items() if k not in keywords}, sort=self._sort
         )
@@ -110,7 +117,10 @@ class Selection:
         """The same instances ordered by a tag's value (typed by its VR: numbers by value), instances
         without the tag last; ``None`` goes back to the server's order.
 
-        Example: ``series.sorted_by("SliceLocation", descending=True).values("SliceLocation", unique=False)``.
+        Example::
+
+            axial = client.select(SeriesInstanceUID=series.uid)
+            print(axial.sorted_by("SliceLocation", descending=True).values("SliceLocation", unique=False))
         """
         other = Selection(self.client, self._criteria, sort=None if keyword is None else (keyword, descending))
         other._snapshot = self._snapshot  # same criteria, same instances: only the order differs
@@ -213,7 +223,9 @@ class Selection:
     def counts(self) -> SelectionCounts:
         """Patients, studies, series and instances selected (from the cached find).
 
-        Example: ``patients, studies, series, instances = client.select(PatientID="P1").counts()``.
+        Example::
+
+            patients, studies, series_count, instances = client.select(PatientID="DEMOCT01").counts()
         """
         return (self._read()).counts()
 
@@ -251,8 +263,9 @@ class Selection:
 
         Example::
 
-            client.select(Modality="CT").values("SeriesDescription")       # ['Thorax', 'Abdomen']
-            series.values("SliceLocation", unique=False, parse=True)      # [-12.5, -10.0, ...]
+            print(client.select(Modality="CT").values("SeriesDescription"))       # ['Axial 1 mm']
+            axial = client.select(SeriesInstanceUID=series.uid).sorted_by("SliceLocation")
+            print(axial.values("SliceLocation", unique=False, parse=True))        # [0.0, 1.0, 2.0, ...]
         """
         snapshot, order = self._ordered()
         by_instance = self._values_by_instance(snapshot, keyword)
@@ -288,14 +301,23 @@ class Selection:
         """Every selected instance's header as a ``pydicom.Dataset`` without pixel data (read from the stored
         file: exact VRs, private tags and file meta), in the selection's order. Needs pydicom.
 
-        Example: ``[ds.SliceLocation for ds in series.sorted_by("SliceLocation").headers()]``.
+        Example::
+
+            axial = client.select(SeriesInstanceUID=series.uid).sorted_by("SliceLocation")
+            print([ds.SliceLocation for ds in axial.headers()])
         """
         _, order = self._ordered()
         return self._headers(order, concurrency)
 
     def header(self, index: int = 0) -> Dataset:
         """The header of the ``index``-th selected instance (negative counts from the end); ``SelectionError``
-        when there is no such instance. Example: ``series.header(0).PatientName``."""
+        when there is no such instance.
+
+        Example::
+
+            first = client.select(PatientID="DEMOCT01").header(0)
+            print(first.PatientName)
+        """
         _, order = self._ordered()
         if not -len(order) <= index < len(order):
             raise SelectionError(f"no instance at index {index}: {len(order)} instances selected")
@@ -324,7 +346,9 @@ class Selection:
         ``sorted_by()``; only the selected instances of the series. ``rescale`` applies RescaleSlope and
         Intercept (float32). ``SelectionError`` unless exactly one series is selected. Needs numpy.
 
-        Example: ``volume = client.select(SeriesInstanceUID=uid).array(rescale=True)``.
+        Example::
+
+            volume = client.select(SeriesInstanceUID=series.uid).array(rescale=True)
         """
         from ..._bulk._sync.numpy_io import _series_from_files
 
@@ -351,7 +375,9 @@ class Selection:
         """Writes each selected instance as ``<folder>/<instance-id>.dcm`` (the folder is created), files
         fetched ``concurrency`` at a time; returns their absolute paths in the selection's order.
 
-        Example: ``files = client.select(PatientID="P1").download("out")``.
+        Example::
+
+            files = client.select(PatientID="DEMOCT01").download("out")
         """
         _, order = self._ordered()
         root = Path(os.fspath(folder)).absolute()
@@ -383,7 +409,13 @@ class Selection:
 
     def delete_series(self) -> str:
         """Deletes the selected series, with all its instances; ``SelectionError`` unless exactly one is
-        selected. Example: ``client.select(SeriesInstanceUID=uid).delete_series()``."""
+        selected.
+
+        Example::
+
+            copy = series.modify(replace={"SeriesDescription": "scratch"})
+            client.select(SeriesInstanceUID=copy.uid).delete_series()
+        """
         return self._delete_one("series", self.series_ids())
 
     def _delete_one(self, plural: str, ids: list[str]) -> str:

@@ -56,10 +56,10 @@ class Orthanc:
 
         from orthanc_client.compat.simple_orthanc import Orthanc     # was: from simple_orthanc import Orthanc
 
-        orthanc = Orthanc("127.0.0.1", 8042, "orthanc", "orthanc")
-        orthanc.select(PatientID="P1", Modality="CT")
+        orthanc = Orthanc(client=client)     # or, as simple-orthanc: Orthanc("127.0.0.1", 8042, "orthanc", "orthanc")
+        orthanc.select(PatientID="DEMOCT01", Modality="CT")
         print(orthanc.series_count, orthanc.SeriesDescription)
-        volume = orthanc.select(SeriesNumber="2").get_array()      # (slices, rows, columns, channels)
+        volume = orthanc.select(SeriesNumber="1").get_array()      # (slices, rows, columns, channels)
 
     Args:
         host: a host name or address, or a whole URL (``https://pacs.example.org/orthanc``).
