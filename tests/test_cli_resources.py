@@ -154,3 +154,66 @@ def test_echo_and_jobs_wait_have_json(clean_orthanc: OrthancServer, one_study: d
     waited = run(clean_orthanc, "jobs", "wait", job, "--json")
     assert waited.returncode == 0, waited.stderr
     assert json.loads(waited.stdout)["State"] == "Success"
+
+
+# Commands that print nothing on success (Unix style) need no --json; `route` runs as a daemon and logs.
+SILENT_COMMANDS = {"labels add", "labels remove", "metadata set", "metadata delete", "route"}
+
+
+def test_every_command_that_prints_something_has_json() -> None:
+    import importlib
+
+    import click
+
+    from orthanc_client.cli import COMMAND_MODULES
+    from orthanc_client.cli._common import cli
+
+    for module in COMMAND_MODULES:
+        importlib.import_module(f"orthanc_client.cli.{module}").register(cli)
+
+    def commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+        found = []
+        for name in group.list_commands(click.Context(group)):
+            command = group.get_command(click.Context(group), name)
+            assert command is not None
+            if isinstance(command, click.Group):
+                found += commands(command, f"{prefix}{name} ")
+            else:
+                found.append((f"{prefix}{name}", command))
+        return found
+
+    every = commands(cli)
+    assert len(every) > 30 and SILENT_COMMANDS <= {name for name, _ in every}
+    without = [name for name, command in every if not any("--json" in getattr(p, "opts", ()) for p in command.params)]
+    assert sorted(without) == sorted(SILENT_COMMANDS)
+
+
+def test_json_of_delete_metadata_get_cancel_and_modality_add_remove(
+    clean_orthanc: OrthancServer, one_study: dict[str, str]
+) -> None:
+    study = one_study["study"]
+    assert run(clean_orthanc, "metadata", "set", study, "1024", 'say "hi"').returncode == 0
+    assert json.loads(run(clean_orthanc, "metadata", "get", study, "1024", "--json").stdout) == 'say "hi"'
+    added = run(clean_orthanc, "modality", "add", "scratch", "--aet", "SCRATCH", "--host", "127.0.0.1",
+                "--port", "11112", "--json")
+    assert added.returncode == 0, added.stderr
+    configuration = json.loads(added.stdout)
+    assert configuration["name"] == "scratch" and configuration["AET"] == "SCRATCH" and configuration["Port"] == 11112
+    removed = run(clean_orthanc, "modality", "remove", "scratch", "--json")
+    assert json.loads(removed.stdout) == {"name": "scratch", "removed": True}
+    import socket
+
+    with socket.socket() as black_hole, httpx.Client(base_url=clean_orthanc.url, auth=clean_orthanc.auth, timeout=30) as http:
+        # a C-STORE job to a port that accepts the connection and never answers: running until we cancel it
+        black_hole.bind(("127.0.0.1", 0))
+        black_hole.listen()
+        port = black_hole.getsockname()[1]
+        http.put("/modalities/hole", json={"AET": "HOLE", "Host": "127.0.0.1", "Port": port}).raise_for_status()
+        job = http.post("/modalities/hole/store", json={"Resources": [study], "Asynchronous": True}).json()["ID"]
+        cancelled = run(clean_orthanc, "jobs", "cancel", job, "--json")
+        http.delete("/modalities/hole")
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert json.loads(cancelled.stdout)["ID"] == job
+    deleted = run(clean_orthanc, "delete", study, "--yes", "--json")
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(deleted.stdout) == {"level": "study", "deleted": [study]}

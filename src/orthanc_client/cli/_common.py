@@ -116,6 +116,9 @@ class ConnectionSettings:
 pass_settings = click.make_pass_decorator(ConnectionSettings)
 
 
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
 def print_json(value: Any) -> None:
     click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
 

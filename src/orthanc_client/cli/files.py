@@ -11,7 +11,15 @@ import click
 from .._bulk._sync.download import DEFAULT_DOWNLOAD_CONCURRENCY, Layout, ZipMode, download, download_zip
 from .._bulk._sync.upload import DEFAULT_UPLOAD_CONCURRENCY, upload
 from .._bulk.results import TransferResult
-from ._common import ConnectionSettings, level_option, parse_assignments, pass_settings, print_json, stderr
+from ._common import (
+    ConnectionSettings,
+    json_option,
+    level_option,
+    parse_assignments,
+    pass_settings,
+    print_json,
+    stderr,
+)
 from .find import find_resources
 
 
@@ -23,9 +31,6 @@ def register(cli: click.Group) -> None:
 progress_option = click.option(
     "--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal)."
 )
-json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-
-
 @click.command("upload")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--recursive/--no-recursive", default=True, show_default=True, help="Descend into sub-folders.")

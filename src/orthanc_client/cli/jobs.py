@@ -66,14 +66,18 @@ def wait_command(settings: ConnectionSettings, job_id: str, timeout: float | Non
 
 @jobs.command("cancel")
 @click.argument("job_id")
+@click.option("--json", "as_json", is_flag=True, help="The cancelled job's description as JSON.")
 @pass_settings
-def cancel_command(settings: ConnectionSettings, job_id: str) -> None:
+def cancel_command(settings: ConnectionSettings, job_id: str, as_json: bool) -> None:
     """Cancel a pending or running job (exit code 1, saying so, when it had already finished)."""
     with settings.client() as client:
         job = Job(job_id, client).refresh()
         if job.state is not None and job.state.is_finished:
             raise click.ClickException(f"job {job_id} already finished ({job.state.value}): nothing to cancel")
         job.cancel()
+        if as_json:
+            print_json(job.refresh().info)
+            return
     click.echo(f"cancelled {job_id}")
 
 

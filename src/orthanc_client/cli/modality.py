@@ -15,13 +15,14 @@ from .._network.bodies import DEFAULT_RETURN_TAGS
 from ._common import (
     ConnectionSettings,
     fail,
+    json_option,
     level_option,
     parse_assignments,
     pass_settings,
     print_json,
     print_table,
 )
-from .files import json_option, progress_option
+from .files import progress_option
 
 
 def register(cli: click.Group) -> None:
@@ -301,21 +302,29 @@ def get_command(
 @click.option("--host", required=True, help="Its host name or address.")
 @click.option("--port", type=click.IntRange(1, 65535), required=True, help="Its DICOM port.")
 @click.option("--manufacturer", default=None, help="Orthanc's manufacturer setting (e.g. GenericNoWildcardInDates).")
+@json_option
 @pass_settings
 def add_command(
-    settings: ConnectionSettings, name: str, aet: str, host: str, port: int, manufacturer: str | None
+    settings: ConnectionSettings, name: str, aet: str, host: str, port: int, manufacturer: str | None, as_json: bool
 ) -> None:
     """Declare (or replace) a modality at run time (PUT /modalities/NAME)."""
     with settings.client() as client:
-        Modality.create(client, name, aet=aet, host=host, port=port, manufacturer=manufacturer)
+        modality = Modality.create(client, name, aet=aet, host=host, port=port, manufacturer=manufacturer)
+        if as_json:
+            print_json({"name": name, **modality.configuration()})
+            return
     click.echo(f"modality {name}: {aet}@{host}:{port}")
 
 
 @modality_group.command("remove")
 @click.argument("name")
+@json_option
 @pass_settings
-def remove_command(settings: ConnectionSettings, name: str) -> None:
+def remove_command(settings: ConnectionSettings, name: str, as_json: bool) -> None:
     """Forget a modality (DELETE /modalities/NAME)."""
     with settings.client() as client:
         Modality(client, name).delete()
-    click.echo(f"modality {name} removed")
+    if as_json:
+        print_json({"name": name, "removed": True})
+    else:
+        click.echo(f"modality {name} removed")

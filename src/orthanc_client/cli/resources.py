@@ -67,15 +67,23 @@ def _describe(resource: Resource) -> str:
 @click.argument("resource_ids", nargs=-1, required=True)
 @level_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="The deleted IDs as a JSON object, once all are deleted.")
 @pass_settings
-def delete_command(settings: ConnectionSettings, resource_ids: tuple[str, ...], level: str, yes: bool) -> None:
+def delete_command(
+    settings: ConnectionSettings, resource_ids: tuple[str, ...], level: str, yes: bool, as_json: bool
+) -> None:
     """Delete resources (with everything below them) from Orthanc."""
     if not yes:
         click.confirm(f"Delete {len(resource_ids)} {level}(s) and everything below them?", abort=True, err=True)
+    deleted = []
     with settings.client() as client:
         for resource_id in resource_ids:
             RESOURCE_CLASSES[level](resource_id, client).delete()
-            click.echo(f"deleted {level} {resource_id}")
+            deleted.append(resource_id)
+            if not as_json:
+                click.echo(f"deleted {level} {resource_id}")
+    if as_json:
+        print_json({"level": level, "deleted": deleted})
 
 
 @click.group("metadata")
@@ -102,14 +110,18 @@ def metadata_list(settings: ConnectionSettings, resource_id: str, level: str, as
 @click.argument("resource_id")
 @click.argument("name")
 @level_option
+@click.option("--json", "as_json", is_flag=True, help="The value as a JSON string.")
 @pass_settings
-def metadata_get(settings: ConnectionSettings, resource_id: str, name: str, level: str) -> None:
+def metadata_get(settings: ConnectionSettings, resource_id: str, name: str, level: str, as_json: bool) -> None:
     """One metadata value (exit code 1 when the resource has no such entry)."""
     with settings.client() as client:
         metadata = RESOURCE_CLASSES[level](resource_id, client).get_metadata()
     if name not in metadata:
         raise click.ClickException(f"{level} {resource_id} has no metadata {name!r}")
-    click.echo(metadata[name])
+    if as_json:
+        print_json(metadata[name])
+    else:
+        click.echo(metadata[name])
 
 
 @metadata_group.command("set")
