@@ -121,3 +121,10 @@ def test_every_sync_package_has_its_async_source() -> None:
     for sync_dir in PACKAGE.rglob("_sync"):
         assert (sync_dir.parent / "_async").is_dir(), sync_dir
         assert {p.name for p in sync_dir.glob("*.py")} == {p.name for p in (sync_dir.parent / "_async").glob("*.py")}
+
+
+def test_the_pyorthanc_facade_loads_one_api_too() -> None:
+    loaded = loaded_after("from orthanc_client.compat.pyorthanc import Orthanc, Study, find_studies, upload, util")
+    assert [m for m in loaded if "._async" in m or m.endswith("async_client")] == []
+    loaded = loaded_after("from orthanc_client.compat.pyorthanc import AsyncOrthanc")
+    assert "orthanc_client._client._async.client" in loaded

@@ -14,59 +14,92 @@ downloads that raise instead of writing an error body). See ``docs/migrating-fro
 
 from __future__ import annotations
 
-from . import errors, util
-from ._find import (
-    find,
-    find_instances,
-    find_patients,
-    find_series,
-    find_studies,
-    query_orthanc,
-    trim_patients,
-)
-from ._internal_client import get_internal_client
-from ._modality import Modality, RemoteModality
-from ._resources import Instance, Patient, Series, Study
-from ._upload import async_upload, upload
-from .async_client import AsyncOrthanc
-from .client import Orthanc
-from .jobs import Job
-from .retrieve import (
-    retrieve_and_write_instance,
-    retrieve_and_write_patient,
-    retrieve_and_write_patients,
-    retrieve_and_write_series,
-    retrieve_and_write_study,
-)
-from .util import async_delete_queries, delete_queries
+from typing import TYPE_CHECKING
 
-__all__ = [
-    "AsyncOrthanc",
-    "Instance",
-    "Job",
-    "Modality",
-    "Orthanc",
-    "Patient",
-    "RemoteModality",
-    "Series",
-    "Study",
-    "async_delete_queries",
-    "async_upload",
-    "delete_queries",
-    "errors",
-    "find",
-    "find_instances",
-    "find_patients",
-    "find_series",
-    "find_studies",
-    "get_internal_client",
-    "query_orthanc",
-    "retrieve_and_write_instance",
-    "retrieve_and_write_patient",
-    "retrieve_and_write_patients",
-    "retrieve_and_write_series",
-    "retrieve_and_write_study",
-    "trim_patients",
-    "upload",
-    "util",
-]
+from ..._exports import lazy_attributes
+from . import errors as errors
+from . import util as util
+
+if TYPE_CHECKING:
+    from ._find import (
+        find as find,
+    )
+    from ._find import (
+        find_instances as find_instances,
+    )
+    from ._find import (
+        find_patients as find_patients,
+    )
+    from ._find import (
+        find_series as find_series,
+    )
+    from ._find import (
+        find_studies as find_studies,
+    )
+    from ._find import (
+        query_orthanc as query_orthanc,
+    )
+    from ._find import (
+        trim_patients as trim_patients,
+    )
+    from ._internal_client import get_internal_client as get_internal_client
+    from ._modality import Modality as Modality
+    from ._modality import RemoteModality as RemoteModality
+    from ._resources import Instance as Instance
+    from ._resources import Patient as Patient
+    from ._resources import Series as Series
+    from ._resources import Study as Study
+    from ._upload import async_upload as async_upload
+    from ._upload import upload as upload
+    from .async_client import AsyncOrthanc as AsyncOrthanc
+    from .client import Orthanc as Orthanc
+    from .jobs import Job as Job
+    from .retrieve import (
+        retrieve_and_write_instance as retrieve_and_write_instance,
+    )
+    from .retrieve import (
+        retrieve_and_write_patient as retrieve_and_write_patient,
+    )
+    from .retrieve import (
+        retrieve_and_write_patients as retrieve_and_write_patients,
+    )
+    from .retrieve import (
+        retrieve_and_write_series as retrieve_and_write_series,
+    )
+    from .retrieve import (
+        retrieve_and_write_study as retrieve_and_write_study,
+    )
+    from .util import async_delete_queries as async_delete_queries
+    from .util import delete_queries as delete_queries
+
+# Loaded on first use, like orthanc_client's own names: a sync script never loads the async client.
+_EXPORTS: dict[str, str] = {
+    "async_delete_queries": "compat.pyorthanc.util",
+    "async_upload": "compat.pyorthanc._upload",
+    "AsyncOrthanc": "compat.pyorthanc.async_client",
+    "delete_queries": "compat.pyorthanc.util",
+    "find": "compat.pyorthanc._find",
+    "find_instances": "compat.pyorthanc._find",
+    "find_patients": "compat.pyorthanc._find",
+    "find_series": "compat.pyorthanc._find",
+    "find_studies": "compat.pyorthanc._find",
+    "get_internal_client": "compat.pyorthanc._internal_client",
+    "Instance": "compat.pyorthanc._resources",
+    "Job": "compat.pyorthanc.jobs",
+    "Modality": "compat.pyorthanc._modality",
+    "Orthanc": "compat.pyorthanc.client",
+    "Patient": "compat.pyorthanc._resources",
+    "query_orthanc": "compat.pyorthanc._find",
+    "RemoteModality": "compat.pyorthanc._modality",
+    "retrieve_and_write_instance": "compat.pyorthanc.retrieve",
+    "retrieve_and_write_patient": "compat.pyorthanc.retrieve",
+    "retrieve_and_write_patients": "compat.pyorthanc.retrieve",
+    "retrieve_and_write_series": "compat.pyorthanc.retrieve",
+    "retrieve_and_write_study": "compat.pyorthanc.retrieve",
+    "Series": "compat.pyorthanc._resources",
+    "Study": "compat.pyorthanc._resources",
+    "trim_patients": "compat.pyorthanc._find",
+    "upload": "compat.pyorthanc._upload",
+}
+__all__ = sorted([*_EXPORTS, "errors", "util"])
+__getattr__, __dir__ = lazy_attributes(globals(), _EXPORTS)

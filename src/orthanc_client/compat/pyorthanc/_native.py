@@ -2,8 +2,10 @@
 
 Each facade client (an ``httpx.Client`` / ``httpx.AsyncClient``, as pyorthanc's are) owns a native
 ``orthanc_client.Orthanc`` / ``AsyncOrthanc`` that sends through the facade itself (``http_client=facade``), so
-the connection pool, auth, headers and event hooks are shared. The native subclasses here add one thing:
-pyorthanc's ``return_raw_response`` mode, where a route method hands back the ``httpx.Response`` unchecked.
+the connection pool, auth, headers and event hooks are shared. The native subclasses (``NativeOrthanc`` in
+``client.py``, ``NativeAsyncOrthanc`` in ``async_client.py``, so that one API never loads the other) add one
+thing: pyorthanc's ``return_raw_response`` mode, where a route method hands back the ``httpx.Response``
+unchecked; this module holds what they share.
 """
 
 from __future__ import annotations
@@ -16,18 +18,16 @@ from typing import Any
 
 import httpx
 
-from ..._client._async.client import AsyncOrthanc as _NativeAsync
-from ..._client._sync.client import Orthanc as _NativeSync
 from ..._core.errors import error_for_response
 from ..._core.operation import Operation
-from ..._core.prepare import PreparedRequest, prepare_request
+from ..._core.prepare import prepare_request
 from ..._core.timeouts import timeout_for
 from ..._core.types import NOT_GIVEN
 from ._signatures import SIGNATURES
 
 # True while a facade call made in ``return_raw_response`` mode runs (a context variable, so that threads and
 # tasks sharing one client, and ``copy.copy`` of a client, each keep their own mode).
-_RAW: ContextVar[bool] = ContextVar("orthanc_client_pyorthanc_raw", default=False)
+RAW: ContextVar[bool] = ContextVar("orthanc_client_pyorthanc_raw", default=False)
 
 PYORTHANC_API_VERSION = "1.12.11"  # the Orthanc OpenAPI version pyorthanc 1.23.0 was generated from
 
@@ -38,14 +38,14 @@ BODY_AND_OPTIONS = frozenset({"params", "json", "data", "content", "headers", "f
 
 @contextmanager
 def raw_mode(enabled: bool) -> Iterator[None]:
-    token = _RAW.set(enabled)
+    token = RAW.set(enabled)
     try:
         yield
     finally:
-        _RAW.reset(token)
+        RAW.reset(token)
 
 
-def _raw_request(http: httpx.Client | httpx.AsyncClient, operation: Operation, path_args: tuple[object, ...],
+def raw_request(http: httpx.Client | httpx.AsyncClient, operation: Operation, path_args: tuple[object, ...],
                  kwargs: dict[str, Any], *, is_async: bool) -> httpx.Request:
     """The request a route method sends in raw mode: built as the native client builds it, sent as is."""
     timeout = timeout_for(kwargs.pop("timeout", NOT_GIVEN))
@@ -54,35 +54,6 @@ def _raw_request(http: httpx.Client | httpx.AsyncClient, operation: Operation, p
         prepared.method, prepared.url, params=prepared.params or None, headers=prepared.headers,
         content=prepared.body(), timeout=timeout,
     )
-
-
-class NativeOrthanc(_NativeSync):
-    """The native sync client, plus pyorthanc's raw-response mode, without the server-version gate.
-
-    pyorthanc sends every call and lets Orthanc answer (a 404 for a route it lacks); the facade does the same,
-    so routes the native spec dates too late (e.g. ``/instances/{id}/content/{path}``) still work on 1.10.
-    """
-
-    def _check_supported(self, prepared: PreparedRequest) -> None:
-        return None
-
-    def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
-        if not _RAW.get():
-            return super()._request(operation, path_args, **kwargs)
-        # pyorthanc's raw mode: no status check, no retry.
-        return self._http.send(_raw_request(self._http, operation, path_args, kwargs, is_async=False))
-
-
-class NativeAsyncOrthanc(_NativeAsync):
-    """The native async client, plus pyorthanc's raw-response mode, without the server-version gate."""
-
-    async def _check_supported(self, prepared: PreparedRequest) -> None:
-        return None
-
-    async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
-        if not _RAW.get():
-            return await super()._request(operation, path_args, **kwargs)
-        return await self._http.send(_raw_request(self._http, operation, path_args, kwargs, is_async=True))
 
 
 def call_arguments(name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:

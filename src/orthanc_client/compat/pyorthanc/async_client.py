@@ -10,8 +10,24 @@ from typing import Any
 
 import httpx
 
+from ..._client._async.client import AsyncOrthanc as _NativeAsync
+from ..._core.operation import Operation
 from ..._core.paths import checked_route
-from ._native import PYORTHANC_API_VERSION, NativeAsyncOrthanc, checked, install_route_methods
+from ..._core.prepare import PreparedRequest
+from ._native import PYORTHANC_API_VERSION, RAW, checked, install_route_methods, raw_request
+
+
+class NativeAsyncOrthanc(_NativeAsync):
+    """The native async client, plus pyorthanc's raw-response mode, without the server-version gate."""
+
+    async def _check_supported(self, prepared: PreparedRequest) -> None:
+        return None
+
+    async def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
+        if not RAW.get():
+            return await super()._request(operation, path_args, **kwargs)
+        return await self._http.send(raw_request(self._http, operation, path_args, kwargs, is_async=True))
+
 
 __all__ = ["AsyncOrthanc"]
 

@@ -12,8 +12,29 @@ from typing import Any
 
 import httpx
 
+from ..._client._sync.client import Orthanc as _NativeSync
+from ..._core.operation import Operation
 from ..._core.paths import checked_route
-from ._native import PYORTHANC_API_VERSION, NativeOrthanc, checked, install_route_methods
+from ..._core.prepare import PreparedRequest
+from ._native import PYORTHANC_API_VERSION, RAW, checked, install_route_methods, raw_request
+
+
+class NativeOrthanc(_NativeSync):
+    """The native sync client, plus pyorthanc's raw-response mode, without the server-version gate.
+
+    pyorthanc sends every call and lets Orthanc answer (a 404 for a route it lacks); the facade does the same,
+    so routes the native spec dates too late (e.g. ``/instances/{id}/content/{path}``) still work on 1.10.
+    """
+
+    def _check_supported(self, prepared: PreparedRequest) -> None:
+        return None
+
+    def _request(self, operation: Operation, path_args: tuple[object, ...], **kwargs: Any) -> Any:
+        if not RAW.get():
+            return super()._request(operation, path_args, **kwargs)
+        # pyorthanc's raw mode: no status check, no retry.
+        return self._http.send(raw_request(self._http, operation, path_args, kwargs, is_async=False))
+
 
 __all__ = ["Orthanc"]
 

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 from ..._bulk.dicom_files import orthanc_hash
 from ..._resources._sync.resources import Instance as _NativeInstance
 from ._native import native_of
-from .async_client import AsyncOrthanc
 from .client import Orthanc
 
 if TYPE_CHECKING:
     import pydicom
+
+    from .async_client import AsyncOrthanc
 
 __all__ = [
     "async_delete_queries",
@@ -80,6 +81,8 @@ def async_to_sync(orthanc: AsyncOrthanc) -> Orthanc:
 
 def sync_to_async(orthanc: Orthanc) -> AsyncOrthanc:
     """An ``AsyncOrthanc`` on the same server with the same credentials."""
+    from .async_client import AsyncOrthanc  # here: a sync script never loads the async client
+
     return _copy_settings(orthanc, AsyncOrthanc(url=orthanc.url))  # type: ignore[no-any-return]
 
 
@@ -130,3 +133,12 @@ def to_orthanc_instance_id(patient_id: str, study_uid: str, series_uid: str, ins
 def to_orthanc_instance_id_from_ds(ds: pydicom.Dataset) -> str:
     """Orthanc's identifier of the instance a pydicom dataset would become."""
     return _orthanc_id(ds.PatientID, ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPInstanceUID)
+
+
+def __getattr__(name: str) -> Any:
+    # pyorthanc.util has AsyncOrthanc too (it imports it); here it loads on first use only.
+    if name == "AsyncOrthanc":
+        from .async_client import AsyncOrthanc
+
+        return AsyncOrthanc
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
