@@ -28,6 +28,15 @@ class TransferItem:
         details: Orthanc's own error details (``HTTPError.details``), when it sent some.
         error: the exception behind a failure.
         attempts: how many times it was sent (more than one after a dropped connection).
+
+    Example::
+
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as folder:
+            result = series.download_files(folder, layout="flat")
+            for item in result.stored[:2]:
+                print(item.name, item.instance_id, item.size)   # every file ends in exactly one list
     """
 
     name: str

@@ -27,7 +27,15 @@ MIN_POLL_FRACTION_OF_ELAPSED = 0.02
 
 
 class JobState(str, Enum):
-    """The state of an Orthanc job, as ``GET /jobs/{id}`` names it."""
+    """The state of an Orthanc job, as ``GET /jobs/{id}`` names it.
+
+    Example::
+
+        from orthanc_client import JobState, list_jobs
+
+        succeeded = [job.id for job in list_jobs(client) if job.state is JobState.SUCCESS]
+        print(len(succeeded), JobState.RUNNING.is_finished)   # ... False
+    """
 
     PENDING = "Pending"
     RUNNING = "Running"

@@ -148,6 +148,18 @@ class Change:
     ``seq``: its position in the log; ``change_type``: ``"NewInstance"``, ``"StableStudy"``...;
     ``resource_type``: ``"Patient"``, ``"Study"``, ``"Series"`` or ``"Instance"``; ``id``: the resource's
     Orthanc ID; ``path``: its REST path (``/studies/<id>``); ``date``: when Orthanc logged it (UTC).
+
+    Example::
+
+        import tempfile
+        from pathlib import Path
+
+        from orthanc_client import ChangeWatcher
+
+        with tempfile.TemporaryDirectory() as folder:
+            watcher = ChangeWatcher(client, state=Path(folder) / "cursor.sqlite", since=0, change_types=["NewStudy"])
+            for change in watcher.changes(until_idle=True):
+                print(change.seq, change.resource_type, change.id, change.date)
     """
 
     seq: int

@@ -63,7 +63,13 @@ UPPER_LEVEL_TAGS: tuple[str, ...] = (
 
 
 class SelectionCounts(NamedTuple):
-    """How many patients, studies, series and instances a selection holds."""
+    """How many patients, studies, series and instances a selection holds.
+
+    Example::
+
+        counts = client.select(PatientID="DEMOCT01").counts()
+        print(counts.studies, counts.instances)   # 1 20
+    """
 
     patients: int
     studies: int

@@ -39,7 +39,16 @@ _NEWER_KEYS = {
 
 
 class FindOptions(TypedDict, total=False):
-    """Keyword options shared by every ``find_*``/``iter_*`` function (see ``iter_resources``)."""
+    """Keyword options shared by every ``find_*``/``iter_*`` function (see ``iter_resources``).
+
+    Example::
+
+        from orthanc_client import FindOptions, find_series, find_studies
+
+        recent: FindOptions = {"limit": 10, "requested_tags": ["StudyDescription"]}
+        studies = await find_studies(client, {"StudyDate": "2024"}, **recent)
+        series = await find_series(client, {"Modality": "MG"}, **recent)
+    """
 
     labels: Iterable[str] | None
     labels_constraint: LabelsConstraint

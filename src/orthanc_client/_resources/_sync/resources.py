@@ -103,7 +103,16 @@ class Related(Generic[T]):
 
 
 class Resource:
-    """What every level shares: identity, loading, tags, labels, metadata, statistics, deletion, modification."""
+    """What every level shares: identity, loading, tags, labels, metadata, statistics, deletion, modification.
+
+    Example::
+
+        from orthanc_client import Resource
+
+        for resource in (study.get_patient(), study):       # the same calls at every level
+            assert isinstance(resource, Resource)
+            print(resource.level, resource.id, (resource.get_statistics()).count_instances)
+    """
 
     level: ClassVar[str] = ""
     """Orthanc's level name: ``"Patient"``, ``"Study"``, ``"Series"`` or ``"Instance"``."""
