@@ -20,6 +20,7 @@ help:
 	@echo "make docs      build the documentation site into site/ (strict: a broken link or reference fails)"
 	@echo "make docs-serve  preview the documentation site"
 	@echo "make docs-test run every Python example of README.md, docs/ and the docstrings against a real Orthanc"
+	@echo "make check     generated code, unasync twins, ruff, mypy --strict and the import-linter layers (make layers)"
 
 install: install-orthanc venv install-reference
 
