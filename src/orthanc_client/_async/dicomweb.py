@@ -279,6 +279,11 @@ class AsyncDicomWeb:
                 raise MultipartError(
                     f"the multipart answer of {url.partition('?')[0]} was cut after {parser.received} bytes: {error}"
                 ) from None
+            except httpx.DecodingError as error:  # a false Content-Encoding
+                encoding = response.headers.get("content-encoding")
+                raise DicomWebError(
+                    f"the multipart answer of {url.partition('?')[0]} does not decode as {encoding!r}: {error}"
+                ) from None
             parser.close()
         finally:
             await response.aclose()
