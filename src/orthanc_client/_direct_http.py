@@ -149,11 +149,27 @@ class _Response(http.client.HTTPResponse):
         return version, status, reason
 
 
-class _HTTPConnection(http.client.HTTPConnection):
+class _OneWrite(http.client.HTTPConnection):
+    """Sends the head and a bytes body of up to ``CHUNK_SIZE`` in one write, where ``http.client`` makes two:
+    over TLS that is one ``SSL_write`` instead of a small record for the head and another for the body, and
+    the server (or nginx) reads the request in one go. Copying 100 KB costs less than the second write."""
+
+    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
+        if isinstance(message_body, bytes) and not encode_chunked and len(message_body) < CHUNK_SIZE:
+            buffer: list[bytes] = self._buffer  # type: ignore[attr-defined]  # http.client's, stable since 3.0
+            buffer.extend((b"", b""))
+            head = b"\r\n".join(buffer)
+            del buffer[:]
+            self.send(head + message_body)
+            return
+        super()._send_output(message_body, encode_chunked)  # type: ignore[misc]  # private, as above
+
+
+class _HTTPConnection(_OneWrite):
     response_class = _Response
 
 
-class _HTTPSConnection(http.client.HTTPSConnection):
+class _HTTPSConnection(_OneWrite, http.client.HTTPSConnection):
     response_class = _Response
 
 
