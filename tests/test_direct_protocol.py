@@ -430,3 +430,30 @@ def _outcome(call: Callable[[], object]) -> str:
 def test_a_bad_verify_is_refused_when_the_client_is_made(verify: object) -> None:
     with pytest.raises(InvalidInputError, match="verify"):
         Orthanc("https://127.0.0.1:1", verify=verify)
+
+
+def test_a_post_sends_its_head_and_a_small_body_in_one_write(
+    serve: Callable[[Handler], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orthanc_client import _direct_http
+
+    writes: list[int] = []
+    send = _direct_http._HTTPConnection.send
+
+    def counting_send(self: _direct_http._HTTPConnection, data: bytes) -> None:
+        writes.append(len(data))
+        send(self, data)
+
+    monkeypatch.setattr(_direct_http._HTTPConnection, "send", counting_send)
+    server = serve(keep_answering(answer(OK_JSON)))
+    poster = poster_for(server)
+    body = bytes(range(256)) * 400  # 100 KB, as a typical upload
+    try:
+        assert poster.post("instances", body, len(body)) == {"ID": "a", "Status": "Success"}
+        assert len(writes) == 1 and writes[0] > len(body)
+        assert server.requests[-1][1] == body
+        big = b"x" * (1 << 20)  # from CHUNK_SIZE on, the body goes in its own writes (no copy)
+        poster.post("instances", big, len(big))
+        assert len(writes) >= 3 and server.requests[-1][1] == big
+    finally:
+        poster.close()
