@@ -169,6 +169,7 @@ def _qido(http: httpx.Client, ours: Orthanc) -> list[dict[str, Any]]:
 
 
 def main() -> None:
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: ``bench`` importable
     from bench.__main__ import print_table
 
     print_table(run())

@@ -1,4 +1,4 @@
-"""The bulk upload's direct pool (``_bulk_post``): used only when it sends what the client would, typed errors."""
+"""The bulk upload's direct pool (``_core.fastpath.posts``): used only when it sends what the client would, typed errors."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The direct binary GETs behind ``Series.to_numpy`` (``_direct_http``): what is sent, which answers are refused,
+"""The direct binary GETs behind ``Series.to_numpy`` (``_core.fastpath.connections``): what is sent, which answers are refused,
 connections kept, reopened and closed; against a scripted socket server (no Orthanc needed)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The bulk fast path (``_direct_http``) on every protocol case of issues 14 and 13 (part 7), each against a
+"""The bulk fast path (``_core.fastpath.connections``) on every protocol case of issues 14 and 13 (part 7), each against a
 tiny threaded socket server scripted to misbehave the way a real server or proxy can: informational answers,
 conflicting lengths, HTTP/1.0, length-less answers, writes that stall, header injection, huge announced
 lengths, an early 413, connections closed after the request was read, garbage, redirects, the pool's bounds."""
@@ -430,3 +430,30 @@ def _outcome(call: Callable[[], object]) -> str:
 def test_a_bad_verify_is_refused_when_the_client_is_made(verify: object) -> None:
     with pytest.raises(InvalidInputError, match="verify"):
         Orthanc("https://127.0.0.1:1", verify=verify)
+
+
+def test_a_post_sends_its_head_and_a_small_body_in_one_write(
+    serve: Callable[[Handler], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from orthanc_client._core.fastpath import connections as _direct_http
+
+    writes: list[int] = []
+    send = _direct_http._HTTPConnection.send
+
+    def counting_send(self: _direct_http._HTTPConnection, data: bytes) -> None:
+        writes.append(len(data))
+        send(self, data)
+
+    monkeypatch.setattr(_direct_http._HTTPConnection, "send", counting_send)
+    server = serve(keep_answering(answer(OK_JSON)))
+    poster = poster_for(server)
+    body = bytes(range(256)) * 400  # 100 KB, as a typical upload
+    try:
+        assert poster.post("instances", body, len(body)) == {"ID": "a", "Status": "Success"}
+        assert len(writes) == 1 and writes[0] > len(body)
+        assert server.requests[-1][1] == body
+        big = b"x" * (1 << 20)  # from CHUNK_SIZE on, the body goes in its own writes (no copy)
+        poster.post("instances", big, len(big))
+        assert len(writes) >= 3 and server.requests[-1][1] == big
+    finally:
+        poster.close()

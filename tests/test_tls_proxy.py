@@ -1,6 +1,6 @@
 """A real nginx (``testing.proxy.NginxProxy``) in front of a real Orthanc: HTTPS with a throw-away CA, a path
 prefix (``/orthanc/``), request buffering on and off. Every feature works through it, the bulk fast path
-(``_direct_http``) included and used; TLS verification is on by default and refuses the self-signed
+(``_core.fastpath``) included and used; TLS verification is on by default and refuses the self-signed
 certificate with a typed error unless its CA is given."""
 
 from __future__ import annotations
@@ -132,3 +132,23 @@ def test_an_early_413_from_nginx_is_reported_once(orthanc_server: OrthancServer,
             result = upload(client, [data], progress=False, retry_for=5)
     (failed,) = result.failed
     assert "413" in (failed.reason or "") and failed.attempts == 1 and fast_path["posts"] == 1
+
+
+def test_a_body_buffer_as_large_as_the_files_keeps_uploads_off_nginx_disk(
+    clean_orthanc: OrthancServer, fast_path: dict[str, int]
+) -> None:
+    files = [to_bytes(ds) for ds in make_series(4, rows=224, columns=224, patient_id="BUFFERED").datasets]
+    assert all(len(data) > 64 << 10 for data in files)
+    logs = {}
+    for size in (None, "1m"):
+        with NginxProxy(clean_orthanc.url, tls=True, client_body_buffer_size=size) as proxy:
+            with Orthanc(proxy.url, *clean_orthanc.auth, verify=str(proxy.ca_file)) as client:
+                result = upload(client, files, progress=False)
+                assert result.ok and len(result.stored) + len(result.already_stored) == 4
+            assert proxy.error_log is not None
+            logs[size] = proxy.error_log.read_text()
+    assert "buffered to a temporary file" in logs[None]  # nginx's default: every body over 16 KB hits the disk
+    assert "buffered to a temporary file" not in logs["1m"]
+    assert fast_path["posts"] == 8
+    with pytest.raises(ValueError, match="client_body_buffer_size"):
+        NginxProxy(clean_orthanc.url, client_body_buffer_size="1m; evil")

@@ -95,6 +95,9 @@ class PartFiles:
         self._put(_START)
 
     def data(self, chunk: bytes) -> None:
+        if not self.threaded:  # no hand-over to save: written at once
+            self._put(_DATA, [chunk])
+            return
         self._batch.append(chunk)
         self._batch_size += len(chunk)
         if self._batch_size >= BATCH_BYTES:
@@ -142,7 +145,8 @@ class PartFiles:
                 for chunk in data:
                     self._size += len(chunk)
                     if self._head_size < HEAD_BYTES:
-                        self._head.append(chunk[:HEAD_BYTES])
+                        # the first chunk as it is (no copy): the tags are read before the next part
+                        self._head.append(chunk if not self._head else chunk[:HEAD_BYTES])
                         self._head_size += len(self._head[-1])
             elif op == _START:
                 self._open()
@@ -166,7 +170,9 @@ class PartFiles:
         self._file.close()
         self._file = None
         partial, self._partial = self._partial, None
-        self.items.append(self._place(partial, b"".join(self._head), self._size))
+        head = self._head[0] if len(self._head) == 1 else b"".join(self._head)
+        self._head = []
+        self.items.append(self._place(partial, head, self._size))
 
     def _drop_partial(self) -> None:
         if self._file is not None:

@@ -12,7 +12,7 @@ import bisect
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Union
+from typing import Protocol, Union
 
 from .query import MultipartError
 
@@ -192,6 +192,220 @@ class MultipartParser:
                 f"the multipart answer ended early ({where}, {self.received} bytes received): "
                 "the server or a proxy cut the stream"
             )
+
+
+class BinaryStream(Protocol):
+    """What ``StreamParts`` reads: ``read`` gives exactly ``size`` bytes unless the stream ends first, ``read1``
+    what has arrived (at least one byte unless it ended), ``readline`` up to a newline or ``limit`` bytes."""
+
+    def read(self, size: int) -> bytes: ...
+
+    def read1(self, size: int) -> bytes: ...
+
+    def readline(self, limit: int) -> bytes: ...
+
+
+_BLOCK = 1 << 20
+_MAX_LINE = 8 * 1024
+_MAX_PREAMBLE = 1 << 20
+
+
+class StreamParts:
+    """A pull parser of one ``multipart/related`` body read from a blocking stream (the bulk path's answers).
+
+    A part that gives its ``Content-Length`` (Orthanc's do) is read with one ``read``, straight into its own
+    bytes, and the delimiter is checked right after it: no search, no copy. Other parts are found by searching
+    the delimiter in blocks of 1 MB. As with ``MultipartParser``, a body that ends before its closing delimiter
+    raises ``MultipartError``; failures of the stream itself propagate as they are.
+
+    Example::
+
+        parts = StreamParts(io.BufferedReader(io.BytesIO(body)), b"abc")
+        while (start := parts.next_part()) is not None:
+            content = parts.read_part()      # or: for chunk in parts.iter_part(): ...
+    """
+
+    def __init__(self, stream: BinaryStream, boundary: bytes) -> None:
+        if not boundary:
+            raise MultipartError("empty multipart boundary")
+        self._stream = stream
+        self._dash_boundary = b"--" + boundary
+        self._delimiter = b"\r\n--" + boundary
+        self._pending = b""  # read past the end of a searched part, not yet parsed
+        self._state = _PREAMBLE
+        self._length: int | None = None
+        self.parts = 0
+        self.received = 0
+
+    @property
+    def complete(self) -> bool:
+        """True once the closing delimiter was read."""
+        return self._state == _DONE
+
+    def next_part(self) -> PartStart | None:
+        """Reads up to the next part's content and returns its headers; ``None`` after the closing delimiter.
+        What is left of the current part is skipped."""
+        if self._state == _BODY:
+            for _ in self.iter_part():
+                pass
+        if self._state == _PREAMBLE:
+            self._skip_preamble()
+        if self._state == _AFTER_DELIMITER:
+            rest = self._readline(_MAX_LINE)
+            if rest.startswith(b"--"):
+                self._state = _DONE
+            elif not rest.endswith(b"\n"):
+                self._cut_or_garbage(rest)
+            elif rest.strip(b" \t\r\n"):
+                raise MultipartError("garbage after a multipart delimiter")
+            else:
+                self._state = _HEADERS
+        if self._state == _DONE:
+            return None
+        headers = self._read_headers()
+        self.parts += 1
+        length = headers.get("content-length", "")
+        self._length = int(length) if length.isdigit() else None
+        self._state = _BODY
+        return PartStart(headers)
+
+    def read_part(self) -> bytes:
+        """The whole content of the current part (after ``next_part``)."""
+        if self._length is not None:
+            content = self._read(self._length)
+            if len(content) < self._length:
+                self._ended_early()
+            self._check_delimiter()
+            return content
+        return b"".join(self._search(whole=True))
+
+    def iter_part(self, size: int = _BLOCK) -> Iterator[bytes]:
+        """The content of the current part in pieces of at most about ``size`` bytes, as they arrive."""
+        if self._length is None:
+            yield from self._search(whole=False)
+            return
+        left = self._length
+        while left:
+            chunk = self._read(min(left, size))
+            if not chunk:
+                self._ended_early()
+            left -= len(chunk)
+            yield chunk
+        self._check_delimiter()
+
+    # ---- reading
+
+    def _read(self, size: int) -> bytes:
+        pending = self._pending
+        if not pending:
+            data = self._stream.read(size)
+            self.received += len(data)
+            return data
+        if len(pending) >= size:
+            self._pending = pending[size:]
+            return pending[:size]
+        self._pending = b""
+        data = self._stream.read(size - len(pending))
+        self.received += len(data)
+        return pending + data
+
+    def _readline(self, limit: int) -> bytes:
+        pending = self._pending
+        if pending:
+            end = pending.find(b"\n", 0, limit)
+            if end >= 0 or len(pending) >= limit:
+                cut = end + 1 if end >= 0 else limit
+                self._pending = pending[cut:]
+                return pending[:cut]
+            self._pending = b""
+        line = self._stream.readline(limit - len(pending))
+        self.received += len(line)
+        return pending + line if pending else line
+
+    # ---- structure
+
+    def _skip_preamble(self) -> None:
+        skipped = 0
+        while skipped <= _MAX_PREAMBLE:
+            line = self._readline(_MAX_LINE)
+            if not line:
+                self._ended_early()
+            skipped += len(line)
+            if line.startswith(self._dash_boundary):
+                rest = line[len(self._dash_boundary) :]
+                if rest.startswith(b"--"):
+                    self._state = _DONE
+                    return
+                if rest.endswith(b"\n") and not rest.strip(b" \t\r\n"):
+                    self._state = _HEADERS
+                    return
+        raise MultipartError("no multipart delimiter in the first megabyte of the answer")
+
+    def _read_headers(self) -> dict[str, str]:
+        lines: list[bytes] = []
+        size = 0
+        while True:
+            line = self._readline(_MAX_LINE)
+            if not line.endswith(b"\n"):
+                if len(line) < _MAX_LINE:
+                    self._ended_early()
+                raise MultipartError("a multipart header line is longer than 8 KB")
+            line = line.rstrip(b"\r\n")
+            if not line:
+                return _parse_headers(b"\r\n".join(lines))
+            lines.append(line)
+            size += len(line)
+            if size > _MAX_HEADERS:
+                raise MultipartError("a multipart part has more than 64 KB of headers")
+
+    def _check_delimiter(self) -> None:
+        """The declared length must end exactly at a delimiter: a wrong Content-Length is an error, never a
+        part that silently swallowed its neighbour."""
+        after = self._read(len(self._delimiter))
+        if after != self._delimiter:
+            if len(after) < len(self._delimiter) and self._delimiter.startswith(after):
+                self._ended_early()
+            raise MultipartError(f"part {self.parts} is not followed by a delimiter after its Content-Length")
+        self._state = _AFTER_DELIMITER
+
+    def _search(self, *, whole: bool) -> Iterator[bytes]:
+        delimiter = self._delimiter
+        buffer = bytearray(self._pending)
+        self._pending = b""
+        start = 0
+        while True:
+            index = buffer.find(delimiter, start)
+            if index >= 0:
+                if index:
+                    yield bytes(buffer[:index])
+                self._pending = bytes(buffer[index + len(delimiter) :])
+                self._state = _AFTER_DELIMITER
+                return
+            # Keep what could be the start of a delimiter split across blocks.
+            safe = len(buffer) - len(delimiter) + 1
+            if not whole and safe > 0:
+                yield bytes(buffer[:safe])
+                del buffer[:safe]
+            start = max(0, len(buffer) - len(delimiter) + 1)
+            more = self._stream.read1(_BLOCK)
+            if not more:
+                self._ended_early()
+            self.received += len(more)
+            buffer += more
+
+    def _cut_or_garbage(self, rest: bytes) -> None:
+        if len(rest) < _MAX_LINE:
+            self._ended_early()
+        raise MultipartError("garbage after a multipart delimiter")
+
+    def _ended_early(self) -> None:
+        where = "before its first part" if self.parts == 0 else (
+            f"in part {self.parts}" if self._state == _BODY else f"after part {self.parts}"
+        )
+        raise MultipartError(
+            f"the multipart answer ended early ({where}, {self.received} bytes received): "
+            "the server or a proxy cut the stream"
+        )
 
 
 def _parse_headers(head: bytes) -> dict[str, str]:

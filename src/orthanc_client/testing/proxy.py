@@ -87,6 +87,9 @@ class NginxProxy:
         streams it.
     :param max_body_size: ``client_max_body_size`` (``"0"``: no limit): beyond it nginx answers ``413``.
     :param worker_processes: nginx workers.
+    :param client_body_buffer_size: nginx's ``client_body_buffer_size`` (``None``: nginx's default, 16 KB):
+        with request buffering, a body larger than this goes through a temporary file (``"1m"`` keeps
+        typical DICOM uploads in memory, as a deployment receiving them would set it).
     """
 
     def __init__(
@@ -98,6 +101,7 @@ class NginxProxy:
         request_buffering: bool = True,
         max_body_size: str = "0",
         worker_processes: int = 1,
+        client_body_buffer_size: str | None = None,
     ) -> None:
         if not path_prefix.startswith("/") or not path_prefix.endswith("/"):
             raise ValueError(f"path_prefix must start and end with '/', not {path_prefix!r}")
@@ -107,6 +111,9 @@ class NginxProxy:
         self.request_buffering = request_buffering
         self.max_body_size = max_body_size
         self.worker_processes = worker_processes
+        if client_body_buffer_size is not None and not client_body_buffer_size.rstrip("kKmM").isdigit():
+            raise ValueError(f"client_body_buffer_size must be like '16k' or '1m', not {client_body_buffer_size!r}")
+        self.client_body_buffer_size = client_body_buffer_size
         self.port = 0
         self.workdir: Path | None = None
         self.ca_file: Path | None = None
@@ -163,6 +170,7 @@ http {{
     uwsgi_temp_path {work / 'uwsgi'};
     scgi_temp_path {work / 'scgi'};
     client_max_body_size {self.max_body_size};
+    {f"client_body_buffer_size {self.client_body_buffer_size};" if self.client_body_buffer_size else ""}
     upstream backend {{
         server {upstream_host}:{upstream_port};
         keepalive 32;

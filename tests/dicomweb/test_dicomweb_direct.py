@@ -1,0 +1,309 @@
+"""WADO-RS over the bulk path (``_dicomweb.direct``): ``retrieve_study``/``save_study`` read the answer with
+``http.client`` when the client allows it, and give the same Datasets, files and typed errors as the httpx
+path (a client with its own ``http_client`` takes that one). Real Orthanc with the DICOMweb plugin, a real nginx
+with TLS in front of it, fake servers for chunked answers and faults, and the pull parser (``StreamParts``)
+checked against the push parser on every chunking and every cut."""
+
+from __future__ import annotations
+
+import io
+import logging
+import random
+import threading
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from dicomweb_client.api import DICOMwebClient
+from pydicom import dcmread
+
+from orthanc_client import AsyncOrthanc, DicomWebError, MultipartError, Orthanc
+from orthanc_client._dicomweb.multipart import StreamParts, split_parts
+from orthanc_client.testing import OrthancServer
+from orthanc_client.testing.dicom import make_study, to_bytes
+from orthanc_client.testing.proxy import NginxProxy
+
+from .conftest import FakeServer, upload
+
+STUDY = "1.2.3.4"
+
+
+class Trickle(io.RawIOBase):
+    """A raw stream giving at most ``step`` bytes per read, as a socket may."""
+
+    def __init__(self, data: bytes, step: int) -> None:
+        self._data = memoryview(data)
+        self._step = step
+        self._position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target: Any) -> int:
+        size = min(len(target), self._step, len(self._data) - self._position)
+        target[:size] = self._data[self._position : self._position + size]
+        self._position += size
+        return size
+
+
+def read_all(body: bytes, boundary: bytes, step: int) -> list[tuple[dict[str, str], bytes]]:
+    parts = StreamParts(io.BufferedReader(Trickle(body, step), 64), boundary)
+    found = []
+    while (start := parts.next_part()) is not None:
+        found.append((start.headers, parts.read_part()))
+    assert parts.complete
+    return found
+
+
+def body_of(parts: list[bytes], counted: list[bool], boundary: bytes = b"xyz") -> bytes:
+    head = b"preamble line\r\n--not-it\r\n"
+    return head + b"".join(
+        b"--" + boundary + b"  \r\nContent-Type: application/dicom\r\n"
+        + (b"Content-Length: %d\r\n" % len(p) if c else b"") + b"\r\n" + p + b"\r\n"
+        for p, c in zip(parts, counted, strict=True)
+    ) + b"--" + boundary + b"--\r\nepilogue"
+
+
+def test_stream_parts_reads_what_the_push_parser_reads_on_any_chunking() -> None:
+    rng = random.Random(7)
+    # parts that hold delimiter look-alikes: a counted part may hold its own boundary text
+    parts = [rng.randbytes(2000 + 97 * i) + b"\r\n--xy" + rng.randbytes(50) for i in range(5)] + [b""]
+    for counted in ([True] * 6, [False] * 6, [True, False, True, False, False, True]):
+        body = body_of(parts, counted)
+        expected = [(start.headers, content) for start, content in split_parts(body, b"xyz")]
+        assert [content for _, content in expected] == parts
+        for step in (1, 3, 64, 1000, len(body)):
+            assert read_all(body, b"xyz", step) == expected
+        # iter_part gives the same bytes in pieces
+        reader = StreamParts(io.BufferedReader(Trickle(body, 333), 64), b"xyz")
+        pieces = []
+        while reader.next_part() is not None:
+            pieces.append(b"".join(reader.iter_part(500)))
+        assert pieces == parts
+
+
+def test_stream_parts_never_takes_a_cut_body_for_a_complete_one() -> None:
+    parts = [bytes(range(256)) * 3, b"x" * 100]
+    for counted in ([True, True], [False, False]):
+        body = body_of(parts, counted)
+        end = body.index(b"--xyz--") + len(b"--xyz--")
+        for cut in range(0, end):
+            with pytest.raises(MultipartError) as caught:
+                read_all(body[:cut], b"xyz", 7)
+            assert "ended early" in str(caught.value) or "delimiter" in str(caught.value), (cut, caught.value)
+
+
+def test_stream_parts_checks_the_content_length() -> None:
+    part = b"a" * 300
+    for wrong in (299, 301, 250):
+        body = b"--b\r\nContent-Length: %d\r\n\r\n" % wrong + part + b"\r\n--b--"
+        with pytest.raises(MultipartError, match="Content-Length"):
+            read_all(body, b"b", 50)
+    with pytest.raises(MultipartError, match="garbage"):
+        read_all(b"--b\r\n\r\nx\r\n--b junk\r\n\r\ny\r\n--b--", b"b", 5)
+    with pytest.raises(MultipartError, match="first megabyte"):
+        read_all(b"x" * (2 << 20), b"b", 1 << 16)
+
+
+# ---------------------------------------------------------------- against a real Orthanc
+
+
+class DirectLog(logging.Handler):
+    """Counts the GETs the bulk path sent (its DEBUG line ends with ``direct)``)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.direct = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage().endswith("direct)") and "/dicom-web/" in record.getMessage():
+            self.direct += 1
+
+
+@pytest.fixture
+def direct_log() -> Any:
+    handler = DirectLog()
+    logger = logging.getLogger("orthanc_client")
+    level = logger.level
+    logger.setLevel(logging.DEBUG)
+    logger.addHandler(handler)
+    yield handler
+    logger.removeHandler(handler)
+    logger.setLevel(level)
+
+
+def make_client(kind: str, url: str, auth: tuple[str, str], *, bulk: bool, **options: Any) -> Any:
+    """A client that may take the bulk path, or one that cannot (its own httpx client)."""
+    cls = Orthanc if kind == "sync" else AsyncOrthanc
+    if not bulk:
+        transport = httpx.Client if kind == "sync" else httpx.AsyncClient
+        options["http_client"] = transport(verify=options.get("verify", True))
+    return cls(url, *auth, **options)
+
+
+async def call(client: Any, name: str, *args: Any, **kwargs: Any) -> Any:
+    result = getattr(client.dicomweb, name)(*args, **kwargs)
+    return await result if hasattr(result, "__await__") else result
+
+
+async def close(client: Any) -> None:
+    if isinstance(client, AsyncOrthanc):
+        await client.aclose()
+    else:
+        client.close()
+
+
+def same_files(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_bulk_path_gives_what_the_client_path_and_dicomweb_client_give(
+    kind: str, clean_dicomweb: OrthancServer, direct_log: DirectLog, tmp_path: Path
+) -> None:
+    sent = make_study(2, 3, rows=128, columns=96)
+    upload(clean_dicomweb, sent)
+    study = str(sent[0].StudyInstanceUID)
+    bulk = make_client(kind, clean_dicomweb.url, clean_dicomweb.auth, bulk=True)
+    plain = make_client(kind, clean_dicomweb.url, clean_dicomweb.auth, bulk=False)
+    try:
+        ours = await call(bulk, "retrieve_study", study)
+        assert direct_log.direct == 1
+        through_httpx = await call(plain, "retrieve_study", study)
+        assert direct_log.direct == 1
+        session = __import__("requests").Session()
+        session.auth = clean_dicomweb.auth
+        theirs = DICOMwebClient(url=f"{clean_dicomweb.url}/dicom-web", session=session).retrieve_study(study)
+        by_uid = {str(ds.SOPInstanceUID): ds for ds in [*through_httpx, *theirs]}
+        sent_by_uid = {str(ds.SOPInstanceUID): ds for ds in sent}
+        assert sorted(str(ds.SOPInstanceUID) for ds in ours) == sorted(sent_by_uid)
+        for dataset in ours:
+            uid = str(dataset.SOPInstanceUID)
+            assert dataset.PixelData == sent_by_uid[uid].PixelData
+            assert dataset == by_uid[uid]
+            assert dataset.file_meta == by_uid[uid].file_meta
+            assert [element.tag for element in dataset] == [element.tag for element in by_uid[uid]]
+        series = await call(bulk, "retrieve_series", study, str(sent[3].SeriesInstanceUID))
+        assert sorted(str(ds.SOPInstanceUID) for ds in series) == sorted(str(ds.SOPInstanceUID) for ds in sent[3:])
+
+        result = await call(bulk, "save_study", study, tmp_path / "bulk", layout="nested")
+        assert direct_log.direct == 3
+        reference = await call(plain, "save_study", study, tmp_path / "httpx", layout="nested")
+        assert len(result.stored) == len(reference.stored) == 6 and result.bytes == reference.bytes
+        assert same_files(tmp_path / "bulk") == same_files(tmp_path / "httpx")
+        for path in (tmp_path / "bulk").rglob("*.dcm"):
+            assert dcmread(path).PixelData == sent_by_uid[str(dcmread(path).SOPInstanceUID)].PixelData
+    finally:
+        await close(bulk)
+        await close(plain)
+
+
+def chunked(answer_body: bytes, sizes: list[int]) -> bytes:
+    out, position, index = b"", 0, 0
+    while position < len(answer_body):
+        size = sizes[index % len(sizes)]
+        piece = answer_body[position : position + size]
+        out += b"%x\r\n" % len(piece) + piece + b"\r\n"
+        position += size
+        index += 1
+    return out + b"0\r\n\r\n"
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_chunked_answer_without_part_lengths_is_read_on_the_bulk_path(
+    kind: str, direct_log: DirectLog, tmp_path: Path
+) -> None:
+    files = [to_bytes(ds) for ds in make_study(1, 3, rows=40, columns=40)]
+    body = body_of(files, [False, True, False])
+    head = (
+        b"HTTP/1.1 200 OK\r\nContent-Type: multipart/related; type=\"application/dicom\"; boundary=xyz\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n"
+    )
+    with FakeServer(head + chunked(body, [1, 700, 13, 5000])) as fake:
+        client = make_client(kind, fake.url, ("user", "secret"), bulk=True)
+        try:
+            datasets = await call(client, "retrieve_study", STUDY)
+            assert [to_bytes(ds) for ds in datasets] == files
+            result = await call(client, "save_study", STUDY, tmp_path, layout="flat")
+            assert sorted(p.read_bytes() for p in tmp_path.iterdir()) == sorted(files)
+            assert len(result.stored) == 3
+            assert fake.requests == 2 and direct_log.direct == 2  # never asked twice
+        finally:
+            await close(client)
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"HTTP/1.1 302 Found\r\nLocation: http://u:pw@elsewhere/login\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nContent-Length: 20\r\n\r\n<html>login</html>\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n[]",
+        b"HTTP/1.1 200 OK\r\nContent-Type: multipart/related\r\nContent-Length: 2\r\n\r\n[]",
+        b"HTTP/1.1 503 Busy\r\nContent-Length: 0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Type: multipart/related; boundary=b\r\nContent-Encoding: gzip\r\n\r\nxx",
+    ],
+)
+async def test_answers_the_bulk_path_does_not_read_raise_what_the_client_path_raises(
+    answer: bytes, tmp_path: Path
+) -> None:
+    errors = []
+    for bulk in (True, False):
+        with FakeServer(answer) as fake:
+            client = make_client("sync", fake.url, ("user", "secret"), bulk=bulk, retries=0)
+            try:
+                for method, args in (("retrieve_study", (STUDY,)), ("save_study", (STUDY, tmp_path / str(bulk)))):
+                    with pytest.raises(Exception) as caught:  # noqa: PT011 - compared between the two paths
+                        await call(client, method, *args)
+                    errors.append((method, type(caught.value), str(caught.value).replace(fake.url, "URL")))
+                    assert "pw" not in str(caught.value) and "secret" not in str(caught.value)
+            finally:
+                await close(client)
+    assert errors[:2] == errors[2:]
+    assert all(issubclass(error, DicomWebError) or error.__module__.startswith("orthanc_client") for _, error, _ in errors)
+    assert not list(tmp_path.rglob("*.dcm")) and not list(tmp_path.rglob("*.part"))
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_part_that_is_not_dicom_stops_the_read_ahead_thread(kind: str) -> None:
+    files = [to_bytes(ds) for ds in make_study(1, 2, rows=16, columns=16)]
+    body = body_of([files[0], b"not DICOM at all" * 10, files[1]], [True, True, True])
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: multipart/related; boundary=xyz\r\nConnection: close\r\n\r\n"
+    errors = []
+    for bulk in (True, False):
+        with FakeServer(head + body) as fake:
+            client = make_client(kind, fake.url, ("user", "secret"), bulk=bulk)
+            try:
+                with pytest.raises(Exception) as caught:  # noqa: PT011 - compared between the two paths
+                    await call(client, "retrieve_study", STUDY)
+                errors.append(type(caught.value))
+            finally:
+                await close(client)
+    assert errors[0] is errors[1]
+    assert not [t for t in threading.enumerate() if t.name.startswith("orthanc-client-wado")]
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_bulk_path_through_nginx_with_tls(
+    kind: str, clean_dicomweb: OrthancServer, direct_log: DirectLog, tmp_path: Path
+) -> None:
+    sent = make_study(1, 4, rows=64, columns=64)
+    upload(clean_dicomweb, sent)
+    study = str(sent[0].StudyInstanceUID)
+    with NginxProxy(clean_dicomweb.url, tls=True, path_prefix="/orthanc/") as proxy:
+        client = make_client(kind, proxy.url, clean_dicomweb.auth, bulk=True, verify=str(proxy.ca_file))
+        try:
+            datasets = await call(client, "retrieve_study", study)
+            assert sorted(ds.PixelData for ds in datasets) == sorted(ds.PixelData for ds in sent)
+            result = await call(client, "save_study", study, tmp_path, layout="flat")
+            assert sorted(p.read_bytes() for p in tmp_path.iterdir()) == sorted(to_bytes(ds) for ds in sent)
+            assert len(result.stored) == 4 and direct_log.direct == 2
+        finally:
+            await close(client)
+        untrusted = make_client(kind, proxy.url, clean_dicomweb.auth, bulk=True)
+        try:
+            with pytest.raises(Exception, match="certificate") as caught:  # noqa: PT011
+                await call(untrusted, "retrieve_study", study)
+            assert caught.value.__module__.startswith("orthanc_client")
+        finally:
+            await close(untrusted)
