@@ -22,8 +22,7 @@ from typing import Any
 
 import httpx
 
-from orthanc_client import Orthanc, download, download_zip, upload
-from orthanc_client import aio as orthanc_aio
+from orthanc_client import Orthanc, aio as orthanc_aio, download, download_zip, upload
 from orthanc_client.testing.dicom import make_series, write
 
 try:

@@ -18,14 +18,14 @@ import pytest
 
 import orthanc_client
 from orthanc_client import (
+    BulkError,
     ConnectError,
     OrthancError,
     RedirectError,
     RequestTimeoutError,
-    TransferError,
     UnexpectedAnswerError,
+    aio as orthanc_aio,
 )
-from orthanc_client import aio as orthanc_aio
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, to_bytes
 from orthanc_client.testing.faulty_proxy import Cut, Drip, FaultyProxy, Page, Redirect
@@ -198,7 +198,7 @@ async def test_download_never_stores_a_login_page(
     result = await api.bulk("download", [("study", stored_study)], tmp_path / "out")
     assert len(result.failed) == 4 and not result.stored
     assert files_under(tmp_path / "out") == []
-    with pytest.raises(TransferError):
+    with pytest.raises(BulkError):
         await api.bulk("download_zip", [("study", stored_study)], tmp_path / "client.zip")
     for mode in ("server", "media"):
         with pytest.raises((RedirectError, UnexpectedAnswerError)):
@@ -298,7 +298,7 @@ async def test_a_dripping_answer_ends_at_the_deadline(
 def test_every_error_class_survives_pickle() -> None:
     import httpx
 
-    from orthanc_client._bulk.results import TransferItem, TransferResult
+    from orthanc_client._bulk.results import BulkItem, BulkResult
     from orthanc_client._core import errors as _exceptions
 
     request = httpx.Request("GET", "http://orthanc.test/system")
@@ -320,9 +320,9 @@ def test_every_error_class_survives_pickle() -> None:
     samples.append(_exceptions.ProtocolError("two Content-Length headers", request=request))
     unknown = httpx.Response(404, json={"OrthancStatus": 17, "Message": "Unknown resource"}, request=request)
     samples.append(_exceptions.UnknownRouteError(unknown, "1.10.1"))
-    failed = TransferResult("upload")
-    failed.add("failed", TransferItem.from_error("a.dcm", samples[0]))
-    samples.append(TransferError(failed))
+    failed = BulkResult("upload")
+    failed.add("failed", BulkItem.from_error("a.dcm", samples[0]))
+    samples.append(BulkError(failed))
     covered = {type(sample) for sample in samples}
     everything = {c for c in vars(_exceptions).values() if isinstance(c, type) and issubclass(c, OrthancError)}
     assert everything - {OrthancError} <= covered | {_exceptions.HTTPError, _exceptions.TransportError}
@@ -335,7 +335,7 @@ def test_every_error_class_survives_pickle() -> None:
         if isinstance(sample, orthanc_client.HTTPError):
             assert copy.status_code == sample.status_code and copy.details == sample.details
             assert copy.response.status_code == sample.response.status_code
-        if isinstance(sample, TransferError):
+        if isinstance(sample, BulkError):
             assert copy.result.failed[0].name == "a.dcm" and copy.result.summary() == sample.result.summary()
 
 

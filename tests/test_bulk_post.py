@@ -13,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orthanc_client import ConnectError, Orthanc, ServerError, UnauthorizedError, upload
-from orthanc_client import aio as orthanc_aio
+from orthanc_client import ConnectError, Orthanc, ServerError, UnauthorizedError, aio as orthanc_aio, upload
 from orthanc_client._core.fastpath import posts as _bulk_post
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, to_bytes

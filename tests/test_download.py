@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orthanc_client import InstanceInfo, NotFoundError, TransferError
+from orthanc_client import BulkError, InstanceInfo, NotFoundError
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_patient_tree, to_bytes
 
@@ -159,11 +159,11 @@ async def test_instance_vanishing_mid_download_fails_cleanly(api: Transfer, tmp_
     assert isinstance(result.failed[0].error, NotFoundError)
     assert not (tmp_path / "out" / f"{victims[0]}.dcm").exists()
     assert not list((tmp_path / "out").rglob("*.part"))
-    with pytest.raises(TransferError):
+    with pytest.raises(BulkError):
         result.raise_for_failures()
 
     victims.clear()
-    with pytest.raises(TransferError):
+    with pytest.raises(BulkError):
         await api.call("download_zip", targets, tmp_path / "x.zip", layout=deleting_layout)
     assert not (tmp_path / "x.zip").exists() and not (tmp_path / "x.zip.part").exists()
 

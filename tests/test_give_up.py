@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 import orthanc_client
-from orthanc_client import ConnectError
-from orthanc_client import aio as orthanc_aio
+from orthanc_client import ConnectError, aio as orthanc_aio
 from orthanc_client._core.breaker import BatchBreaker
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, to_bytes, write
@@ -191,7 +190,7 @@ async def test_download_zip_whose_server_dies_fails_in_seconds_and_leaves_no_fil
     with FaultyProxy(clean_orthanc.url) as proxy:
         kill_after(proxy, "GET", "/file", 15)
         started = time.monotonic()
-        with pytest.raises(orthanc_client.TransferError) as caught:
+        with pytest.raises(orthanc_client.BulkError) as caught:
             await run(kind, "download_zip", proxy.url, clean_orthanc.auth, [("study", study)], tmp_path / "s.zip",
                       progress=False)
         assert time.monotonic() - started < 15

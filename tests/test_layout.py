@@ -128,3 +128,11 @@ def test_the_pyorthanc_facade_loads_one_api_too() -> None:
     assert [m for m in loaded if "._async" in m or m.endswith("async_client")] == []
     loaded = loaded_after("from orthanc_client.compat.pyorthanc import AsyncOrthanc")
     assert "orthanc_client._client._async.client" in loaded
+
+
+def test_the_old_names_of_the_bulk_results_still_import() -> None:
+    from orthanc_client import BulkError, BulkItem, BulkResult, TransferError, TransferItem, TransferResult
+    from orthanc_client.aio import TransferResult as AsyncTransferResult
+
+    assert (TransferResult, TransferItem, TransferError) == (BulkResult, BulkItem, BulkError)
+    assert AsyncTransferResult is BulkResult

@@ -17,8 +17,7 @@ import pytest
 
 import orthanc_client.aio as aio
 from orthanc_client import ConnectError, Orthanc, Series, download, download_zip, find_studies, upload
-from orthanc_client._core.fastpath import connections as _direct_http
-from orthanc_client._core.fastpath import posts as _bulk_post
+from orthanc_client._core.fastpath import connections as _direct_http, posts as _bulk_post
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_series, to_bytes
 from orthanc_client.testing.proxy import NginxProxy

@@ -13,8 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from orthanc_client import Orthanc, orthanc_instance_id
-from orthanc_client import aio as orthanc_aio
+from orthanc_client import Orthanc, aio as orthanc_aio, orthanc_instance_id
 from orthanc_client._bulk import dicom_files as _dicomfiles
 from orthanc_client._bulk.dicom_files import (
     LocalSource,

@@ -15,8 +15,7 @@ from typing import Any
 import pytest
 
 import orthanc_client
-from orthanc_client import Orthanc
-from orthanc_client import aio as orthanc_aio
+from orthanc_client import Orthanc, aio as orthanc_aio
 from orthanc_client._bulk.dicom_files import iter_local_sources
 from orthanc_client.testing import OrthancServer
 from orthanc_client.testing.dicom import make_study, write

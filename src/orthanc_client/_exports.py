@@ -15,6 +15,10 @@ from typing import Any, Literal
 # The same object in both APIs (errors, settings, plain data).
 NEUTRAL: dict[str, str] = {
     "orthanc_instance_id": "_bulk.dicom_files",
+    "BulkError": "_bulk.results",
+    "BulkItem": "_bulk.results",
+    "BulkResult": "_bulk.results",
+    # the same classes under their names before 0.2 (see _bulk/results.py)
     "TransferError": "_bulk.results",
     "TransferItem": "_bulk.results",
     "TransferResult": "_bulk.results",

@@ -33,14 +33,14 @@ def _has_rich() -> bool:
     return True
 
 
-class TransferProgress:
+class BulkProgress:
     """Counts files and bytes; draws a bar when enabled, does nothing otherwise.
 
     Used from one thread (the one that collects results), so it needs no lock of its own.
 
     Example::
 
-        with TransferProgress(True, "upload", total_files=10) as bar:
+        with BulkProgress(True, "upload", total_files=10) as bar:
             bar.advance(nbytes=1234)
     """
 

@@ -1,4 +1,4 @@
-"""``TransferResult``: what an upload or a download did, file by file, with totals.
+"""``BulkResult``: what an upload or a download did, file by file, with totals.
 
 Every file the caller handed over ends up in exactly one list, so nothing is silently lost: ``stored``,
 ``already_stored``, ``skipped`` (not DICOM) or ``failed`` (with the reason and Orthanc's error details).
@@ -16,7 +16,7 @@ Outcome = Literal["stored", "already_stored", "skipped", "failed"]
 
 
 @dataclass
-class TransferItem:
+class BulkItem:
     """One file of a transfer.
 
     Attributes:
@@ -51,7 +51,7 @@ class TransferItem:
     @classmethod
     def from_error(
         cls, name: str, error: BaseException, *, path: Path | None = None, attempts: int = 1
-    ) -> TransferItem:
+    ) -> BulkItem:
         """A failed item whose reason and details come from ``error`` (Orthanc's details for an HTTPError)."""
         details = error.details if isinstance(error, HTTPError) else None
         reason = str(error) or type(error).__name__
@@ -59,8 +59,8 @@ class TransferItem:
 
 
 @dataclass
-class TransferResult:
-    """The outcome of ``upload`` or ``download``: four lists of :class:`TransferItem` and totals.
+class BulkResult:
+    """The outcome of ``upload`` or ``download``: four lists of :class:`BulkItem` and totals.
 
     For a download, ``stored`` lists the files written and ``already_stored`` the files that were already
     on disk with the right size (not fetched again).
@@ -78,15 +78,15 @@ class TransferResult:
     """
 
     operation: Literal["upload", "download"]
-    stored: list[TransferItem] = field(default_factory=list)
-    already_stored: list[TransferItem] = field(default_factory=list)
-    skipped: list[TransferItem] = field(default_factory=list)
-    failed: list[TransferItem] = field(default_factory=list)
+    stored: list[BulkItem] = field(default_factory=list)
+    already_stored: list[BulkItem] = field(default_factory=list)
+    skipped: list[BulkItem] = field(default_factory=list)
+    failed: list[BulkItem] = field(default_factory=list)
     elapsed: float = 0.0
     stopped_early: bool = False
     """True when ``stop_on_error`` ended the transfer at the first failure (the rest was not attempted)."""
 
-    def add(self, outcome: Outcome, item: TransferItem) -> None:
+    def add(self, outcome: Outcome, item: BulkItem) -> None:
         getattr(self, outcome).append(item)
 
     @property
@@ -119,9 +119,9 @@ class TransferResult:
         return [item.instance_id for item in self.stored + self.already_stored if item.instance_id]
 
     def raise_for_failures(self) -> None:
-        """Raises :class:`TransferError` when anything failed."""
+        """Raises :class:`BulkError` when anything failed."""
         if self.failed:
-            raise TransferError(self)
+            raise BulkError(self)
 
     def summary(self) -> str:
         megabytes = self.bytes / 1e6
@@ -135,14 +135,21 @@ class TransferResult:
         return self.summary()
 
     def __repr__(self) -> str:
-        return f"<TransferResult {self.summary()}>"
+        return f"<BulkResult {self.summary()}>"
 
 
-class TransferError(OrthancError):
+class BulkError(OrthancError):
     """An upload or download in which some files failed; ``result`` holds every file's outcome."""
 
-    def __init__(self, result: TransferResult) -> None:
+    def __init__(self, result: BulkResult) -> None:
         self.result = result
         first = result.failed[0]
         more = f" (and {len(result.failed) - 1} more)" if len(result.failed) > 1 else ""
         super().__init__(f"{result.operation} failed for {first.name}: {first.reason}{more}")
+
+
+# The names before 0.2, when "transfer" also meant the C-FIND/C-MOVE pull (``transfer()``, ``TransferReport``):
+# the same classes, kept so that existing imports work.
+TransferResult = BulkResult
+TransferItem = BulkItem
+TransferError = BulkError

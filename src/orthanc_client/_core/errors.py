@@ -27,13 +27,13 @@
     ├── JobTimeoutError           waiting for an Orthanc job took longer than asked (also a TimeoutError)
     ├── InvalidInputError         refused before sending: the argument is wrong (also a ValueError)
     │   └── SelectionError        a selection that cannot answer (also an IndexError)       [_selection.data]
-    ├── TransferError             an upload or download in which some files failed           [_bulk.results]
+    ├── BulkError             an upload or download in which some files failed           [_bulk.results]
     └── DicomWebError             a DICOMweb request failed                                  [_dicomweb.query]
         ├── DicomWebNotEnabledError  the server has no DICOMweb plugin
         └── MultipartError        a multipart answer that does not parse
 
 The classes marked with a package (and their subclasses) live beside the feature that raises them (their data, such as a
-``TransferResult``, belongs there and the core must not import features); every other class lives here.
+``BulkResult``, belongs there and the core must not import features); every other class lives here.
 
 ``HTTPError`` carries Orthanc's own error description (``OrthancStatus``, ``OrthancError``, ``Message``,
 ``Details``) when the server sends one. Messages name the method and URL, never credentials.

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .._bulk.results import TransferItem
+from .._bulk.results import BulkItem
 from .._core.errors import InvalidInputError
 from .stow import LAYOUT_TAGS, layout_tags
 
@@ -60,7 +60,7 @@ class PartFiles:
         self._queue: queue.Queue[tuple[int, list[bytes] | None]] = queue.Queue(MAX_PENDING)
         self._batch: list[bytes] = []
         self._batch_size = 0
-        self.items: list[TransferItem] = []
+        self.items: list[BulkItem] = []
         self.error: BaseException | None = None
         self._seen: set[str] = set()
         self._made: set[Path] = set()
@@ -107,7 +107,7 @@ class PartFiles:
         self._flush()
         self._put(_END)
 
-    def finish(self) -> list[TransferItem]:
+    def finish(self) -> list[BulkItem]:
         """Waits for the last file; raises what the thread met (a disk error, a bad layout)."""
         self._flush()
         if self.threaded:
@@ -117,7 +117,7 @@ class PartFiles:
             raise self.error
         return self.items
 
-    def abort(self) -> list[TransferItem]:
+    def abort(self) -> list[BulkItem]:
         """Stops after an error on the reader's side: the parts already complete are still written (their
         end is in the queue, in order), the part being written is removed."""
         if self.threaded:
@@ -182,13 +182,13 @@ class PartFiles:
             self._partial.unlink(missing_ok=True)
             self._partial = None
 
-    def _place(self, partial: Path, head: bytes, size: int) -> TransferItem:
+    def _place(self, partial: Path, head: bytes, size: int) -> BulkItem:
         """Renames a complete ``.part`` file to its layout name (its tags read from its first bytes)."""
         try:
             tags = _tags(head, partial)
         except Exception as error:  # noqa: BLE001 - an unreadable part is reported, the others go on
             partial.unlink(missing_ok=True)
-            return TransferItem(partial.name, size=size, reason=f"a part of the answer is not DICOM: {error}", error=error)
+            return BulkItem(partial.name, size=size, reason=f"a part of the answer is not DICOM: {error}", error=error)
         uid = tags.get("SOPInstanceUID", partial.stem)
         relative = Path(self._name_of(self._make_info(tags, size))).as_posix().lstrip("/")
         if not relative or ".." in Path(relative).parts:
@@ -203,7 +203,7 @@ class PartFiles:
             final.parent.mkdir(parents=True, exist_ok=True)
             self._made.add(final.parent)
         os.replace(partial, final)
-        return TransferItem(str(final), path=final, instance_id=uid, size=size)
+        return BulkItem(str(final), path=final, instance_id=uid, size=size)
 
 
 def _tags(head: bytes, partial: Path) -> dict[str, str]:

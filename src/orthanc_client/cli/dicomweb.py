@@ -9,7 +9,7 @@ from typing import Any, cast
 import click
 
 from .._bulk._sync.download import Layout
-from .._bulk.results import TransferResult
+from .._bulk.results import BulkResult
 from .._dicomweb._sync.dicomweb import DicomWeb
 from ._common import ConnectionSettings, parse_assignments, pass_settings, print_json, print_table, stdout
 
@@ -82,7 +82,7 @@ def search_command(
     print_table(columns, rows, title=f"{len(found)} {level if len(found) == 1 else level + ' results'}")
 
 
-def _report(result: TransferResult, as_json: bool) -> None:
+def _report(result: BulkResult, as_json: bool) -> None:
     if as_json:
         print_json(
             {

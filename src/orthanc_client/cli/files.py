@@ -10,7 +10,7 @@ import click
 
 from .._bulk._sync.download import DEFAULT_DOWNLOAD_CONCURRENCY, Layout, ZipMode, download, download_zip
 from .._bulk._sync.upload import DEFAULT_UPLOAD_CONCURRENCY, upload
-from .._bulk.results import TransferResult
+from .._bulk.results import BulkResult
 from ._common import (
     ConnectionSettings,
     json_option,
@@ -187,7 +187,7 @@ def download_command(
     report(result, as_json)
 
 
-def report(result: TransferResult, as_json: bool) -> None:
+def report(result: BulkResult, as_json: bool) -> None:
     """The summary (and each skipped or failed file) on stdout; exit code 1 if anything failed."""
     if as_json:
         print_json(

@@ -28,8 +28,8 @@ from ..._core.errors import InvalidInputError
 from ..._core.paths import resource_path
 from ..._core.settings import CHUNK_SIZE
 from ..fast_files import fetch_file
-from ..progress import TransferProgress
-from ..results import Outcome, TransferError, TransferItem, TransferResult
+from ..progress import BulkProgress
+from ..results import BulkError, BulkItem, BulkResult, Outcome
 
 DEFAULT_DOWNLOAD_CONCURRENCY = 8
 SPOOL_SIZE = 1 << 20
@@ -240,7 +240,7 @@ async def download(
     concurrency: int = DEFAULT_DOWNLOAD_CONCURRENCY,
     stop_on_error: bool = False,
     progress: bool | None = None,
-) -> TransferResult:
+) -> BulkResult:
     """Downloads every instance of ``resources`` into ``folder``, one ``.dcm`` file each, concurrently.
 
     Example::
@@ -258,7 +258,7 @@ async def download(
         progress: a bar on stderr; ``None`` shows it when stderr is a terminal.
 
     Returns:
-        a :class:`TransferResult` (``stored``: files written). Each file is written as ``<name>.part`` and
+        a :class:`BulkResult` (``stored``: files written). Each file is written as ``<name>.part`` and
         renamed when complete, so a failure never leaves a truncated file under the final name. An unknown
         resource raises ``NotFoundError`` before anything is written.
     """
@@ -266,7 +266,7 @@ async def download(
     started = time.perf_counter()
     instances = await list_instances(client, pairs, with_parents=layout != "flat")
     root = Path(os.fspath(folder))
-    result = TransferResult("download")
+    result = BulkResult("download")
     planned = _relative_paths(instances, layout)
     origin = client._direct_origin()  # the fast path (``_bulk.fast_files``), when the client allows it
 
@@ -274,12 +274,12 @@ async def download(
     # that is unreachable, every remaining one fails at once with that cause (seconds, not minutes per file).
     breaker = BatchBreaker(retry_for=0.0)
 
-    async def fetch(job: tuple[InstanceInfo, str]) -> tuple[Outcome, TransferItem]:
+    async def fetch(job: tuple[InstanceInfo, str]) -> tuple[Outcome, BulkItem]:
         info, relative = job
         target = root / relative
         cause = breaker.open_cause()
         if cause is not None:
-            item = TransferItem.from_error(relative, cause, path=target, attempts=0)
+            item = BulkItem.from_error(relative, cause, path=target, attempts=0)
             item.instance_id, item.reason = info.id, not_attempted_reason(cause)
             return "failed", item
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -287,14 +287,14 @@ async def download(
             if origin is not None:
                 written = await backend.run_in_worker(None, functools.partial(fetch_file, origin, info.id), target)
                 if written is not None:
-                    return "stored", TransferItem(relative, path=target, instance_id=info.id, size=written)
+                    return "stored", BulkItem(relative, path=target, instance_id=info.id, size=written)
             async with client.stream_get_instances_id_file(info.id) as answer:
                 written = await answer.write_to(target)
         except Exception as exc:
             if means_server_down(exc):
                 breaker.trip(exc)
             raise
-        return "stored", TransferItem(relative, path=target, instance_id=info.id, size=written)
+        return "stored", BulkItem(relative, path=target, instance_id=info.id, size=written)
 
     def until_stopped() -> Iterable[tuple[InstanceInfo, str]]:
         for job in planned:
@@ -302,7 +302,7 @@ async def download(
                 return
             yield job
 
-    with contextlib.ExitStack() as cleanup, TransferProgress(progress, "download", len(planned)) as bar:
+    with contextlib.ExitStack() as cleanup, BulkProgress(progress, "download", len(planned)) as bar:
         if origin is not None:
             cleanup.callback(origin.close)
         results = backend.map_unordered(fetch, until_stopped(), concurrency)
@@ -311,7 +311,7 @@ async def download(
                 if isinstance(outcome, BaseException):
                     if not isinstance(outcome, Exception):
                         raise outcome
-                    result.add("failed", TransferItem.from_error(relative, outcome, path=root / relative))
+                    result.add("failed", BulkItem.from_error(relative, outcome, path=root / relative))
                     result.failed[-1].instance_id = info.id
                     result.stopped_early = result.stopped_early or stop_on_error
                     bar.advance()
@@ -325,8 +325,8 @@ async def download(
 
 async def download_files(
     client: AsyncOrthanc, resources: Any, folder: str | os.PathLike[str], **options: Any
-) -> TransferResult:
-    """Like :func:`download`, but raises ``TransferError`` if any instance failed (for ``.download_files``).
+) -> BulkResult:
+    """Like :func:`download`, but raises ``BulkError`` if any instance failed (for ``.download_files``).
 
     Example::
 
@@ -347,7 +347,7 @@ async def download_zip(
     level: str | None = None,
     concurrency: int = DEFAULT_DOWNLOAD_CONCURRENCY,
     progress: bool | None = None,
-) -> TransferResult:
+) -> BulkResult:
     """Writes ``resources`` as one zip file at ``path``, with bounded memory whatever their size.
 
     Example::
@@ -364,7 +364,7 @@ async def download_zip(
 
     Raises:
         NotFoundError: an unknown resource.
-        TransferError: an instance could not be fetched. The zip is written to ``<path>.part`` and renamed
+        BulkError: an instance could not be fetched. The zip is written to ``<path>.part`` and renamed
             only when complete, so no partial archive is left.
     """
     pairs = resolve_resources(resources, level)
@@ -381,7 +381,7 @@ async def download_zip(
         )
         async with stream as answer:
             written = await answer.write_to(target)
-        result = TransferResult("download", stored=[TransferItem(target.name, path=target, size=written)])
+        result = BulkResult("download", stored=[BulkItem(target.name, path=target, size=written)])
         result.elapsed = time.perf_counter() - started
         return result
     if mode != "client":
@@ -389,7 +389,7 @@ async def download_zip(
 
     instances = await list_instances(client, pairs, with_parents=layout != "flat")
     planned = _relative_paths(instances, layout)
-    result = TransferResult("download")
+    result = BulkResult("download")
 
     async def fetch(job: tuple[InstanceInfo, str]) -> _Spool:
         spool = _Spool()
@@ -405,20 +405,20 @@ async def download_zip(
     partial = target.with_name(target.name + ".part")
     try:
         with (
-            TransferProgress(progress, "zip", len(planned)) as bar,
+            BulkProgress(progress, "zip", len(planned)) as bar,
             zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive,
         ):
             results = backend.map_unordered(fetch, planned, concurrency)
             async with contextlib.aclosing(results):  # type: ignore[type-var]  # stops the generator early
                 async for (info, relative), outcome in results:
                     if isinstance(outcome, BaseException):
-                        result.add("failed", TransferItem.from_error(relative, outcome))
-                        raise TransferError(result) from outcome
+                        result.add("failed", BulkItem.from_error(relative, outcome))
+                        raise BulkError(result) from outcome
                     with outcome as spool:
                         force_zip64 = spool.size > ZIP64_THRESHOLD
                         with archive.open(relative, "w", force_zip64=force_zip64) as entry:
                             spool.copy_to(entry)
-                    item = TransferItem(relative, path=target, instance_id=info.id, size=spool.size)
+                    item = BulkItem(relative, path=target, instance_id=info.id, size=spool.size)
                     result.add("stored", item)
                     bar.advance(nbytes=spool.size)
         os.replace(partial, target)

@@ -30,8 +30,8 @@ from ..dicom_files import (
     iter_local_sources,
     read_identifiers,
 )
-from ..progress import TransferProgress, progress_wanted
-from ..results import Outcome, TransferItem, TransferResult
+from ..progress import BulkProgress, progress_wanted
+from ..results import BulkItem, BulkResult, Outcome
 
 DEFAULT_UPLOAD_CONCURRENCY = 8
 """Requests in flight at once: Orthanc stores in parallel (its HTTP threads), and 8 saturated a 2-core
@@ -53,7 +53,7 @@ async def upload(
     stop_on_error: bool = False,
     progress: bool | None = None,
     retry_for: float = DEFAULT_RETRY_FOR,
-) -> TransferResult:
+) -> BulkResult:
     """Uploads DICOM to Orthanc and reports what happened to every file.
 
     Example::
@@ -83,7 +83,7 @@ async def upload(
             restarting), so a dead server is reported in seconds whatever the number of files.
 
     Returns:
-        a :class:`TransferResult`; it does not raise for failed files (see ``raise_for_failures()``).
+        a :class:`BulkResult`; it does not raise for failed files (see ``raise_for_failures()``).
     """
     if concurrency < 1:
         raise InvalidInputError(f"concurrency must be at least 1, got {concurrency}")
@@ -106,7 +106,7 @@ async def upload(
             return post_instances(body)
 
     try:
-        with TransferProgress(progress, "upload", total) as bar, backend.worker_threads(concurrency) as workers:
+        with BulkProgress(progress, "upload", total) as bar, backend.worker_threads(concurrency) as workers:
             uploader = _Uploader(client, post, workers, retry_for=retry_for, stop_on_error=stop_on_error, bar=bar)
             if skip_existing:
                 await uploader.run_skipping_existing(sources, concurrency)
@@ -135,18 +135,18 @@ class _Uploader:
         *,
         retry_for: float,
         stop_on_error: bool,
-        bar: TransferProgress | None,
+        bar: BulkProgress | None,
     ) -> None:
         self.client = client
         self.post = post
         self.workers = workers
         self.retry_for = retry_for
         self.stop_on_error = stop_on_error
-        self.result = TransferResult("upload")
+        self.result = BulkResult("upload")
         self.bar = bar
         self.breaker = BatchBreaker(retry_for)
 
-    def record(self, outcome: Outcome, item: TransferItem) -> None:
+    def record(self, outcome: Outcome, item: BulkItem) -> None:
         self.result.add(outcome, item)
         if outcome == "failed" and self.stop_on_error:
             self.result.stopped_early = True
@@ -183,7 +183,7 @@ class _Uploader:
             for source, identifiers in identified:
                 instance_id = identifiers.instance_id if identifiers is not None else None
                 if instance_id is not None and instance_id in existing:
-                    item = TransferItem(
+                    item = BulkItem(
                         source.name,
                         path=source.path,
                         instance_id=instance_id,
@@ -196,13 +196,13 @@ class _Uploader:
                     to_send.append(source)
             await self.run(to_send, concurrency)
 
-    async def _identify_in_worker(self, source: LocalSource) -> tuple[Outcome, TransferItem] | DicomIdentifiers | None:
+    async def _identify_in_worker(self, source: LocalSource) -> tuple[Outcome, BulkItem] | DicomIdentifiers | None:
         return await backend.run_in_worker(self.workers, self.identify, source)
 
-    async def _send_in_worker(self, source: LocalSource) -> tuple[Outcome, TransferItem]:
+    async def _send_in_worker(self, source: LocalSource) -> tuple[Outcome, BulkItem]:
         return await backend.run_in_worker(self.workers, self.send, source)
 
-    def identify(self, source: LocalSource) -> tuple[Outcome, TransferItem] | DicomIdentifiers | None:
+    def identify(self, source: LocalSource) -> tuple[Outcome, BulkItem] | DicomIdentifiers | None:
         """The source's Orthanc instance ID from its header; ``None`` if unreadable (Orthanc will judge);
         an outcome straight away when it is not DICOM."""
         if source.problem is not None:
@@ -210,7 +210,7 @@ class _Uploader:
         try:
             inspected = inspect_source(source)
         except OSError as exc:
-            return "failed", TransferItem.from_error(source.name, exc, path=source.path)
+            return "failed", BulkItem.from_error(source.name, exc, path=source.path)
         try:
             if inspected.kind != "dicom" or inspected.body is None:
                 return "skipped", _skipped(source, inspected)
@@ -242,14 +242,14 @@ class _Uploader:
         found = await self.client.post_tools_find({"Level": "Instance", "Query": {"SOPInstanceUID": uids}})
         return wanted.intersection(found or [])
 
-    def send(self, source: LocalSource) -> tuple[Outcome, TransferItem]:
+    def send(self, source: LocalSource) -> tuple[Outcome, BulkItem]:
         """Recognises, then sends one source (blocking); retries dropped connections for up to ``retry_for`` s."""
         if source.problem is not None:
             return _unusable(source)
         try:
             inspected = inspect_source(source)
         except OSError as exc:
-            return "failed", TransferItem.from_error(source.name, exc, path=source.path)
+            return "failed", BulkItem.from_error(source.name, exc, path=source.path)
         if inspected.kind != "dicom":
             return "skipped", _skipped(source, inspected)
         try:
@@ -257,7 +257,7 @@ class _Uploader:
         finally:
             inspected.close()
 
-    def _post(self, source: LocalSource, inspected: InspectedSource) -> tuple[Outcome, TransferItem]:
+    def _post(self, source: LocalSource, inspected: InspectedSource) -> tuple[Outcome, BulkItem]:
         attempts = 0
         protocol_errors = 0
         while True:
@@ -309,7 +309,7 @@ class _Uploader:
             )
             return _failed(source, problem, attempts)
         status = answer.get("Status") if isinstance(answer, dict) else None
-        item = TransferItem(
+        item = BulkItem(
             source.name,
             path=source.path,
             instance_id=answer.get("ID") if isinstance(answer, dict) else None,
@@ -326,33 +326,33 @@ class _Uploader:
         return "failed", item
 
 
-def _given_up(source: LocalSource, cause: BaseException, attempts: int) -> tuple[Outcome, TransferItem]:
+def _given_up(source: LocalSource, cause: BaseException, attempts: int) -> tuple[Outcome, BulkItem]:
     """A file the batch gave up on once its breaker opened: the same cause for every one."""
-    item = TransferItem.from_error(source.name, cause, path=source.path, attempts=attempts)
+    item = BulkItem.from_error(source.name, cause, path=source.path, attempts=attempts)
     if attempts == 0:
         item.reason = not_attempted_reason(cause)
     return "failed", item
 
 
-def _failed(source: LocalSource, error: BaseException, attempts: int) -> tuple[Outcome, TransferItem]:
-    return "failed", TransferItem.from_error(source.name, error, path=source.path, attempts=attempts)
+def _failed(source: LocalSource, error: BaseException, attempts: int) -> tuple[Outcome, BulkItem]:
+    return "failed", BulkItem.from_error(source.name, error, path=source.path, attempts=attempts)
 
 
-def _unusable(source: LocalSource) -> tuple[Outcome, TransferItem]:
+def _unusable(source: LocalSource) -> tuple[Outcome, BulkItem]:
     """A folder entry that cannot be read (unreadable folder, FIFO, socket, device, broken link): failed, with
     its path and why, never opened."""
-    return "failed", TransferItem(source.name, path=source.path, size=0, reason=source.problem, attempts=0)
+    return "failed", BulkItem(source.name, path=source.path, size=0, reason=source.problem, attempts=0)
 
 
-def _skipped(source: LocalSource, inspected: InspectedSource) -> TransferItem:
-    return TransferItem(source.name, path=source.path, size=0, reason=inspected.reason or "not DICOM")
+def _skipped(source: LocalSource, inspected: InspectedSource) -> BulkItem:
+    return BulkItem(source.name, path=source.path, size=0, reason=inspected.reason or "not DICOM")
 
 
-def _unpack(source: LocalSource, outcome: object) -> tuple[Outcome, TransferItem]:
+def _unpack(source: LocalSource, outcome: object) -> tuple[Outcome, BulkItem]:
     if isinstance(outcome, BaseException):
         if not isinstance(outcome, Exception):
             raise outcome  # KeyboardInterrupt, cancellation: not a file's failure
-        return "failed", TransferItem.from_error(source.name, outcome, path=source.path)
+        return "failed", BulkItem.from_error(source.name, outcome, path=source.path)
     assert isinstance(outcome, tuple)
     return outcome
 

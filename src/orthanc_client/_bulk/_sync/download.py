@@ -29,8 +29,8 @@ from ..._core.errors import InvalidInputError
 from ..._core.paths import resource_path
 from ..._core.settings import CHUNK_SIZE
 from ..fast_files import fetch_file
-from ..progress import TransferProgress
-from ..results import Outcome, TransferError, TransferItem, TransferResult
+from ..progress import BulkProgress
+from ..results import BulkError, BulkItem, BulkResult, Outcome
 
 DEFAULT_DOWNLOAD_CONCURRENCY = 8
 SPOOL_SIZE = 1 << 20
@@ -241,7 +241,7 @@ def download(
     concurrency: int = DEFAULT_DOWNLOAD_CONCURRENCY,
     stop_on_error: bool = False,
     progress: bool | None = None,
-) -> TransferResult:
+) -> BulkResult:
     """Downloads every instance of ``resources`` into ``folder``, one ``.dcm`` file each, concurrently.
 
     Example::
@@ -259,7 +259,7 @@ def download(
         progress: a bar on stderr; ``None`` shows it when stderr is a terminal.
 
     Returns:
-        a :class:`TransferResult` (``stored``: files written). Each file is written as ``<name>.part`` and
+        a :class:`BulkResult` (``stored``: files written). Each file is written as ``<name>.part`` and
         renamed when complete, so a failure never leaves a truncated file under the final name. An unknown
         resource raises ``NotFoundError`` before anything is written.
     """
@@ -267,7 +267,7 @@ def download(
     started = time.perf_counter()
     instances = list_instances(client, pairs, with_parents=layout != "flat")
     root = Path(os.fspath(folder))
-    result = TransferResult("download")
+    result = BulkResult("download")
     planned = _relative_paths(instances, layout)
     origin = client._direct_origin()  # the fast path (``_bulk.fast_files``), when the client allows it
 
@@ -275,12 +275,12 @@ def download(
     # that is unreachable, every remaining one fails at once with that cause (seconds, not minutes per file).
     breaker = BatchBreaker(retry_for=0.0)
 
-    def fetch(job: tuple[InstanceInfo, str]) -> tuple[Outcome, TransferItem]:
+    def fetch(job: tuple[InstanceInfo, str]) -> tuple[Outcome, BulkItem]:
         info, relative = job
         target = root / relative
         cause = breaker.open_cause()
         if cause is not None:
-            item = TransferItem.from_error(relative, cause, path=target, attempts=0)
+            item = BulkItem.from_error(relative, cause, path=target, attempts=0)
             item.instance_id, item.reason = info.id, not_attempted_reason(cause)
             return "failed", item
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -288,14 +288,14 @@ def download(
             if origin is not None:
                 written = backend.run_in_worker(None, functools.partial(fetch_file, origin, info.id), target)
                 if written is not None:
-                    return "stored", TransferItem(relative, path=target, instance_id=info.id, size=written)
+                    return "stored", BulkItem(relative, path=target, instance_id=info.id, size=written)
             with client.stream_get_instances_id_file(info.id) as answer:
                 written = answer.write_to(target)
         except Exception as exc:
             if means_server_down(exc):
                 breaker.trip(exc)
             raise
-        return "stored", TransferItem(relative, path=target, instance_id=info.id, size=written)
+        return "stored", BulkItem(relative, path=target, instance_id=info.id, size=written)
 
     def until_stopped() -> Iterable[tuple[InstanceInfo, str]]:
         for job in planned:
@@ -303,7 +303,7 @@ def download(
                 return
             yield job
 
-    with contextlib.ExitStack() as cleanup, TransferProgress(progress, "download", len(planned)) as bar:
+    with contextlib.ExitStack() as cleanup, BulkProgress(progress, "download", len(planned)) as bar:
         if origin is not None:
             cleanup.callback(origin.close)
         results = backend.map_unordered(fetch, until_stopped(), concurrency)
@@ -312,7 +312,7 @@ def download(
                 if isinstance(outcome, BaseException):
                     if not isinstance(outcome, Exception):
                         raise outcome
-                    result.add("failed", TransferItem.from_error(relative, outcome, path=root / relative))
+                    result.add("failed", BulkItem.from_error(relative, outcome, path=root / relative))
                     result.failed[-1].instance_id = info.id
                     result.stopped_early = result.stopped_early or stop_on_error
                     bar.advance()
@@ -326,8 +326,8 @@ def download(
 
 def download_files(
     client: Orthanc, resources: Any, folder: str | os.PathLike[str], **options: Any
-) -> TransferResult:
-    """Like :func:`download`, but raises ``TransferError`` if any instance failed (for ``.download_files``).
+) -> BulkResult:
+    """Like :func:`download`, but raises ``BulkError`` if any instance failed (for ``.download_files``).
 
     Example::
 
@@ -348,7 +348,7 @@ def download_zip(
     level: str | None = None,
     concurrency: int = DEFAULT_DOWNLOAD_CONCURRENCY,
     progress: bool | None = None,
-) -> TransferResult:
+) -> BulkResult:
     """Writes ``resources`` as one zip file at ``path``, with bounded memory whatever their size.
 
     Example::
@@ -365,7 +365,7 @@ def download_zip(
 
     Raises:
         NotFoundError: an unknown resource.
-        TransferError: an instance could not be fetched. The zip is written to ``<path>.part`` and renamed
+        BulkError: an instance could not be fetched. The zip is written to ``<path>.part`` and renamed
             only when complete, so no partial archive is left.
     """
     pairs = resolve_resources(resources, level)
@@ -382,7 +382,7 @@ def download_zip(
         )
         with stream as answer:
             written = answer.write_to(target)
-        result = TransferResult("download", stored=[TransferItem(target.name, path=target, size=written)])
+        result = BulkResult("download", stored=[BulkItem(target.name, path=target, size=written)])
         result.elapsed = time.perf_counter() - started
         return result
     if mode != "client":
@@ -390,7 +390,7 @@ def download_zip(
 
     instances = list_instances(client, pairs, with_parents=layout != "flat")
     planned = _relative_paths(instances, layout)
-    result = TransferResult("download")
+    result = BulkResult("download")
 
     def fetch(job: tuple[InstanceInfo, str]) -> _Spool:
         spool = _Spool()
@@ -406,20 +406,20 @@ def download_zip(
     partial = target.with_name(target.name + ".part")
     try:
         with (
-            TransferProgress(progress, "zip", len(planned)) as bar,
+            BulkProgress(progress, "zip", len(planned)) as bar,
             zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive,
         ):
             results = backend.map_unordered(fetch, planned, concurrency)
             with contextlib.closing(results):  # type: ignore[type-var]  # stops the generator early
                 for (info, relative), outcome in results:
                     if isinstance(outcome, BaseException):
-                        result.add("failed", TransferItem.from_error(relative, outcome))
-                        raise TransferError(result) from outcome
+                        result.add("failed", BulkItem.from_error(relative, outcome))
+                        raise BulkError(result) from outcome
                     with outcome as spool:
                         force_zip64 = spool.size > ZIP64_THRESHOLD
                         with archive.open(relative, "w", force_zip64=force_zip64) as entry:
                             spool.copy_to(entry)
-                    item = TransferItem(relative, path=target, instance_id=info.id, size=spool.size)
+                    item = BulkItem(relative, path=target, instance_id=info.id, size=spool.size)
                     result.add("stored", item)
                     bar.advance(nbytes=spool.size)
         os.replace(partial, target)

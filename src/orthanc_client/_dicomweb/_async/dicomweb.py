@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from ..._bulk._async.download import InstanceInfo, Layout, _layout_function
-from ..._bulk.progress import TransferProgress
-from ..._bulk.results import TransferItem, TransferResult
+from ..._bulk.progress import BulkProgress
+from ..._bulk.results import BulkItem, BulkResult
 from ..._core import async_backend as backend
 from ..._core.errors import (
     HTTPError,
@@ -574,10 +574,10 @@ class AsyncDicomWeb:
         layout: Layout = "nested",
         transfer_syntax: str | None = "*",
         progress: bool | None = None,
-    ) -> TransferResult:
+    ) -> BulkResult:
         """Writes the study's instances to ``folder`` as they stream in (bounded memory), one ``.dcm`` per
         instance, named by ``layout`` as ``download`` names them (``"nested"``, ``"flat"`` or a function of an
-        ``InstanceInfo``); returns a ``TransferResult`` (``stored``, ``failed``).
+        ``InstanceInfo``); returns a ``BulkResult`` (``stored``, ``failed``).
 
         Each file is written to a ``.part`` file and renamed when complete: if the stream is cut, the files
         already complete stay, the partial one is removed, and ``MultipartError`` (with ``.result``) is raised.
@@ -599,7 +599,7 @@ class AsyncDicomWeb:
         layout: Layout = "nested",
         transfer_syntax: str | None = "*",
         progress: bool | None = None,
-    ) -> TransferResult:
+    ) -> BulkResult:
         """Writes the series' instances to ``folder`` as they stream in (see ``save_study``)."""
         path = resource_path(check_uid(study_instance_uid, "study_instance_uid"), series_instance_uid)
         return await self._save(path, folder, layout, transfer_syntax, progress)
@@ -611,9 +611,9 @@ class AsyncDicomWeb:
         layout: Layout,
         transfer_syntax: str | None,
         progress: bool | None,
-    ) -> TransferResult:
+    ) -> BulkResult:
         name_of = _layout_function(layout)
-        result = TransferResult("download")
+        result = BulkResult("download")
         started = time.perf_counter()
         target = Path(os.fspath(folder))
         url, accept = self._url(path), dicom_accept(transfer_syntax)
@@ -622,7 +622,7 @@ class AsyncDicomWeb:
         # a writer thread on 2 cores shared with the server (httpx's CPU per chunk is what the thread hides).
         files = PartFiles(target, name_of, _instance_info, threaded=origin is None)
         try:
-            with TransferProgress(progress, "save") as bar:
+            with BulkProgress(progress, "save") as bar:
                 done = False
                 if origin is not None:
                     try:
@@ -648,7 +648,7 @@ class AsyncDicomWeb:
         result.elapsed = time.perf_counter() - started
         return result
 
-    async def _save_events(self, url: str, accept: str, files: PartFiles, bar: TransferProgress) -> None:
+    async def _save_events(self, url: str, accept: str, files: PartFiles, bar: BulkProgress) -> None:
         size = 0
         async for event in self._iter_events(url, accept):
             if isinstance(event, PartData):
@@ -828,11 +828,11 @@ class AsyncDicomWeb:
         batch_bytes: int = DEFAULT_BATCH_BYTES,
         concurrency: int = DEFAULT_STOW_CONCURRENCY,
         progress: bool | None = None,
-    ) -> TransferResult:
+    ) -> BulkResult:
         """STOW-RS: stores Datasets, DICOM files (streamed from disk), folders of them or DICOM bytes, in
         requests of at most ``batch_size`` instances / ``batch_bytes`` bytes, ``concurrency`` at a time.
 
-        Returns a ``TransferResult`` with one item per input: ``stored`` (the server's warning, if any, in
+        Returns a ``BulkResult`` with one item per input: ``stored`` (the server's warning, if any, in
         ``reason``), ``skipped`` (not a DICOM file: never sent) or ``failed`` (the server's failure reason). One
         bad instance never hides the others.
 
@@ -848,12 +848,12 @@ class AsyncDicomWeb:
         for name, number in (("batch_size", batch_size), ("batch_bytes", batch_bytes), ("concurrency", concurrency)):
             if isinstance(number, bool) or not isinstance(number, int) or number < 1:
                 raise InvalidInputError(f"{name} must be a positive integer, got {number!r}")
-        result = TransferResult("upload")
+        result = BulkResult("upload")
         started = time.perf_counter()
         files = _stow_files(datasets, result)
         batches = _batches(files, batch_size, batch_bytes)
         url = self._url(resource_path(study_instance_uid) if study_instance_uid else "studies")
-        with TransferProgress(progress, "STOW", total_files=len(files)) as bar:
+        with BulkProgress(progress, "STOW", total_files=len(files)) as bar:
             async for batch, outcome in backend.map_unordered(
                 lambda batch: self._store_batch(url, batch), batches, concurrency
             ):
@@ -1029,23 +1029,23 @@ async def _body(parts: Iterable[bytes], *, is_async: bool) -> AsyncIterator[byte
 
 
 def _record(
-    result: TransferResult, stow_file: _StowFile, statuses: dict[str, StowStatus] | None, error: BaseException | None
+    result: BulkResult, stow_file: _StowFile, statuses: dict[str, StowStatus] | None, error: BaseException | None
 ) -> None:
     path = stow_file.path
     if error is not None:
-        result.add("failed", TransferItem.from_error(stow_file.name, error, path=path))
+        result.add("failed", BulkItem.from_error(stow_file.name, error, path=path))
         return
     status = (statuses or {}).get(stow_file.uid)
     if status is None:
         reason = "the server's STOW-RS answer does not mention this instance (not stored)"
-        result.add("failed", TransferItem(stow_file.name, path=path, size=stow_file.size, reason=reason))
+        result.add("failed", BulkItem(stow_file.name, path=path, size=stow_file.size, reason=reason))
     elif status.stored:
-        result.add("stored", TransferItem(stow_file.name, path=path, size=stow_file.size, reason=status.reason))
+        result.add("stored", BulkItem(stow_file.name, path=path, size=stow_file.size, reason=status.reason))
     else:
-        result.add("failed", TransferItem(stow_file.name, path=path, size=stow_file.size, reason=status.reason))
+        result.add("failed", BulkItem(stow_file.name, path=path, size=stow_file.size, reason=status.reason))
 
 
-def _stow_files(datasets: StowInput, result: TransferResult) -> list[_StowFile]:
+def _stow_files(datasets: StowInput, result: BulkResult) -> list[_StowFile]:
     """What to send, in order; non-DICOM files go to ``result.skipped`` at once."""
     items = [datasets] if _is_single(datasets) else list(datasets)
     if not items:
@@ -1066,7 +1066,7 @@ def _stow_files(datasets: StowInput, result: TransferResult) -> list[_StowFile]:
             uid = sop_instance_uid(data[:HEAD_SIZE])
             name = f"<bytes #{index + 1}>"
             if uid is None:
-                result.add("skipped", TransferItem(name, size=len(data), reason="not a DICOM Part 10 file"))
+                result.add("skipped", BulkItem(name, size=len(data), reason="not a DICOM Part 10 file"))
             else:
                 files.append(_StowFile(name, uid, len(data), data=data))
         elif hasattr(item, "SOPInstanceUID") and hasattr(item, "save_as"):
@@ -1083,13 +1083,13 @@ def _is_single(value: Any) -> bool:
     return isinstance(value, (str, os.PathLike, bytes, bytearray, memoryview)) or hasattr(value, "SOPInstanceUID")
 
 
-def _add_path(path: Path, files: list[_StowFile], result: TransferResult) -> None:
+def _add_path(path: Path, files: list[_StowFile], result: BulkResult) -> None:
     with open(path, "rb") as file:
         head = file.read(HEAD_SIZE)
         size = os.fstat(file.fileno()).st_size
     uid = sop_instance_uid(head)
     if uid is None:
-        result.add("skipped", TransferItem(str(path), path=path, size=size, reason="not a DICOM Part 10 file"))
+        result.add("skipped", BulkItem(str(path), path=path, size=size, reason="not a DICOM Part 10 file"))
     else:
         files.append(_StowFile(str(path), uid, size, path=path))
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..._bulk.progress import TransferProgress
+from ..._bulk.progress import BulkProgress
 from ..._core import async_backend as backend
 from ..._core.errors import (
     InvalidInputError,
@@ -244,7 +244,7 @@ class _TransferRun:
         work = [(batch, False) for batch in self._batches(unfinished)]
         work += [(batch, True) for batch in self._batches(todo)]
         total = len(todo) + len(unfinished)
-        with TransferProgress(progress, "transfer (studies)", total_files=total) as bar:
+        with BulkProgress(progress, "transfer (studies)", total_files=total) as bar:
             async for (batch, _move), result in backend.map_unordered(self._process, work, self.concurrency):
                 if isinstance(result, BaseException) and not isinstance(result, OrthancError):
                     raise result  # a bug, not a network failure: do not hide it in the report

@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import numpy.typing as npt
     from pydicom.dataset import Dataset
 
-    from ..._bulk.results import TransferResult
+    from ..._bulk.results import BulkResult
     from ..._client._async.client import AsyncOrthanc
     from ..pseudonyms import PseudonymMint
 
@@ -479,7 +479,7 @@ class Resource:
 
     # --- downloads (built in .download) -------------------------------------------------------------------
 
-    async def download(self, path: str | os.PathLike[str], **options: Any) -> TransferResult:
+    async def download(self, path: str | os.PathLike[str], **options: Any) -> BulkResult:
         """Writes the resource as a zip archive at ``path``, with bounded memory whatever its size.
 
         Options as for ``orthanc_client.download_zip``: ``mode="client"`` (default: assembled here from
@@ -493,9 +493,9 @@ class Resource:
 
         return await download_zip(self.client, [self], path, **options)
 
-    async def download_files(self, folder: str | os.PathLike[str], **options: Any) -> TransferResult:
+    async def download_files(self, folder: str | os.PathLike[str], **options: Any) -> BulkResult:
         """Writes one ``.dcm`` per instance under ``folder`` (patient/study/series folders by default); raises
-        ``TransferError`` if any instance failed. Options as for ``orthanc_client.download``.
+        ``BulkError`` if any instance failed. Options as for ``orthanc_client.download``.
 
         Example::
 

@@ -17,60 +17,33 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..._exports import lazy_attributes
-from . import errors as errors
-from . import util as util
+from . import errors as errors, util as util
 
 if TYPE_CHECKING:
     from ._find import (
         find as find,
-    )
-    from ._find import (
         find_instances as find_instances,
-    )
-    from ._find import (
         find_patients as find_patients,
-    )
-    from ._find import (
         find_series as find_series,
-    )
-    from ._find import (
         find_studies as find_studies,
-    )
-    from ._find import (
         query_orthanc as query_orthanc,
-    )
-    from ._find import (
         trim_patients as trim_patients,
     )
     from ._internal_client import get_internal_client as get_internal_client
-    from ._modality import Modality as Modality
-    from ._modality import RemoteModality as RemoteModality
-    from ._resources import Instance as Instance
-    from ._resources import Patient as Patient
-    from ._resources import Series as Series
-    from ._resources import Study as Study
-    from ._upload import async_upload as async_upload
-    from ._upload import upload as upload
+    from ._modality import Modality as Modality, RemoteModality as RemoteModality
+    from ._resources import Instance as Instance, Patient as Patient, Series as Series, Study as Study
+    from ._upload import async_upload as async_upload, upload as upload
     from .async_client import AsyncOrthanc as AsyncOrthanc
     from .client import Orthanc as Orthanc
     from .jobs import Job as Job
     from .retrieve import (
         retrieve_and_write_instance as retrieve_and_write_instance,
-    )
-    from .retrieve import (
         retrieve_and_write_patient as retrieve_and_write_patient,
-    )
-    from .retrieve import (
         retrieve_and_write_patients as retrieve_and_write_patients,
-    )
-    from .retrieve import (
         retrieve_and_write_series as retrieve_and_write_series,
-    )
-    from .retrieve import (
         retrieve_and_write_study as retrieve_and_write_study,
     )
-    from .util import async_delete_queries as async_delete_queries
-    from .util import delete_queries as delete_queries
+    from .util import async_delete_queries as async_delete_queries, delete_queries as delete_queries
 
 # Loaded on first use, like orthanc_client's own names: a sync script never loads the async client.
 _EXPORTS: dict[str, str] = {

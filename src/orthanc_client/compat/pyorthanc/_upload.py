@@ -1,7 +1,7 @@
 """pyorthanc's ``upload`` and ``async_upload``, on the native client's ``POST /instances``.
 
 Not the native ``orthanc_client.upload``: that one picks files by content, sends a zip entry by entry and reports
-every file in a ``TransferResult`` without raising, where pyorthanc picks ``*.dcm`` names, sends a zip whole,
+every file in a ``BulkResult`` without raising, where pyorthanc picks ``*.dcm`` names, sends a zip whole,
 returns ``Instance`` objects and raises on the first refusal. The Orthanc ID of a file comes from the native
 header reader.
 """
