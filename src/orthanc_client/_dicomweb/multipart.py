@@ -220,9 +220,14 @@ class StreamParts:
 
     Example::
 
+        import io
+
+        crlf = bytes([13, 10])
+        body = crlf.join([b"--abc", b"Content-Length: 4", b"", b"DICM", b"--abc--", b""])
         parts = StreamParts(io.BufferedReader(io.BytesIO(body)), b"abc")
         while (start := parts.next_part()) is not None:
             content = parts.read_part()      # or: for chunk in parts.iter_part(): ...
+        assert content == b"DICM"
     """
 
     def __init__(self, stream: BinaryStream, boundary: bytes) -> None:
