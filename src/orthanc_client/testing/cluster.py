@@ -38,7 +38,7 @@ from typing import Any
 
 from typing_extensions import Self
 
-from .server import OrthancServer, _free_ports, _resolve_binary
+from .server import OrthancServer, _free_ports, _resolve_binary, stop_process
 
 __all__ = ["LoadBalancer", "OrthancCluster", "PostgresServer", "find_postgres_bindir"]
 
@@ -202,14 +202,7 @@ class PostgresServer:
     def stop(self, timeout: float = 10.0) -> None:
         """Fast shutdown (SIGINT: abort sessions, no checkpoint wait); SIGKILL after ``timeout`` seconds."""
         process, self._process = self._process, None
-        if process is None or process.poll() is not None:
-            return
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_process(process, signal.SIGINT, timeout, whole_group=True)
 
     def close(self) -> None:
         """Stop the server and delete its data directory."""
@@ -294,9 +287,7 @@ class LoadBalancer:
 
     def close(self) -> None:
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)  # master and workers: nothing to flush
-            process.wait()
+        stop_process(process, signal.SIGKILL, 0, whole_group=True)  # master and workers: nothing to flush
         if self.workdir is not None:
             shutil.rmtree(self.workdir, ignore_errors=True)
             self.workdir = None

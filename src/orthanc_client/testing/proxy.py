@@ -32,6 +32,8 @@ from types import TracebackType
 import httpx
 from typing_extensions import Self
 
+from .server import stop_process
+
 __all__ = ["NGINX_BINARY", "NginxProxy", "make_certificates"]
 
 NGINX_BINARY = "/usr/sbin/nginx"
@@ -243,13 +245,7 @@ http {{
     def stop(self, timeout: float = 5.0) -> None:
         """Stops nginx (SIGTERM, then SIGKILL after ``timeout`` s); keeps its directory for ``start``."""
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)  # its own session: the master and its workers
-                process.wait()
+        stop_process(process, signal.SIGTERM, timeout, whole_group=True)  # its own session: master and workers
 
     def close(self) -> None:
         """Stops nginx and deletes its directory."""

@@ -170,6 +170,28 @@ def _default_aet(name: str) -> str:
 _LIVE: set[OrthancServer] = set()
 
 
+def stop_process(
+    process: subprocess.Popen[Any] | None, stop_signal: int, timeout: float, *, whole_group: bool = False
+) -> None:
+    """Ends a server we started: ``stop_signal``, then SIGKILL if it has not exited after ``timeout`` seconds
+    (``timeout=0``: SIGKILL at once). ``whole_group`` kills its process group (a master and its workers, started
+    with ``start_new_session``). Nothing happens to a process that has already exited."""
+    if process is None or process.poll() is not None:
+        return
+    if timeout > 0:
+        process.send_signal(stop_signal)
+        try:
+            process.wait(timeout)
+            return
+        except subprocess.TimeoutExpired:
+            pass
+    if whole_group:
+        os.killpg(process.pid, signal.SIGKILL)
+    else:
+        process.kill()
+    process.wait()
+
+
 @atexit.register
 def _cleanup_at_exit() -> None:
     """Kill servers a test never closed, so a crashed or interrupted run leaks no Orthanc processes."""
@@ -371,16 +393,7 @@ class OrthancServer:
         Keeps the storage, for :meth:`start` again. ``timeout=0`` kills at once.
         """
         process, self._process = self._process, None
-        if process is not None and process.poll() is None:
-            if timeout > 0:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout)
-                    return
-                except subprocess.TimeoutExpired:
-                    pass
-            process.kill()
-            process.wait()
+        stop_process(process, signal.SIGTERM, timeout)
 
     def restart(self) -> None:
         """Stop and start again on the same ports and storage."""

@@ -206,12 +206,9 @@ class _Uploader:
     def identify(self, source: LocalSource) -> tuple[Outcome, BulkItem] | DicomIdentifiers | None:
         """The source's Orthanc instance ID from its header; ``None`` if unreadable (Orthanc will judge);
         an outcome straight away when it is not DICOM."""
-        if source.problem is not None:
-            return _unusable(source)
-        try:
-            inspected = inspect_source(source)
-        except OSError as exc:
-            return "failed", BulkItem.from_error(source.name, exc, path=source.path)
+        inspected = _inspected(source)
+        if isinstance(inspected, tuple):
+            return inspected
         try:
             if inspected.kind != "dicom" or inspected.body is None:
                 return "skipped", _skipped(source, inspected)
@@ -245,12 +242,9 @@ class _Uploader:
 
     def send(self, source: LocalSource) -> tuple[Outcome, BulkItem]:
         """Recognises, then sends one source (blocking); retries dropped connections for up to ``retry_for`` s."""
-        if source.problem is not None:
-            return _unusable(source)
-        try:
-            inspected = inspect_source(source)
-        except OSError as exc:
-            return "failed", BulkItem.from_error(source.name, exc, path=source.path)
+        inspected = _inspected(source)
+        if isinstance(inspected, tuple):
+            return inspected
         if inspected.kind != "dicom":
             return "skipped", _skipped(source, inspected)
         try:
@@ -339,10 +333,15 @@ def _failed(source: LocalSource, error: BaseException, attempts: int) -> tuple[O
     return "failed", BulkItem.from_error(source.name, error, path=source.path, attempts=attempts)
 
 
-def _unusable(source: LocalSource) -> tuple[Outcome, BulkItem]:
-    """A folder entry that cannot be read (unreadable folder, FIFO, socket, device, broken link): failed, with
-    its path and why, never opened."""
-    return "failed", BulkItem(source.name, path=source.path, size=0, reason=source.problem, attempts=0)
+def _inspected(source: LocalSource) -> InspectedSource | tuple[Outcome, BulkItem]:
+    """The source opened and recognised, or its outcome when it cannot be read: a folder entry that is no file
+    (unreadable folder, FIFO, socket, device, broken link) is failed with its path and why, never opened."""
+    if source.problem is not None:
+        return "failed", BulkItem(source.name, path=source.path, size=0, reason=source.problem, attempts=0)
+    try:
+        return inspect_source(source)
+    except OSError as exc:
+        return "failed", BulkItem.from_error(source.name, exc, path=source.path)
 
 
 def _skipped(source: LocalSource, inspected: InspectedSource) -> BulkItem:
