@@ -1,5 +1,5 @@
-"""WADO-RS answers over the bulk path (``_core.fastpath.connections``' pool): blocking, shared by both APIs (the asyncio one
-runs them in a worker thread).
+"""WADO-RS answers over the bulk path (the pool of ``_core.fastpath.connections``): blocking, shared by both
+APIs (the asyncio one runs them in a worker thread).
 
 Why: a WADO-RS answer is one long ``multipart/related`` body. Through httpx each 64 KB chunk crosses h11,
 httpcore and httpx and is copied on the way; here ``http.client`` reads each part that gives its
