@@ -106,10 +106,12 @@ async def api(request: pytest.FixtureRequest, clean_dicomweb: OrthancServer) -> 
 class FakeServer:
     """A one-thread HTTP server on a free loopback port that answers every request with ``answer`` (raw
     bytes: status line, headers, body) and closes the connection: for answers a real Orthanc cannot be
-    made to give (a stream cut mid-part, a redirect, an HTML page)."""
+    made to give (a stream cut mid-part, a redirect, an HTML page). ``hold``: seconds to keep the connection
+    open after the answer, silent (a server that stalls)."""
 
-    def __init__(self, answer: bytes) -> None:
+    def __init__(self, answer: bytes, *, hold: float = 0) -> None:
         self.answer = answer
+        self.hold = hold
         self.requests = 0
         self._socket = socket.socket()
         self._socket.bind(("127.0.0.1", 0))
@@ -135,6 +137,7 @@ class FakeServer:
                     request += data
                 self.requests += 1
                 connection.sendall(self.answer)
+                self._stop.wait(self.hold)
 
     def __enter__(self) -> FakeServer:
         self._thread.start()

@@ -6,10 +6,14 @@ checked against the push parser on every chunking and every cut."""
 
 from __future__ import annotations
 
+import errno
 import io
 import logging
+import os
 import random
+import stat
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -307,3 +311,148 @@ async def test_bulk_path_through_nginx_with_tls(
             assert caught.value.__module__.startswith("orthanc_client")
         finally:
             await close(untrusted)
+
+
+# ---------------------------------------------------------------- save_study: parts moved in the kernel (splice)
+
+
+class SpliceCounter:
+    """Wraps ``os.splice``, counting the calls (and, when asked, refusing the socket or the file as a kernel
+    or a file system without splice support would)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, refuse: str | None = None) -> None:
+        self.calls = 0
+        self.refused = 0
+        self._splice = os.splice
+        self._refuse = refuse
+        monkeypatch.setattr(os, "splice", self)
+
+    def __call__(self, source: int, destination: int, count: int, *args: Any) -> int:
+        self.calls += 1
+        into_file = stat.S_ISREG(os.fstat(destination).st_mode)
+        if (self._refuse == "file" and into_file) or (self._refuse == "socket" and not into_file):
+            self.refused += 1
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return self._splice(source, destination, count, *args)
+
+
+def stored_files(server: OrthancServer, datasets: list[Any]) -> dict[str, bytes]:
+    """Each instance's file as Orthanc serves it, by SOPInstanceUID (what a save must write byte for byte)."""
+    with httpx.Client(base_url=server.url, auth=server.auth, timeout=60) as http:
+        out = {}
+        for dataset in datasets:
+            uid = str(dataset.SOPInstanceUID)
+            found = http.post("/tools/lookup", content=uid).raise_for_status().json()
+            out[f"{uid}.dcm"] = http.get(f"/instances/{found[0]['ID']}/file").raise_for_status().content
+        return out
+
+
+@pytest.mark.skipif(not hasattr(os, "splice"), reason="splice(2) is Linux's")
+@pytest.mark.parametrize("refuse", [None, "file", "socket"])
+async def test_save_study_moves_parts_in_the_kernel_and_falls_back_when_refused(
+    refuse: str | None, clean_dicomweb: OrthancServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    sent = make_study(1, 3, rows=256, columns=256)  # 128 KB each: more than the first 64 KB read for the tags
+    upload(clean_dicomweb, sent)
+    splice = SpliceCounter(monkeypatch, refuse)
+    client = make_client("sync", clean_dicomweb.url, clean_dicomweb.auth, bulk=True)
+    try:
+        result = await call(client, "save_study", str(sent[0].StudyInstanceUID), tmp_path, layout="flat")
+    finally:
+        await close(client)
+    assert same_files(tmp_path) == stored_files(clean_dicomweb, sent)
+    assert len(result.stored) == 3 and not result.failed
+    if refuse is None:
+        assert splice.calls >= 2 * 3 and not splice.refused  # socket -> pipe -> file, for each part
+    else:
+        assert splice.refused == 1  # refused once, then every byte read the usual way
+
+
+def counted_answer(files: list[bytes], *, cut_at: int | None = None) -> bytes:
+    body = body_of(files, [True] * len(files))
+    if cut_at is not None:
+        body = body[:cut_at]
+    head = b"HTTP/1.1 200 OK\r\nContent-Type: multipart/related; boundary=xyz\r\nConnection: close\r\n\r\n"
+    return head + body
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_cut_inside_a_spliced_part_leaves_no_file_that_looks_complete(kind: str, tmp_path: Path) -> None:
+    files = [to_bytes(ds) for ds in make_study(1, 3, rows=256, columns=256)]
+    body = body_of(files, [True] * 3)
+    cut = body.index(files[2]) + 100_000  # past the first 64 KB: inside what is spliced
+    with FakeServer(counted_answer(files, cut_at=cut)) as fake:
+        client = make_client(kind, fake.url, ("user", "secret"), bulk=True)
+        try:
+            with pytest.raises(MultipartError, match="ended early") as caught:
+                await call(client, "save_study", STUDY, tmp_path, layout="flat")
+        finally:
+            await close(client)
+    assert sorted(p.read_bytes() for p in tmp_path.iterdir()) == sorted(files[:2])  # no .part file left
+    assert len(caught.value.result.stored) == 2 and "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_a_server_that_stalls_inside_a_spliced_part_times_out(kind: str, tmp_path: Path) -> None:
+    files = [to_bytes(ds) for ds in make_study(1, 2, rows=256, columns=256)]
+    body = body_of(files, [True] * 2)
+    stall = body.index(files[1]) + 100_000
+    with FakeServer(counted_answer(files, cut_at=stall), hold=10) as fake:
+        client = make_client(kind, fake.url, ("user", "secret"), bulk=True, timeout=0.5, retries=0)
+        started = time.monotonic()
+        try:
+            with pytest.raises(MultipartError, match="cut") as caught:
+                await call(client, "save_study", STUDY, tmp_path, layout="flat")
+        finally:
+            await close(client)
+    assert time.monotonic() - started < 5  # the read timeout, not the server, ended it
+    assert [p.read_bytes() for p in tmp_path.iterdir()] == files[:1]
+    assert "timed out" in str(caught.value)
+
+
+class SplicingTrickle:
+    """A stream over bytes with ``splice_to`` (written with ``os.write``), that stops splicing after
+    ``splice_limit`` bytes as a file system without splice support would: ``StreamParts.splice_part`` checked
+    on every chunking without a socket."""
+
+    def __init__(self, data: bytes, step: int, splice_limit: int) -> None:
+        self._reader = io.BufferedReader(Trickle(data, step), 64)
+        self.read, self.read1, self.readline = self._reader.read, self._reader.read1, self._reader.readline
+        self.can_splice = True
+        self._left = splice_limit
+
+    def readinto1(self, target: memoryview) -> int:
+        return self._reader.readinto1(target)
+
+    def splice_to(self, file: int, count: int) -> int:
+        data = self._reader.read(min(count, self._left))
+        self._left -= len(data)
+        os.write(file, data)
+        if len(data) < count:
+            self.can_splice = False
+        return len(data)
+
+
+def test_splice_part_moves_exactly_each_part_and_hands_over_to_readinto(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    parts = [rng.randbytes(3000 + 501 * i) for i in range(4)] + [b""]
+    body = body_of(parts, [True] * 5)
+    for step, limit in ((1, 1 << 30), (700, 1 << 30), (5000, 4500), (64, 0)):
+        parts_read = StreamParts(SplicingTrickle(body, step, limit), b"xyz")  # type: ignore[arg-type]
+        buffer = memoryview(bytearray(1000))
+        out = []
+        while parts_read.next_part() is not None:
+            path = tmp_path / f"part-{len(out)}"
+            file = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
+            count = parts_read.readinto_part(buffer[:100])
+            os.write(file, buffer[:count])
+            while parts_read.part_left:
+                if parts_read.can_splice:
+                    parts_read.splice_part(file, parts_read.part_left)
+                else:
+                    count = parts_read.readinto_part(buffer)
+                    os.write(file, buffer[:count])
+            os.close(file)
+            out.append(path.read_bytes())
+        assert out == parts, (step, limit)
+        assert parts_read.complete

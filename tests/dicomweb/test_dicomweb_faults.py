@@ -271,13 +271,15 @@ def test_layout_tags_scan_matches_pydicom_and_skips_sequences() -> None:
     assert layout_tags(to_bytes(dataset)[:200]) is None
 
 
-@pytest.mark.parametrize("threaded", [True, False])
-def test_part_files_abort_keeps_the_complete_parts_and_removes_the_partial(tmp_path: Path, threaded: bool) -> None:
+@pytest.mark.parametrize("write_in_thread", [True, False])
+def test_part_files_abort_keeps_the_complete_parts_and_removes_the_partial(
+    tmp_path: Path, write_in_thread: bool
+) -> None:
     from orthanc_client._dicomweb.files import PartFiles
 
     files = [to_bytes(ds) for ds in make_study(1, 3)]
     writer = PartFiles(
-        tmp_path, lambda info: f"{info['SOPInstanceUID']}.dcm", lambda tags, size: tags, threaded=threaded
+        tmp_path, lambda info: f"{info['SOPInstanceUID']}.dcm", lambda tags, size: tags, write_in_thread=write_in_thread
     )
     for data in files[:2]:
         writer.start()

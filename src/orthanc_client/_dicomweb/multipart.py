@@ -9,10 +9,11 @@ delimiter was seen: an answer cut mid-stream is never taken for a complete one.
 from __future__ import annotations
 
 import bisect
+import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Protocol, Union
+from typing import Protocol, Union, cast
 
 from .query import MultipartError
 
@@ -205,6 +206,23 @@ class BinaryStream(Protocol):
     def readline(self, limit: int) -> bytes: ...
 
 
+class BufferedStream(BinaryStream, Protocol):
+    """A ``BinaryStream`` that also fills a caller's buffer: ``readinto1`` puts what has arrived (up to the
+    buffer's size) into it and returns the count, ``0`` at the end."""
+
+    def readinto1(self, target: memoryview) -> int: ...
+
+
+class SplicingStream(BufferedStream, Protocol):
+    """A ``BufferedStream`` that can also move its next bytes straight into a file (``Stream`` of the bulk
+    path): ``splice_to`` returns how many it moved, fewer at the end or once ``can_splice`` turned False."""
+
+    @property
+    def can_splice(self) -> bool: ...
+
+    def splice_to(self, file: int, count: int) -> int: ...
+
+
 _BLOCK = 1 << 20
 _MAX_LINE = 8 * 1024
 _MAX_PREAMBLE = 1 << 20
@@ -239,6 +257,7 @@ class StreamParts:
         self._pending = b""  # read past the end of a searched part, not yet parsed
         self._state = _PREAMBLE
         self._length: int | None = None
+        self._left = 0  # of the current part's length, not read yet
         self.parts = 0
         self.received = 0
 
@@ -271,14 +290,16 @@ class StreamParts:
         self.parts += 1
         length = headers.get("content-length", "")
         self._length = int(length) if length.isdigit() else None
+        self._left = self._length or 0
         self._state = _BODY
         return PartStart(headers)
 
     def read_part(self) -> bytes:
         """The whole content of the current part (after ``next_part``)."""
         if self._length is not None:
-            content = self._read(self._length)
-            if len(content) < self._length:
+            left, self._left = self._left, 0
+            content = self._read(left)
+            if len(content) < left:
                 self._ended_early()
             self._check_delimiter()
             return content
@@ -289,14 +310,97 @@ class StreamParts:
         if self._length is None:
             yield from self._search(whole=False)
             return
-        left = self._length
-        while left:
-            chunk = self._read(min(left, size))
+        while self._left:
+            chunk = self._read(min(self._left, size))
             if not chunk:
                 self._ended_early()
-            left -= len(chunk)
+            self._left -= len(chunk)
             yield chunk
         self._check_delimiter()
+
+    @property
+    def part_length(self) -> int | None:
+        """The current part's ``Content-Length``, ``None`` when it gave none."""
+        return self._length
+
+    @property
+    def part_left(self) -> int:
+        """Bytes of the current part not read yet, when it gives its length (0 otherwise)."""
+        return self._left
+
+    @property
+    def can_splice(self) -> bool:
+        """Whether ``splice_part`` can move bytes (the stream moves them in the kernel)."""
+        return bool(getattr(self._stream, "can_splice", False))
+
+    def splice_part(self, file: int, count: int) -> int:
+        """Moves the next ``count`` bytes of the current part (at most ``part_left``) into the file descriptor
+        ``file`` without copying them through Python, and returns how many it moved; after the part's last
+        byte, checks the delimiter. Fewer than asked (maybe 0) when the stream stopped splicing
+        (``can_splice`` is then False): read the rest with ``readinto_part``."""
+        if self._length is None:
+            raise MultipartError("splice_part needs a part that gives its Content-Length")
+        count = min(count, self._left)
+        moved = 0
+        if self._pending:
+            moved = min(count, len(self._pending))
+            view = memoryview(self._pending)[:moved]
+            while view:
+                view = view[os.write(file, view) :]
+            self._pending = self._pending[moved:]
+        if moved < count:
+            stream = cast("SplicingStream", self._stream)
+            spliced = stream.splice_to(file, count - moved)
+            self.received += spliced
+            moved += spliced
+            if moved < count and stream.can_splice:
+                self._left -= moved
+                self._ended_early()
+        self._left -= moved
+        if not self._left:
+            self._check_delimiter()
+        return moved
+
+    def readinto_part(self, buffer: memoryview) -> int:
+        """Fills ``buffer`` with the next bytes of the current part (all of them, or as many as fit) and returns
+        the count; after its last byte, checks the delimiter. Only for a part that gives its length
+        (``part_length``), on a stream with ``readinto1``: nothing is allocated, so a caller that recycles its
+        buffers reads a study of any size in a few megabytes.
+
+        Example::
+
+            import io
+
+            crlf = bytes([13, 10])
+            body = crlf.join([b"--abc", b"Content-Length: 6", b"", b"DICM..", b"--abc--", b""])
+            parts = StreamParts(io.BufferedReader(io.BytesIO(body)), b"abc")
+            buffer, out = memoryview(bytearray(4)), io.BytesIO()
+            parts.next_part()
+            while parts.part_left:
+                count = parts.readinto_part(buffer)     # 4 bytes, then 2
+                out.write(buffer[:count])
+            assert out.getvalue() == b"DICM.."
+        """
+        if self._length is None:
+            raise MultipartError("readinto_part needs a part that gives its Content-Length")
+        stream = cast("BufferedStream", self._stream)
+        want = min(self._left, buffer.nbytes)
+        filled = 0
+        while filled < want:
+            if self._pending:
+                count = min(want - filled, len(self._pending))
+                buffer[filled : filled + count] = self._pending[:count]
+                self._pending = self._pending[count:]
+            else:
+                count = stream.readinto1(buffer[filled:want])
+                self.received += count
+                if not count:
+                    self._ended_early()
+            filled += count
+        self._left -= filled
+        if not self._left:
+            self._check_delimiter()
+        return filled
 
     # ---- reading
 

@@ -71,7 +71,14 @@ from ..query import (
     resource_path,
     standard_json,
 )
-from ..stow import HEAD_SIZE, StowStatus, parse_stow_answer, sop_instance_uid
+from ..stow import (
+    FLAT_LAYOUT_LAST_TAG,
+    HEAD_SIZE,
+    LAST_LAYOUT_TAG,
+    StowStatus,
+    parse_stow_answer,
+    sop_instance_uid,
+)
 
 if TYPE_CHECKING:
     from pydicom import Dataset
@@ -619,9 +626,9 @@ class DicomWeb:
         target = Path(os.fspath(folder))
         url, accept = self._url(path), dicom_accept(transfer_syntax)
         origin = self.client._direct_origin()
-        # Over the bulk path the reading thread writes the files itself: measured faster than handing them to
-        # a writer thread on 2 cores shared with the server (httpx's CPU per chunk is what the thread hides).
-        files = PartFiles(target, name_of, _instance_info, threaded=origin is None)
+        # The bulk path's reader writes each piece itself; httpx's hands them to a writer thread (files.py).
+        last_tag = FLAT_LAYOUT_LAST_TAG if isinstance(layout, str) and layout == "flat" else LAST_LAYOUT_TAG
+        files = PartFiles(target, name_of, _instance_info, write_in_thread=origin is None, last_tag=last_tag)
         try:
             with BulkProgress(progress, "save") as bar:
                 done = False
@@ -633,7 +640,7 @@ class DicomWeb:
                     finally:
                         origin.close()
                     if not done:
-                        files = PartFiles(target, name_of, _instance_info)
+                        files = PartFiles(target, name_of, _instance_info, last_tag=last_tag)
                 if not done:
                     self._save_events(url, accept, files, bar)
             items = files.finish()
