@@ -57,7 +57,10 @@ class VersionRewritingProxy:
                 proxy.seen.append(f"{self.command} {urlsplit(self.path).path}")
                 connection = http.client.HTTPConnection(*proxy.upstream, timeout=60)
                 try:
-                    headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
+                    # identity: /system is rewritten as JSON (a client asking gzip would get it compressed)
+                    headers = {
+                        k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP | {"accept-encoding"}
+                    }
                     connection.request(self.command, self.path, body=body, headers=headers)
                     answer = connection.getresponse()
                     content = answer.read()

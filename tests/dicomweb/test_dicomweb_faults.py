@@ -255,7 +255,7 @@ def test_layout_tags_scan_matches_pydicom_and_skips_sequences() -> None:
     from pydicom.dataset import Dataset
     from pydicom.sequence import Sequence
 
-    from orthanc_client._dicomweb.stow import LAYOUT_TAGS, layout_tags
+    from orthanc_client._dicom.header_scan import LAYOUT_TAGS, layout_tags
 
     for dataset in make_study(2, 2):
         item = Dataset()

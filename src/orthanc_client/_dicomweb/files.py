@@ -23,7 +23,7 @@ from typing import Any
 
 from .._bulk.results import BulkItem
 from .._core.errors import InvalidInputError
-from .stow import LAST_LAYOUT_TAG, LAYOUT_TAGS, layout_tags
+from .._dicom.header_scan import LAST_LAYOUT_TAG, LAYOUT_TAGS, layout_tags
 
 MAX_PENDING = 16
 BATCH_BYTES = 1 << 20

@@ -47,6 +47,12 @@ progress_option = click.option(
 )
 @click.option("--stop-on-error", is_flag=True, help="Stop at the first failed file.")
 @click.option(
+    "--pack/--no-pack",
+    default=True,
+    show_default=True,
+    help="Send files under 512 KB up to 32 at a time in one ZIP (Orthanc 1.8.2+; each file still reported).",
+)
+@click.option(
     "--strict", is_flag=True, help="Exit 1 when any file is skipped as not DICOM (not only files named here)."
 )
 @progress_option
@@ -59,6 +65,7 @@ def upload_command(
     skip_existing: bool,
     concurrency: int,
     stop_on_error: bool,
+    pack: bool,
     strict: bool,
     progress: bool | None,
     as_json: bool,
@@ -81,6 +88,7 @@ def upload_command(
             concurrency=concurrency,
             stop_on_error=stop_on_error,
             progress=progress,
+            pack=pack,
         )
     named_files = {path.resolve() for path in paths if path.is_file()}
     refused = [

@@ -7,6 +7,7 @@ import functools
 import io
 import random
 import time
+import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
@@ -16,18 +17,22 @@ from ..._core.breaker import BatchBreaker, means_server_down, not_attempted_reas
 from ..._core.errors import (
     HTTPError,
     InvalidInputError,
+    OrthancError,
     ProtocolError,
     RequestTimeoutError,
     ServerError,
     TransportError,
     UnexpectedAnswerError,
 )
+from ..._core.operation import parse_version
+from ..._dicom.header_scan import layout_tags
 from ..dicom_files import (
     DicomIdentifiers,
     InspectedSource,
     LocalSource,
     inspect_source,
     iter_local_sources,
+    orthanc_instance_id,
     read_identifiers,
 )
 from ..progress import BulkProgress, progress_wanted
@@ -41,6 +46,18 @@ DEFAULT_RETRY_FOR = 60.0
 EXISTENCE_BATCH = 256
 """Files whose Orthanc IDs are computed and looked up with one ``/tools/find`` when skipping existing ones."""
 _RETRY_STATUSES = frozenset({502, 503, 504})
+PACK_FILES = 32
+PACK_BYTES = 1 << 20
+PACK_FILE_BYTES = 512 * 1024
+"""Files of up to 512 KB go to Orthanc (1.8.2 or newer) up to 32 at a time in one uncompressed ZIP of at most
+1 MiB, which it unpacks (``POST /instances`` takes ZIP archives since 1.8.2). Each request costs the server, a
+proxy and the client about as much as storing a 100 KB file: measured through nginx with TLS, 300 x 100 KB
+took 0.6-0.7x the time of one request per file. 1 MiB is what nginx accepts by default
+(``client_max_body_size``) and keeps in memory when set up for DICOM (``client_body_buffer_size 1m``)."""
+_ZIP_MEMBER_BYTES = 30 + 46 + 2 * 9  # a member's local and central headers with its name ("00000.dcm")
+_ZIP_END_BYTES = 22
+ZIP_SINCE = (1, 8, 2)
+_SCAN_IDENTIFIERS_TO = 0x0020000E  # SeriesInstanceUID: the last of the four tags of an Orthanc ID
 
 
 async def upload(
@@ -53,6 +70,7 @@ async def upload(
     stop_on_error: bool = False,
     progress: bool | None = None,
     retry_for: float = DEFAULT_RETRY_FOR,
+    pack: bool = True,
 ) -> BulkResult:
     """Uploads DICOM to Orthanc and reports what happened to every file.
 
@@ -81,6 +99,12 @@ async def upload(
             server has been unreachable for that long, every remaining file fails at once with the same
             cause. A server never reached by this upload gets 3 s, not ``retry_for`` (it is down, not
             restarting), so a dead server is reported in seconds whatever the number of files.
+        pack: send files under 1 MB several at a time, in one ZIP per request (``PACK_FILES``), to an
+            Orthanc that takes them (1.8.2 or newer): fewer requests for the server, a proxy and the client.
+            Every file is still accounted for on its own: Orthanc names each instance it stored, and a file
+            it does not name (it skips what it cannot read) is sent again alone, for its own answer. A
+            request the server or a proxy refuses (a 413 for a body over ``client_max_body_size``) stops
+            the packing and sends each of its files alone.
 
     Returns:
         a :class:`BulkResult`; it does not raise for failed files (see ``raise_for_failures()``).
@@ -95,6 +119,7 @@ async def upload(
         sources = list(sources)  # a folder walk is cheap; knowing the total makes the bar useful
         total = len(sources)
     started = time.perf_counter()
+    packing = pack and await _takes_zip(client)
     poster = client._direct_poster()
     post: Callable[[bytes | IO[bytes], int], Any]
     if poster is not None:
@@ -108,6 +133,7 @@ async def upload(
     try:
         with BulkProgress(progress, "upload", total) as bar, backend.worker_threads(concurrency) as workers:
             uploader = _Uploader(client, post, workers, retry_for=retry_for, stop_on_error=stop_on_error, bar=bar)
+            uploader.packing = packing
             if skip_existing:
                 await uploader.run_skipping_existing(sources, concurrency)
             else:
@@ -117,6 +143,15 @@ async def upload(
     finally:
         if poster is not None:
             poster.close()
+
+
+async def _takes_zip(client: AsyncOrthanc) -> bool:
+    """Whether the server unpacks ZIP archives posted to ``/instances``; ``False`` when it cannot tell (the
+    upload itself then reports an unreachable server, file by file)."""
+    try:
+        return parse_version(await client.server_version()) >= ZIP_SINCE
+    except OrthancError:
+        return False
 
 
 class _Uploader:
@@ -145,6 +180,7 @@ class _Uploader:
         self.result = BulkResult("upload")
         self.bar = bar
         self.breaker = BatchBreaker(retry_for)
+        self.packing = False  # set by ``upload``; turned off for the rest of the upload if a pack is refused
 
     def record(self, outcome: Outcome, item: BulkItem) -> None:
         self.result.add(outcome, item)
@@ -161,10 +197,25 @@ class _Uploader:
             yield source
 
     async def run(self, sources: Iterable[LocalSource], concurrency: int) -> None:
+        if self.packing:
+            await self._run_packed(sources, concurrency)
+            return
         results = backend.map_unordered(self._send_in_worker, self._until_stopped(sources), concurrency)
         async with contextlib.aclosing(results):  # type: ignore[type-var]  # stops the generator early
             async for source, outcome in results:
                 self.record(*_unpack(source, outcome))
+
+    async def _run_packed(self, sources: Iterable[LocalSource], concurrency: int) -> None:
+        groups = _batched(self._until_stopped(sources), PACK_FILES)
+        results = backend.map_unordered(self._send_group_in_worker, groups, concurrency)
+        async with contextlib.aclosing(results):  # type: ignore[type-var]  # stops the generator early
+            async for group, outcomes in results:
+                if isinstance(outcomes, BaseException):
+                    for source in group:
+                        self.record(*_unpack(source, outcomes))
+                    continue
+                for outcome in outcomes:
+                    self.record(*outcome)
 
     async def run_skipping_existing(self, sources: Iterable[LocalSource], concurrency: int) -> None:
         for batch in _batched(self._until_stopped(sources), EXISTENCE_BATCH):
@@ -201,6 +252,70 @@ class _Uploader:
 
     async def _send_in_worker(self, source: LocalSource) -> tuple[Outcome, BulkItem]:
         return await backend.run_in_worker(self.workers, self.send, source)
+
+    async def _send_group_in_worker(self, group: list[LocalSource]) -> list[tuple[Outcome, BulkItem]]:
+        return await backend.run_in_worker(self.workers, self.send_group, group)
+
+    def send_group(self, group: list[LocalSource]) -> list[tuple[Outcome, BulkItem]]:
+        """Recognises each source of ``group``, then sends the small DICOM files in packs (``pack``) and the
+        others alone (blocking). With ``stop_on_error``, the sources after a failure are neither sent nor
+        reported, as when ``run`` stops between files."""
+        outcomes: list[tuple[Outcome, BulkItem]] = []
+        pack: list[tuple[LocalSource, InspectedSource, str]] = []
+        pack_bytes = _ZIP_END_BYTES
+        for source in group:
+            if self.stop_on_error and any(outcome == "failed" for outcome, _ in outcomes):
+                break  # as between groups: the files before the failure still go, no new one
+            inspected = _inspected(source)
+            if isinstance(inspected, tuple):
+                outcomes.append(inspected)
+                continue
+            if inspected.kind != "dicom":
+                outcomes.append(("skipped", _skipped(source, inspected)))
+                continue
+            instance_id = _packable_id(inspected) if self.packing else None
+            if instance_id is None:
+                try:
+                    outcomes.append(self._post(source, inspected))
+                finally:
+                    inspected.close()
+                continue
+            size = inspected.size + _ZIP_MEMBER_BYTES
+            if pack and (len(pack) == PACK_FILES or pack_bytes + size > PACK_BYTES):
+                outcomes += self._post_pack(pack)
+                pack, pack_bytes = [], _ZIP_END_BYTES
+            pack.append((source, inspected, instance_id))
+            pack_bytes += size
+        if pack:
+            outcomes += self._post_pack(pack)
+        return outcomes
+
+    def _post_pack(self, pack: list[tuple[LocalSource, InspectedSource, str]]) -> list[tuple[Outcome, BulkItem]]:
+        """Sends ``pack`` as one ZIP and gives each file the outcome Orthanc's answer names for its instance;
+        a file it does not name, or every file when the request fails, is sent alone (``_post``)."""
+        answer: Any = None
+        if len(pack) > 1 and self.packing and self.breaker.open_cause() is None:
+            body = _zipped(inspected.body for _, inspected, _ in pack)  # type: ignore[misc]  # bytes: packable
+            try:
+                answer = self.post(body, len(body))
+                self.breaker.succeeded()
+            except HTTPError as exc:
+                if exc.status_code == 413 or not isinstance(exc, ServerError):
+                    self.packing = False  # a proxy's size limit, or a server that takes no ZIP: one by one
+            except (TransportError, ServerError, ValueError):
+                pass  # each file alone, with the retries and the breaker of ``_post``
+        named: dict[str, list[dict[str, Any]]] = {}
+        for entry in answer if isinstance(answer, list) else []:
+            if isinstance(entry, dict) and isinstance(entry.get("ID"), str):
+                named.setdefault(entry["ID"], []).append(entry)
+        outcomes = []
+        for source, inspected, instance_id in pack:
+            entries = named.get(instance_id)
+            if entries:
+                outcomes.append(_outcome(source, entries.pop(0), inspected.size, attempts=1))
+            else:
+                outcomes.append(self._post(source, inspected))
+        return outcomes
 
     def identify(self, source: LocalSource) -> tuple[Outcome, BulkItem] | DicomIdentifiers | None:
         """The source's Orthanc instance ID from its header; ``None`` if unreadable (Orthanc will judge);
@@ -302,22 +417,44 @@ class _Uploader:
                 f"{answer!r}"[:300], method="POST", url=f"{self.client.url}/instances", expected="Orthanc's JSON answer"
             )
             return _failed(source, problem, attempts)
-        status = answer.get("Status") if isinstance(answer, dict) else None
-        item = BulkItem(
-            source.name,
-            path=source.path,
-            instance_id=answer.get("ID") if isinstance(answer, dict) else None,
-            size=inspected.size,
-            attempts=attempts,
-        )
-        if status == "Success":
-            return "stored", item
-        if status == "AlreadyStored":
-            if attempts > 1:
-                item.reason = "AlreadyStored after a retry: the interrupted attempt had most likely stored it"
-            return "already_stored", item
-        item.reason = f"Orthanc answered {status or answer!r} instead of Success"
-        return "failed", item
+        return _outcome(source, answer, inspected.size, attempts=attempts)
+
+
+def _outcome(source: LocalSource, answer: dict[str, Any], size: int, *, attempts: int) -> tuple[Outcome, BulkItem]:
+    """What Orthanc's answer for one instance (``{"ID": ..., "Status": ...}``) means for its file."""
+    status = answer.get("Status")
+    item = BulkItem(source.name, path=source.path, instance_id=answer.get("ID"), size=size, attempts=attempts)
+    if status == "Success":
+        return "stored", item
+    if status == "AlreadyStored":
+        if attempts > 1:
+            item.reason = "AlreadyStored after a retry: the interrupted attempt had most likely stored it"
+        return "already_stored", item
+    item.reason = f"Orthanc answered {status or answer!r} instead of Success"
+    return "failed", item
+
+
+def _packable_id(inspected: InspectedSource) -> str | None:
+    """The Orthanc ID of a small file read whole, from a scan of its header; ``None`` when it goes alone (too
+    big, or a header the scan cannot read: then Orthanc's own answer says what it is)."""
+    body = inspected.body
+    if not isinstance(body, bytes) or len(body) > PACK_FILE_BYTES:
+        return None
+    tags = layout_tags(body[:65536], _SCAN_IDENTIFIERS_TO)
+    if tags is None or not all(name in tags for name in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")):
+        return None
+    return orthanc_instance_id(
+        tags.get("PatientID", ""), tags["StudyInstanceUID"], tags["SeriesInstanceUID"], tags["SOPInstanceUID"]
+    )
+
+
+def _zipped(bodies: Iterable[bytes]) -> bytes:
+    """An uncompressed ZIP of ``bodies`` (Orthanc reads every member, whatever its name)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+        for index, body in enumerate(bodies):
+            archive.writestr(f"{index:05d}.dcm", body)
+    return buffer.getvalue()
 
 
 def _given_up(source: LocalSource, cause: BaseException, attempts: int) -> tuple[Outcome, BulkItem]:

@@ -38,6 +38,7 @@ from ..._core.redact import redact_location
 from ..._core.settings import CHUNK_SIZE
 from ..._core.timeouts import call_timeout
 from ..._core.types import NOT_GIVEN, NotGiven, TimeoutTypes
+from ..._dicom.header_scan import FLAT_LAYOUT_LAST_TAG, LAST_LAYOUT_TAG
 from ..._jobs._async.jobs import Job
 from ..._network.bodies import ResourceRef, orthanc_ids
 from ..._resources.search_cache import SearchCache
@@ -70,14 +71,7 @@ from ..query import (
     resource_path,
     standard_json,
 )
-from ..stow import (
-    FLAT_LAYOUT_LAST_TAG,
-    HEAD_SIZE,
-    LAST_LAYOUT_TAG,
-    StowStatus,
-    parse_stow_answer,
-    sop_instance_uid,
-)
+from ..stow import HEAD_SIZE, StowStatus, parse_stow_answer, sop_instance_uid
 
 if TYPE_CHECKING:
     from pydicom import Dataset
