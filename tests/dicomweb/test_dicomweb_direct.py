@@ -456,3 +456,20 @@ def test_splice_part_moves_exactly_each_part_and_hands_over_to_readinto(tmp_path
             out.append(path.read_bytes())
         assert out == parts, (step, limit)
         assert parts_read.complete
+
+
+@pytest.mark.parametrize("bulk", [True, False])
+async def test_a_target_that_is_a_file_raises_and_leaves_it_alone(
+    bulk: bool, clean_dicomweb: OrthancServer, tmp_path: Path
+) -> None:
+    sent = make_study(1, 2, rows=64, columns=64)
+    upload(clean_dicomweb, sent)
+    target = tmp_path / "a-file"
+    target.write_bytes(b"mine")
+    client = make_client("sync", clean_dicomweb.url, clean_dicomweb.auth, bulk=bulk)
+    try:
+        with pytest.raises(OSError, match="a-file"):
+            await call(client, "save_study", str(sent[0].StudyInstanceUID), target, layout="flat")
+    finally:
+        await close(client)
+    assert target.read_bytes() == b"mine" and sorted(p.name for p in tmp_path.iterdir()) == ["a-file"]
