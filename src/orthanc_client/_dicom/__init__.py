@@ -1,3 +1,4 @@
 """DICOM knowledge without I/O: values (dates, numbers), tags by keyword or number, query values (date
-ranges, wildcards), and the header of a DICOM file up to its pixel data.
+ranges, wildcards), the header of a DICOM file up to its pixel data, and a quick scan of the tags that name
+and identify an instance.
 """
