@@ -317,3 +317,24 @@ async def test_cancelling_an_async_upload_stops_it_at_once(clean_orthanc: Orthan
         stored = (await client.get_statistics())["CountInstances"]
         await asyncio.sleep(0.3)
         assert stored == (await client.get_statistics())["CountInstances"] < 400
+
+
+def test_the_quick_header_scan_gives_what_pydicom_gives() -> None:
+    """``skip_existing`` and packing compute Orthanc IDs from a scan of the header's bytes: the same four values
+    as pydicom, or nothing (then pydicom, or Orthanc, judges)."""
+    from pydicom.uid import ImplicitVRLittleEndian
+
+    from orthanc_client._bulk._async.upload import _scanned_identifiers
+
+    plain, no_patient, padded, implicit, accented = make_study(1, 5, patient_id="SCAN")
+    del no_patient.PatientID
+    padded.PatientID = " SCAN "
+    implicit.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian
+    accented.SpecificCharacterSet = "ISO_IR 100"
+    accented.PatientName = "Müller"
+    for dataset in (plain, no_patient, padded, implicit):
+        data = to_bytes(dataset)
+        scanned = _scanned_identifiers(data)
+        assert scanned is not None and scanned == read_identifiers(io.BytesIO(data)), dataset.SOPInstanceUID
+    assert _scanned_identifiers(to_bytes(accented)) is None  # its meaning depends on the character set
+    assert _scanned_identifiers(to_bytes(plain)[:300]) is None

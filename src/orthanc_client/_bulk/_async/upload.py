@@ -32,7 +32,6 @@ from ..dicom_files import (
     LocalSource,
     inspect_source,
     iter_local_sources,
-    orthanc_instance_id,
     read_identifiers,
 )
 from ..progress import BulkProgress, progress_wanted
@@ -327,6 +326,9 @@ class _Uploader:
             if inspected.kind != "dicom" or inspected.body is None:
                 return "skipped", _skipped(source, inspected)
             stream = inspected.body
+            quick = _scanned_identifiers(stream) if isinstance(stream, bytes) else None
+            if quick is not None:
+                return quick
             try:
                 return read_identifiers(io.BytesIO(stream) if isinstance(stream, bytes) else stream, feature="skip_existing")
             except ValueError:
@@ -440,10 +442,17 @@ def _packable_id(inspected: InspectedSource) -> str | None:
     body = inspected.body
     if not isinstance(body, bytes) or len(body) > PACK_FILE_BYTES:
         return None
-    tags = layout_tags(body[:65536], _SCAN_IDENTIFIERS_TO)
+    identifiers = _scanned_identifiers(body)
+    return identifiers.instance_id if identifiers is not None else None
+
+
+def _scanned_identifiers(data: bytes) -> DicomIdentifiers | None:
+    """The four identifiers from a quick scan of the file's first bytes (``_dicom.header_scan``: 5-20 µs, where
+    pydicom takes 0.5 ms); ``None`` when the scan cannot tell (then pydicom, or Orthanc, judges)."""
+    tags = layout_tags(data[:65536], _SCAN_IDENTIFIERS_TO)
     if tags is None or not all(name in tags for name in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")):
         return None
-    return orthanc_instance_id(
+    return DicomIdentifiers(
         tags.get("PatientID", ""), tags["StudyInstanceUID"], tags["SeriesInstanceUID"], tags["SOPInstanceUID"]
     )
 
