@@ -23,6 +23,7 @@ from typing import Any
 
 from .._bulk.results import BulkItem
 from .._core.errors import InvalidInputError
+from .._core.fastpath.connections import write_all
 from .._dicom.header_scan import LAST_LAYOUT_TAG, LAYOUT_TAGS, layout_tags
 
 MAX_PENDING = 16
@@ -162,7 +163,7 @@ class PartFiles:
             if op == _DATA:
                 assert data is not None and self._file is not None
                 for chunk in data:
-                    _write_all(self._file, chunk)
+                    write_all(self._file, chunk)
                     self._size += len(chunk)
                     if self._head_size < HEAD_BYTES:
                         # bytes are kept as they are (a full slice is no copy); a view is copied, since its
@@ -226,14 +227,6 @@ class PartFiles:
             self._made.add(final.parent)
         os.replace(partial, final)
         return BulkItem(str(final), path=final, instance_id=uid, size=size)
-
-
-def _write_all(file: int, chunk: bytes | memoryview) -> None:
-    written = os.write(file, chunk)
-    if written < len(chunk):  # a regular file takes it all unless the disk is full or a signal came
-        view = memoryview(chunk)
-        while written < len(view):
-            written += os.write(file, view[written:])
 
 
 def _tags(head: bytes, partial: Path, last_tag: int) -> dict[str, str]:

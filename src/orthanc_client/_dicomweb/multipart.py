@@ -9,12 +9,12 @@ delimiter was seen: an answer cut mid-stream is never taken for a complete one.
 from __future__ import annotations
 
 import bisect
-import os
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, Union, cast
 
+from .._core.fastpath.connections import write_all
 from .query import MultipartError
 
 
@@ -344,9 +344,7 @@ class StreamParts:
         moved = 0
         if self._pending:
             moved = min(count, len(self._pending))
-            view = memoryview(self._pending)[:moved]
-            while view:
-                view = view[os.write(file, view) :]
+            write_all(file, memoryview(self._pending)[:moved])
             self._pending = self._pending[moved:]
         if moved < count:
             stream = cast("SplicingStream", self._stream)

@@ -572,7 +572,7 @@ class Stream(Body):
             buffered = response.fp.peek(0)
             if buffered:
                 chunk = response.fp.read1(min(count, len(buffered)))
-                _write_all(file, chunk)
+                write_all(file, chunk)
                 moved += len(chunk)
                 while moved < count and self._can_splice:
                     step = self._splice(file, count - moved)
@@ -621,7 +621,7 @@ class Stream(Body):
                 self._can_splice = False  # this file system takes no splice: the pipe's bytes by hand
                 while written < received:
                     data = os.read(read_end, received - written)
-                    _write_all(file, data)
+                    write_all(file, data)
                     written += len(data)
         return received
 
@@ -721,7 +721,9 @@ def _file_chunks(file: IO[bytes], length: int) -> Iterator[bytes]:
         yield chunk
 
 
-def _write_all(file: int, data: bytes | memoryview) -> None:
+def write_all(file: int, data: bytes | memoryview) -> None:
+    """Writes all of ``data`` to the file descriptor ``file`` (``os.write`` may write less, on a full disk or a
+    signal; for a regular file it writes everything in one call)."""
     view = memoryview(data)
     while view:
         view = view[os.write(file, view) :]
