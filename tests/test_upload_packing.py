@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from pydicom.dataset import Dataset
 
-from orthanc_client import Orthanc, aio as orthanc_aio, upload
+from orthanc_client import Orthanc, UnexpectedAnswerError, aio as orthanc_aio, upload
 from orthanc_client._bulk.dicom_files import read_identifiers
 from orthanc_client._core.fastpath import posts as _bulk_post
 from orthanc_client.testing import OrthancServer
@@ -129,3 +129,30 @@ def test_the_command_line_packs_unless_told_not_to(
         assert done.returncode == 0, done.stderr
         assert json.loads(done.stdout)["summary"]["stored"] == 4
         assert len(proxy.sent("POST /instances")) == requests
+
+
+def test_a_pack_answered_with_a_login_page_loses_no_file(
+    clean_orthanc: OrthancServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A proxy that answers the ZIP with an HTML page (an ``UnexpectedAnswerError``): each file goes alone,
+    and the outcomes of the files sent before it in the same group are kept."""
+    original = _bulk_post.DirectPoster.post
+    refused: list[int] = []
+
+    def login_page_for_zips(poster: Any, path: str, body: Any, size: int) -> Any:
+        if isinstance(body, bytes) and body.startswith(b"PK\x03\x04"):
+            refused.append(size)
+            raise UnexpectedAnswerError("an HTML login page", method="POST", url="/instances", expected="JSON")
+        return original(poster, path, body, size)
+
+    monkeypatch.setattr(_bulk_post.DirectPoster, "post", login_page_for_zips)
+    accented = make_study(1, 1, patient_id="ALONE", seed=9)[0]
+    accented.SpecificCharacterSet = "ISO_IR 100"
+    accented.PatientName = "Müller"  # goes alone, before the pack of the same group
+    write(accented, tmp_path / "a-accented.dcm")
+    for index, dataset in enumerate(make_study(1, 5, patient_id="LOGIN")):
+        write(dataset, tmp_path / f"b{index}.dcm")
+    with Orthanc(clean_orthanc.url, *clean_orthanc.auth) as client:
+        result = upload(client, tmp_path, progress=False)
+    assert len(refused) == 1
+    assert result.ok and len(result.stored) == 6 and result.total == 6

@@ -98,8 +98,8 @@ async def upload(
             server has been unreachable for that long, every remaining file fails at once with the same
             cause. A server never reached by this upload gets 3 s, not ``retry_for`` (it is down, not
             restarting), so a dead server is reported in seconds whatever the number of files.
-        pack: send files under 1 MB several at a time, in one ZIP per request (``PACK_FILES``), to an
-            Orthanc that takes them (1.8.2 or newer): fewer requests for the server, a proxy and the client.
+        pack: send files of up to 512 KB several at a time, in one ZIP of at most 1 MiB per request
+            (``PACK_FILES``), to an Orthanc that takes them (1.8.2 or newer): fewer requests for the server, a proxy and the client.
             Every file is still accounted for on its own: Orthanc names each instance it stored, and a file
             it does not name (it skips what it cannot read) is sent again alone, for its own answer. A
             request the server or a proxy refuses (a 413 for a body over ``client_max_body_size``) stops
@@ -275,7 +275,7 @@ class _Uploader:
             instance_id = _packable_id(inspected) if self.packing else None
             if instance_id is None:
                 try:
-                    outcomes.append(self._post(source, inspected))
+                    outcomes.append(self._sent(source, inspected))
                 finally:
                     inspected.close()
                 continue
@@ -301,8 +301,8 @@ class _Uploader:
             except HTTPError as exc:
                 if exc.status_code == 413 or not isinstance(exc, ServerError):
                     self.packing = False  # a proxy's size limit, or a server that takes no ZIP: one by one
-            except (TransportError, ServerError, ValueError):
-                pass  # each file alone, with the retries and the breaker of ``_post``
+            except (OrthancError, ValueError):
+                pass  # a dropped connection, a login page...: each file alone, with the retries of ``_post``
         named: dict[str, list[dict[str, Any]]] = {}
         for entry in answer if isinstance(answer, list) else []:
             if isinstance(entry, dict) and isinstance(entry.get("ID"), str):
@@ -313,8 +313,16 @@ class _Uploader:
             if entries:
                 outcomes.append(_outcome(source, entries.pop(0), inspected.size, attempts=1))
             else:
-                outcomes.append(self._post(source, inspected))
+                outcomes.append(self._sent(source, inspected))
         return outcomes
+
+    def _sent(self, source: LocalSource, inspected: InspectedSource) -> tuple[Outcome, BulkItem]:
+        """``_post``, with any other error as this file's failure (as ``run`` records one): in a group, one
+        file's surprise must not lose the outcomes of the files sent before it."""
+        try:
+            return self._post(source, inspected)
+        except Exception as exc:  # noqa: BLE001 - recorded as the file's failure, like ``_unpack`` does
+            return _failed(source, exc, attempts=1)
 
     def identify(self, source: LocalSource) -> tuple[Outcome, BulkItem] | DicomIdentifiers | None:
         """The source's Orthanc instance ID from its header; ``None`` if unreadable (Orthanc will judge);
