@@ -291,3 +291,31 @@ def test_part_files_abort_keeps_the_complete_parts_and_removes_the_partial(
     items = writer.abort()  # at once: the thread may not have written anything yet
     assert [item.path.read_bytes() for item in items if item.path] == files[:2]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(f"{ds.SOPInstanceUID}.dcm" for ds in make_study(1, 3)[:2])
+
+
+def test_the_tag_scan_steps_over_an_undefined_length_un_element_as_implicit_vr() -> None:
+    """A private element of VR UN with an undefined length holds implicit-VR items (PS3.5 6.2.2): read as
+    explicit VR, the scan lost its place. It shares the pixel header's walk now (``_dicom.elements``)."""
+    import struct
+
+    from orthanc_client._dicom.header_scan import layout_tags
+
+    def explicit(group: int, number: int, vr: bytes, value: bytes) -> bytes:
+        return struct.pack("<HH2sH", group, number, vr, len(value)) + value
+
+    syntax = b"1.2.840.10008.1.2.1\x00"
+    meta = explicit(0x0002, 0x0010, b"UI", syntax)
+    inner = struct.pack("<HHI", 0x0008, 0x0100, 4) + b"ABCD"  # implicit VR, inside the item
+    un = struct.pack("<HH2sHI", 0x0009, 0x1001, b"UN", 0, 0xFFFFFFFF)
+    un += struct.pack("<HHI", 0xFFFE, 0xE000, 0xFFFFFFFF) + inner + struct.pack("<HHI", 0xFFFE, 0xE00D, 0)
+    un += struct.pack("<HHI", 0xFFFE, 0xE0DD, 0)
+    data = (
+        bytes(128) + b"DICM" + meta + explicit(0x0008, 0x0018, b"UI", b"1.2.3.4\x00") + un
+        + explicit(0x0010, 0x0020, b"LO", b"PID1") + explicit(0x0020, 0x000D, b"UI", b"1.2.3\x00")
+        + explicit(0x0020, 0x000E, b"UI", b"1.2.3.5\x00") + explicit(0x0020, 0x0013, b"IS", b"7 ")
+        + explicit(0x0028, 0x0010, b"US", b"\x01\x00")
+    )
+    assert layout_tags(data) == {
+        "SOPInstanceUID": "1.2.3.4", "PatientID": "PID1", "StudyInstanceUID": "1.2.3",
+        "SeriesInstanceUID": "1.2.3.5", "InstanceNumber": "7",
+    }

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import struct
 
-_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
+from .elements import UNDEFINED, ShortBuffer, element, skip_sequence
 
 # The tags a saved file's layout may use, by tag number; the scan below stops after the last one.
 LAYOUT_TAGS = {
@@ -33,8 +33,7 @@ LAYOUT_TAGS = {
 }
 LAST_LAYOUT_TAG = max(LAYOUT_TAGS)
 _EXPLICIT_LITTLE, _IMPLICIT_LITTLE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
-_UNDEFINED = 0xFFFFFFFF
-_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
+_TRANSFER_SYNTAX_UID = 0x00020010
 
 
 class _Unreadable(Exception):
@@ -58,7 +57,7 @@ def layout_tags(head: bytes, last: int = LAST_LAYOUT_TAG) -> dict[str, str] | No
     """
     try:
         return _layout_tags(head, last)
-    except (_Unreadable, struct.error, IndexError, ValueError):
+    except (_Unreadable, ShortBuffer, struct.error, IndexError, ValueError):
         return None
 
 
@@ -67,11 +66,10 @@ def _layout_tags(buf: bytes, last: int) -> dict[str, str]:
         raise _Unreadable
     position, syntax = 132, ""
     while True:
-        group, element = struct.unpack_from("<HH", buf, position)
-        if group != 0x0002:
+        tag, _, length, start = element(buf, position, implicit=False)
+        if tag >> 16 != 0x0002:
             break
-        _, length, start = _element_head(buf, position, implicit=False)
-        if (group, element) == (0x0002, 0x0010):
+        if tag == _TRANSFER_SYNTAX_UID:
             syntax = buf[start : start + length].rstrip(b"\x00 ").decode("ascii")
         position = start + length
     if syntax not in (_EXPLICIT_LITTLE, _IMPLICIT_LITTLE):
@@ -79,11 +77,11 @@ def _layout_tags(buf: bytes, last: int) -> dict[str, str]:
     implicit = syntax == _IMPLICIT_LITTLE
     found: dict[str, str] = {}
     while position + 8 <= len(buf):
-        tag, length, start = _element_head(buf, position, implicit=implicit)
+        tag, vr, length, start = element(buf, position, implicit=implicit)
         if tag > last:
             return found
-        if length == _UNDEFINED:
-            position = _skip_undefined(buf, start, implicit)
+        if length == UNDEFINED:
+            position = skip_sequence(buf, start, implicit or vr == b"UN")
             continue
         name = LAYOUT_TAGS.get(tag)
         if name is not None:
@@ -95,35 +93,3 @@ def _layout_tags(buf: bytes, last: int) -> dict[str, str]:
             found[name] = raw.decode("ascii").strip()
         position = start + length
     raise _Unreadable
-
-
-def _element_head(buf: bytes, position: int, *, implicit: bool) -> tuple[int, int, int]:
-    """``(tag, value length, value position)`` of the element at ``position``."""
-    group, element = struct.unpack_from("<HH", buf, position)
-    tag = group << 16 | element
-    if implicit or group == 0xFFFE:
-        return tag, struct.unpack_from("<I", buf, position + 4)[0], position + 8
-    vr = buf[position + 4 : position + 6]
-    if vr in _LONG_VRS:
-        return tag, struct.unpack_from("<I", buf, position + 8)[0], position + 12
-    return tag, struct.unpack_from("<H", buf, position + 6)[0], position + 8
-
-
-def _skip_undefined(buf: bytes, position: int, implicit: bool) -> int:
-    """The position after an undefined-length sequence (or item) starting at ``position``."""
-    depth = 1
-    while depth:
-        if position + 8 > len(buf):
-            raise _Unreadable
-        tag, length, start = _element_head(buf, position, implicit=implicit)
-        if tag in (_SEQUENCE_END, _ITEM_END):
-            depth -= 1
-            position = start
-        elif length == _UNDEFINED:
-            depth += 1
-            position = start
-        elif tag == _ITEM:
-            position = start + length
-        else:
-            position = start + length
-    return position

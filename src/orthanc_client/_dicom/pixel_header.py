@@ -9,15 +9,14 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from .elements import LONG_VRS, UNDEFINED, MalformedSequence, ShortBuffer, element, skip_sequence
+
 if TYPE_CHECKING:
     pass
 
 # Transfer syntaxes whose pixel data is raw little-endian samples: UID -> implicit VR.
 _NATIVE_SYNTAXES = {"1.2.840.10008.1.2": True, "1.2.840.10008.1.2.1": False}
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"})
 _PIXEL_DATA = 0x7FE00010
-_ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
-_UNDEFINED = 0xFFFFFFFF
 _U32 = struct.Struct("<I").unpack_from
 _WANTED = {
     0x00280002: "samples", 0x00280004: "photometric", 0x00280006: "planar", 0x00280008: "frames",
@@ -31,10 +30,6 @@ _US = frozenset({"samples", "planar", "rows", "columns", "allocated", "stored", 
 
 class NotNativeError(ValueError):
     """The file's pixel data is not raw little-endian samples (or its header is unusual): decode it."""
-
-
-class _MoreBytes(Exception):
-    pass
 
 
 class PixelFormat(NamedTuple):
@@ -74,7 +69,7 @@ def parse_pixel_header(prefix: bytes) -> PixelFormat | None:
     """
     try:
         return _parse_pixel_header(prefix)
-    except _MoreBytes:
+    except ShortBuffer:
         return None
     except struct.error:  # pragma: no cover - _element checks lengths first
         return None
@@ -82,17 +77,17 @@ def parse_pixel_header(prefix: bytes) -> PixelFormat | None:
 
 def _parse_pixel_header(buf: bytes) -> PixelFormat:
     if len(buf) < 132:
-        raise _MoreBytes
+        raise ShortBuffer
     if buf[128:132] != b"DICM":
         raise NotNativeError("no DICOM Part 10 preamble")
     pos, syntax = 132, None
     while True:  # file meta: always Explicit VR Little Endian
         if len(buf) < pos + 2:
-            raise _MoreBytes
+            raise ShortBuffer
         if struct.unpack_from("<H", buf, pos)[0] != 0x0002:
             break
-        tag, _, length, value = _element(buf, pos, implicit=False)
-        if length == _UNDEFINED:
+        tag, _, length, value = element(buf, pos, implicit=False)
+        if length == UNDEFINED:
             raise NotNativeError("undefined length in the file meta")
         if tag == 0x00020010:
             syntax = _value(buf, value, length).decode("ascii", "replace").strip("\0 ")
@@ -104,7 +99,7 @@ def _parse_pixel_header(buf: bytes) -> PixelFormat:
     size = len(buf)
     while True:  # _element inlined: about 50 elements before the pixels, for every file of a series
         if size < pos + 8:
-            raise _MoreBytes
+            raise ShortBuffer
         vr: bytes | None
         if implicit:
             group, number, length = _IMPLICIT_HEAD(buf, pos)
@@ -113,15 +108,15 @@ def _parse_pixel_header(buf: bytes) -> PixelFormat:
             group, number, vr, length = _EXPLICIT_HEAD(buf, pos)
             if group == 0xFFFE:
                 vr, length, value = None, _U32(buf, pos + 4)[0], pos + 8
-            elif vr in _LONG_VRS:
+            elif vr in LONG_VRS:
                 if size < pos + 12:
-                    raise _MoreBytes
+                    raise ShortBuffer
                 length, value = _U32(buf, pos + 8)[0], pos + 12
             else:
                 value = pos + 8
         tag = group << 16 | number
         if tag == _PIXEL_DATA:
-            if length == _UNDEFINED:
+            if length == UNDEFINED:
                 raise NotNativeError("encapsulated pixel data")
             return _pixel_format(found, value, length)
         if tag > _PIXEL_DATA:
@@ -129,54 +124,21 @@ def _parse_pixel_header(buf: bytes) -> PixelFormat:
         name = _WANTED.get(tag)
         if name is not None:
             found[name] = _value(buf, value, length)
-        if length == _UNDEFINED:
-            pos = _skip_items(buf, value, implicit or vr == b"UN")
+        if length == UNDEFINED:
+            try:
+                pos = skip_sequence(buf, value, implicit or vr == b"UN")
+            except MalformedSequence as exc:
+                raise NotNativeError(str(exc)) from None
         else:
             pos = value + length
 
 
-def _element(buf: bytes, pos: int, implicit: bool) -> tuple[int, bytes | None, int, int]:
-    """(tag, VR or None, value length, value position) of the element at ``pos``."""
-    if len(buf) < pos + 8:
-        raise _MoreBytes
-    group, number = struct.unpack_from("<HH", buf, pos)
-    tag = group << 16 | number
-    if implicit or group == 0xFFFE:
-        return tag, None, struct.unpack_from("<I", buf, pos + 4)[0], pos + 8
-    vr = buf[pos + 4 : pos + 6]
-    if vr in _LONG_VRS:
-        if len(buf) < pos + 12:
-            raise _MoreBytes
-        return tag, vr, struct.unpack_from("<I", buf, pos + 8)[0], pos + 12
-    return tag, vr, struct.unpack_from("<H", buf, pos + 6)[0], pos + 8
-
-
 def _value(buf: bytes, pos: int, length: int) -> bytes:
-    if length == _UNDEFINED:
+    if length == UNDEFINED:
         return b""
     if len(buf) < pos + length:
-        raise _MoreBytes
+        raise ShortBuffer
     return buf[pos : pos + length]
-
-
-def _skip_items(buf: bytes, pos: int, implicit: bool) -> int:
-    """Position after an undefined-length sequence whose items start at ``pos``."""
-    while True:
-        tag, _, length, value = _element(buf, pos, implicit=True)
-        if tag == _SEQUENCE_END:
-            return value
-        if tag != _ITEM:
-            raise NotNativeError("malformed sequence")
-        pos = value + length if length != _UNDEFINED else _skip_item_elements(buf, value, implicit)
-
-
-def _skip_item_elements(buf: bytes, pos: int, implicit: bool) -> int:
-    """Position after an undefined-length item whose elements start at ``pos``."""
-    while True:
-        tag, vr, length, value = _element(buf, pos, implicit)
-        if tag == _ITEM_END:
-            return value
-        pos = value + length if length != _UNDEFINED else _skip_items(buf, value, implicit or vr == b"UN")
 
 
 def _pixel_format(found: dict[str, bytes], offset: int, length: int) -> PixelFormat:

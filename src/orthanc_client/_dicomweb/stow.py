@@ -8,13 +8,13 @@ is reported as skipped, never sent, and an instance the answer does not mention 
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-_LONG_VRS = {b"OB", b"OW", b"OF", b"OD", b"OL", b"OV", b"SQ", b"UC", b"UN", b"UR", b"UT", b"SV", b"UV"}
-_MEDIA_STORAGE_SOP_INSTANCE_UID = (0x0002, 0x0003)
+from .._dicom.elements import ShortBuffer, element
+
+_MEDIA_STORAGE_SOP_INSTANCE_UID = 0x00020003
 HEAD_SIZE = 4096
 
 FAILED_SOP_SEQUENCE = "00081198"
@@ -48,24 +48,17 @@ def sop_instance_uid(head: bytes) -> str | None:
     if len(head) < 132 or head[128:132] != b"DICM":
         return None
     position = 132
-    while position + 8 <= len(head):
-        group, element = struct.unpack_from("<HH", head, position)
-        if group != 0x0002:
-            return None
-        vr = head[position + 4 : position + 6]
-        if vr in _LONG_VRS:
-            if position + 12 > len(head):
+    try:
+        while True:
+            tag, _, length, start = element(head, position, implicit=False)
+            if tag >> 16 != 0x0002:
                 return None
-            (length,) = struct.unpack_from("<I", head, position + 8)
-            start = position + 12
-        else:
-            (length,) = struct.unpack_from("<H", head, position + 6)
-            start = position + 8
-        if (group, element) == _MEDIA_STORAGE_SOP_INSTANCE_UID:
-            value = head[start : start + length].rstrip(b"\x00 ").decode("ascii", "replace")
-            return value or None
-        position = start + length
-    return None
+            if tag == _MEDIA_STORAGE_SOP_INSTANCE_UID:
+                value = head[start : start + length].rstrip(b"\x00 ").decode("ascii", "replace")
+                return value or None
+            position = start + length
+    except ShortBuffer:
+        return None
 
 
 @dataclass(frozen=True)
