@@ -621,7 +621,7 @@ class DicomWeb:
         url, accept = self._url(path), dicom_accept(transfer_syntax)
         origin = self.client._direct_origin()
         # The bulk path's reader writes each piece itself; httpx's hands them to a writer thread (files.py).
-        last_tag = FLAT_LAYOUT_LAST_TAG if isinstance(layout, str) and layout == "flat" else LAST_LAYOUT_TAG
+        last_tag = FLAT_LAYOUT_LAST_TAG if layout == "flat" else LAST_LAYOUT_TAG
         files = PartFiles(target, name_of, _instance_info, write_in_thread=origin is None, last_tag=last_tag)
         try:
             with BulkProgress(progress, "save") as bar:
