@@ -203,6 +203,39 @@ async def test_bulk_path_gives_what_the_client_path_and_dicomweb_client_give(
         await close(plain)
 
 
+@pytest.mark.parametrize("kind", ["sync", "async"])
+async def test_tags_beyond_the_first_bytes_read_are_found_in_the_file_without_pydicom(
+    kind: str, clean_dicomweb: OrthancServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A 20 KB private element (group 0019) comes before the nested layout's series and instance tags, so the
+    # bulk path's first 4 KB of each part cannot name its file: the part's file is scanned again.
+    sent = make_study(2, 2, rows=64, columns=64)
+    for dataset in sent:
+        dataset.private_block(0x0019, "ORTHANC-CLIENT TEST", create=True).add_new(0x10, "OB", b"\x01" * 20_000)
+    upload(clean_dicomweb, sent)
+    study = str(sent[0].StudyInstanceUID)
+    plain = make_client(kind, clean_dicomweb.url, clean_dicomweb.auth, bulk=False)
+    try:
+        reference = await call(plain, "save_study", study, tmp_path / "httpx", layout="nested")
+    finally:
+        await close(plain)
+
+    def no_pydicom(*args: Any, **kwargs: Any) -> None:
+        raise AssertionError("the layout's tags were read with pydicom")
+
+    monkeypatch.setattr("pydicom.dcmread", no_pydicom)
+    bulk = make_client(kind, clean_dicomweb.url, clean_dicomweb.auth, bulk=True)
+    try:
+        result = await call(bulk, "save_study", study, tmp_path / "bulk", layout="nested")
+    finally:
+        await close(bulk)
+    assert len(result.stored) == len(reference.stored) == 4 and not result.failed
+    assert same_files(tmp_path / "bulk") == same_files(tmp_path / "httpx")
+    names = sorted(path.relative_to(tmp_path / "bulk").as_posix() for path in (tmp_path / "bulk").rglob("*.dcm"))
+    assert len({name.split("/")[-2] for name in names}) == 2  # two series folders, named from tags past 4 KB
+    assert all(".part" not in name for name in names)
+
+
 def chunked(answer_body: bytes, sizes: list[int]) -> bytes:
     out, position, index = b"", 0, 0
     while position < len(answer_body):
@@ -352,7 +385,7 @@ def stored_files(server: OrthancServer, datasets: list[Any]) -> dict[str, bytes]
 async def test_save_study_moves_parts_in_the_kernel_and_falls_back_when_refused(
     refuse: str | None, clean_dicomweb: OrthancServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    sent = make_study(1, 3, rows=256, columns=256)  # 128 KB each: more than the first 64 KB read for the tags
+    sent = make_study(1, 3, rows=256, columns=256)  # 128 KB each: more than the first 4 KB read for the tags
     upload(clean_dicomweb, sent)
     splice = SpliceCounter(monkeypatch, refuse)
     client = make_client("sync", clean_dicomweb.url, clean_dicomweb.auth, bulk=True)

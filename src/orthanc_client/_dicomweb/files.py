@@ -32,7 +32,11 @@ BATCH_BYTES = 1 << 20
 switch (up to 5 ms when the other thread is busy in Python), so there must be few. At most ``MAX_PENDING``
 batches wait, about 16 MB."""
 HEAD_BYTES = 64 * 1024
-"""Bytes of each part kept in memory to read its tags without reopening the file."""
+"""Bytes of each part kept in memory, at most, to read its tags without reopening the file (the bulk path keeps
+fewer: ``direct.FIRST_BYTES``)."""
+RESCAN_BYTES = 1 << 20
+"""When a part's tags lie beyond the bytes kept (a big private group before them), this much of its file is
+read again from the disk's cache for the scan, before falling back to pydicom."""
 
 _START, _DATA, _END, _STOP = range(4)
 _OPEN_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0)
@@ -208,7 +212,7 @@ class PartFiles:
     def _place(self, partial: Path, head: bytes, size: int) -> BulkItem:
         """Renames a complete ``.part`` file to its layout name (its tags read from its first bytes)."""
         try:
-            tags = _tags(head, partial, self._last_tag)
+            tags = _tags(head, partial, size, self._last_tag)
         except Exception as error:  # noqa: BLE001 - an unreadable part is reported, the others go on
             partial.unlink(missing_ok=True)
             return BulkItem(partial.name, size=size, reason=f"a part of the answer is not DICOM: {error}", error=error)
@@ -229,8 +233,11 @@ class PartFiles:
         return BulkItem(str(final), path=final, instance_id=uid, size=size)
 
 
-def _tags(head: bytes, partial: Path, last_tag: int) -> dict[str, str]:
+def _tags(head: bytes, partial: Path, size: int, last_tag: int) -> dict[str, str]:
     tags = layout_tags(head, last_tag)
+    if (tags is None or "SOPInstanceUID" not in tags) and size > len(head):
+        with open(partial, "rb") as file:
+            tags = layout_tags(file.read(RESCAN_BYTES), last_tag)
     if tags is not None and "SOPInstanceUID" in tags:
         return tags
     import pydicom
