@@ -143,14 +143,14 @@ def spread_folder(folder: Path) -> bool:
     instead of 0.005 ms, whoever creates it: a save of 200 files timed there times the deletions of the last
     minutes, not the client.
     """
-    import fcntl  # Linux only, as the flag is
-
     folder.mkdir()
     descriptor = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
     try:
+        import fcntl  # Linux only, as the flag is
+
         flags = struct.unpack("i", fcntl.ioctl(descriptor, FS_IOC_GETFLAGS, struct.pack("i", 0)))[0]
         fcntl.ioctl(descriptor, FS_IOC_SETFLAGS, struct.pack("i", flags | FS_TOPDIR_FL))
-    except OSError:  # not ext4 (tmpfs, xfs, btrfs...): nothing to spread, and no such scan either
+    except (ImportError, OSError):  # not ext4 (tmpfs, xfs, btrfs...): nothing to spread, and no such scan either
         return False
     finally:
         os.close(descriptor)
