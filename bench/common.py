@@ -56,7 +56,17 @@ def best_in_turns(
     """Each contender's fastest of ``repeat`` runs, the contenders taking turns, so that a busy moment of the
     machine disturbs them alike. ``before()`` and ``after(name)`` run untimed around each run (to reset the
     server or the disk, and to check the outcome)."""
-    best: dict[str, float] = {}
+    return {name: min(times) for name, times in times_in_turns(repeat, contenders, before, after).items()}
+
+
+def times_in_turns(
+    repeat: int,
+    contenders: dict[str, Callable[[], Any]],
+    before: Callable[[], Any] = lambda: None,
+    after: Callable[[str], Any] = lambda name: None,
+) -> dict[str, list[float]]:
+    """Every run's time, in seconds, of each contender, taking turns as in ``best_in_turns``."""
+    times: dict[str, list[float]] = {name: [] for name in contenders}
     for _ in range(repeat):
         for name, fn in contenders.items():
             before()
@@ -64,8 +74,8 @@ def best_in_turns(
             fn()
             elapsed = time.perf_counter() - started
             after(name)
-            best[name] = min(elapsed, best.get(name, elapsed))
-    return best
+            times[name].append(elapsed)
+    return times
 
 
 def median_of(repeat: int, fn: Callable[[], Any]) -> float:
