@@ -8,7 +8,7 @@ it reads the first 4 KB of each part (the layout's tags are in them) and has the
 the socket into the file (``splice(2)`` through a pipe, plain HTTP on Linux), so the pixels never pass through
 Python. Measured on a 200 x 512 KB study (Orthanc 1.10.1, ``bench/bench_dicomweb.py``, docs/performance.md):
 ``retrieve_study`` from 0.62-0.67x dicomweb-client's time to 0.33-0.40x; ``save_study``'s CPU from 110-186 ms
-to 50-75 ms, 1.03-1.21x a plain streamed read where creating a file is cheap.
+to 55-65 ms, 1.07-1.33x a plain streamed read (best times; medians 1.11-1.22) where creating a file is cheap.
 
 Only the 200 answer with a ``multipart/related`` content type is read here. Anything else (an error status,
 a redirect, an HTML page, a connection that fails before the answer) returns ``None`` before a byte of
