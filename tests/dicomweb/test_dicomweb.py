@@ -164,6 +164,8 @@ async def test_iter_and_retrieve_series_and_instance(api: Api, clean_dicomweb: O
     assert one.SOPInstanceUID == sop and one.PixelData == sent[0].PixelData
 
 
+# dicomweb-client's metadata is plain JSON: pydicom warns when the test reads it without a bulk data handler
+@pytest.mark.filterwarnings("ignore:No bulk data URI handler provided:UserWarning")
 async def test_metadata_matches_dicomweb_client_and_keeps_bulk_data_uris(
     api: Api, clean_dicomweb: OrthancServer
 ) -> None:
