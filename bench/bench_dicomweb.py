@@ -156,13 +156,15 @@ def _retrieve(http: httpx.Client, ours: Orthanc, theirs: DICOMwebClient, work: P
     remove_saved()
     theirs_peak = _peak_mb(theirs_datasets)
     rows.append(row("dicomweb save_study to disk", min(times["ours"]), min(times["plain"]),
-                    note=f"vs a plain streamed read (httpx); {_medians(times)}; peak {peak:.1f} MB traced (dicomweb-client "
-                         f"retrieve_study: {theirs_peak:.0f} MB); creating {RETRIEVE_COUNT} empty files in this "
-                         f"{'spread ' if spread else ''}folder: {creating:.0f} ms; target <= 1.5, < 32 MB"))
+                    note=f"vs a plain streamed read (httpx); {_medians(times)}; peak {peak:.1f} MB traced "
+                         f"(dicomweb-client retrieve_study: {theirs_peak:.0f} MB); creating {RETRIEVE_COUNT} empty "
+                         f"files in this {'spread ' if spread else ''}folder: {creating:.0f} ms; "
+                         f"target <= 1.5, < 32 MB"))
     rows.append(row(f"dicomweb save_study into a plain folder of {work.parent}", min(nearby["ours"]),
-                    min(nearby["plain"]), note=f"{_medians(nearby)}; the same save where the suites delete files: what the disk adds, no "
-                                        f"target (docs/performance.md); creating {RETRIEVE_COUNT} empty files "
-                                        f"there: {creating_nearby:.0f} ms"))
+                    min(nearby["plain"]),
+                    note=f"{_medians(nearby)}; the same save where the suites delete files: what the disk adds, "
+                         f"no target (docs/performance.md); creating {RETRIEVE_COUNT} empty files there: "
+                         f"{creating_nearby:.0f} ms"))
     _empty(http)
     return rows
 

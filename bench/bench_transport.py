@@ -9,8 +9,9 @@ Rows:
   100 KB with 8 threads: the fast path vs httpx (pool of 8, keep-alive, identity encoding) and httpcore's
   ``ConnectionPool``; straight to Orthanc and through nginx with TLS.
 - Through nginx with TLS and a path prefix: ``upload`` of 300 x 100 KB vs httpx with 8 threads (target ratio
-  <= 0.8; ours packs the small files into ZIPs of up to 1 MiB, httpx posts each), ``download`` of the series to a folder vs httpx with 8 threads (GET each file, write it; target
-  <= 0.5), ``Series.to_numpy`` vs httpx with 8 threads and pydicom (target <= 0.5).
+  <= 0.8; ours packs the small files into ZIPs of up to 1 MiB, httpx posts each), ``download`` of the series
+  to a folder vs httpx with 8 threads (GET each file, write it; target <= 0.5), ``Series.to_numpy`` vs httpx
+  with 8 threads and pydicom (target <= 0.5).
 - The upload again through nginx with ``client_body_buffer_size 1m`` (bodies kept in memory, as a deployment
   receiving DICOM uploads would set it; both contenders through that proxy).
 """

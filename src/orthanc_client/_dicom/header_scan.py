@@ -32,6 +32,8 @@ LAYOUT_TAGS = {
     0x00200013: "InstanceNumber",
 }
 LAST_LAYOUT_TAG = max(LAYOUT_TAGS)
+FLAT_LAYOUT_LAST_TAG = 0x00080018
+"""The flat layout names a file by its SOPInstanceUID only: the scan can stop there."""
 _EXPLICIT_LITTLE, _IMPLICIT_LITTLE = "1.2.840.10008.1.2.1", "1.2.840.10008.1.2"
 _TRANSFER_SYNTAX_UID = 0x00020010
 
@@ -39,9 +41,6 @@ _TRANSFER_SYNTAX_UID = 0x00020010
 class _Unreadable(Exception):
     """The bytes given do not allow the quick scan: let pydicom read the file instead."""
 
-
-FLAT_LAYOUT_LAST_TAG = 0x00080018
-"""The flat layout names a file by its SOPInstanceUID only: the scan can stop there."""
 
 
 def layout_tags(head: bytes, last: int = LAST_LAYOUT_TAG) -> dict[str, str] | None:

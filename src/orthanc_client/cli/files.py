@@ -50,7 +50,7 @@ progress_option = click.option(
     "--pack/--no-pack",
     default=True,
     show_default=True,
-    help="Send files under 512 KB up to 32 at a time in one ZIP (Orthanc 1.8.2+; each file still reported).",
+    help="Send files of up to 512 KB up to 32 at a time in one ZIP (Orthanc 1.8.2+; each file still reported).",
 )
 @click.option(
     "--strict", is_flag=True, help="Exit 1 when any file is skipped as not DICOM (not only files named here)."

@@ -99,7 +99,8 @@ async def upload(
             cause. A server never reached by this upload gets 3 s, not ``retry_for`` (it is down, not
             restarting), so a dead server is reported in seconds whatever the number of files.
         pack: send files of up to 512 KB several at a time, in one ZIP of at most 1 MiB per request
-            (``PACK_FILES``), to an Orthanc that takes them (1.8.2 or newer): fewer requests for the server, a proxy and the client.
+            (``PACK_FILES``), to an Orthanc that takes them (1.8.2 or newer): fewer requests for the server,
+            a proxy and the client.
             Every file is still accounted for on its own: Orthanc names each instance it stored, and a file
             it does not name (it skips what it cannot read) is sent again alone, for its own answer. A
             request the server or a proxy refuses (a 413 for a body over ``client_max_body_size``) stops
@@ -131,8 +132,9 @@ async def upload(
 
     try:
         with BulkProgress(progress, "upload", total) as bar, backend.worker_threads(concurrency) as workers:
-            uploader = _Uploader(client, post, workers, retry_for=retry_for, stop_on_error=stop_on_error, bar=bar)
-            uploader.packing = packing
+            uploader = _Uploader(
+                client, post, workers, retry_for=retry_for, stop_on_error=stop_on_error, bar=bar, packing=packing
+            )
             if skip_existing:
                 await uploader.run_skipping_existing(sources, concurrency)
             else:
@@ -170,6 +172,7 @@ class _Uploader:
         retry_for: float,
         stop_on_error: bool,
         bar: BulkProgress | None,
+        packing: bool,
     ) -> None:
         self.client = client
         self.post = post
@@ -179,7 +182,7 @@ class _Uploader:
         self.result = BulkResult("upload")
         self.bar = bar
         self.breaker = BatchBreaker(retry_for)
-        self.packing = False  # set by ``upload``; turned off for the rest of the upload if a pack is refused
+        self.packing = packing  # turned off for the rest of the upload if a pack is refused
 
     def record(self, outcome: Outcome, item: BulkItem) -> None:
         self.result.add(outcome, item)
@@ -457,7 +460,7 @@ def _packable_id(inspected: InspectedSource) -> str | None:
 def _scanned_identifiers(data: bytes) -> DicomIdentifiers | None:
     """The four identifiers from a quick scan of the file's first bytes (``_dicom.header_scan``: 5-20 µs, where
     pydicom takes 0.5 ms); ``None`` when the scan cannot tell (then pydicom, or Orthanc, judges)."""
-    tags = layout_tags(data[:65536], _SCAN_IDENTIFIERS_TO)
+    tags = layout_tags(data, _SCAN_IDENTIFIERS_TO)  # it stops at that tag: the rest is never read
     if tags is None or not all(name in tags for name in ("StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID")):
         return None
     return DicomIdentifiers(
